@@ -1,0 +1,147 @@
+#include "forward.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/kernels/gemm.h"
+#include "core/ops/attention.h"
+#include "core/ops/gelu.h"
+#include "core/ops/layernorm.h"
+
+namespace lmdbg {
+
+State::State(const Model& model) : model_(model) {
+  kcache_.resize(model.config().n_layers);
+  vcache_.resize(model.config().n_layers);
+}
+
+void State::truncate(int n) {
+  if (n < 0 || n > n_past_)
+    invalid("truncate(" + std::to_string(n) + "): the cache holds " + std::to_string(n_past_) + " positions");
+  n_past_ = n;
+}
+
+void State::ensure_cache(int n) {
+  if (n <= cache_cap_) return;
+  const Config& c = model_.config();
+  int cap = std::max(n, std::min(c.n_ctx, std::max(64, 2 * cache_cap_)));
+  for (int l = 0; l < c.n_layers; ++l) {
+    kcache_[l].resize(static_cast<size_t>(cap) * c.d_model);
+    vcache_[l].resize(static_cast<size_t>(cap) * c.d_model);
+  }
+  cache_cap_ = cap;
+}
+
+int State::hook_width(Hook h) const {
+  const Config& c = model_.config();
+  switch (h) {
+    case Hook::kPattern: return c.n_heads * (p0_ + T_);
+    case Hook::kMlpPre:
+    case Hook::kMlpPost: return c.d_mlp;
+    default: return c.d_model;
+  }
+}
+
+float* State::slot(Hook h, int layer) {
+  const int i = static_cast<int>(h);
+  const size_t n = static_cast<size_t>(T_) * hook_width(h);
+  if (kept_.has(h)) return kept_store_[i].data() + (hook_is_per_layer(h) ? layer * n : 0);
+  return scratch_[i].data();
+}
+
+const float* State::hook(Hook h, int layer) const {
+  if (!kept_.has(h)) return nullptr;
+  const size_t n = static_cast<size_t>(T_) * hook_width(h);
+  return kept_store_[static_cast<int>(h)].data() + (hook_is_per_layer(h) ? layer * n : 0);
+}
+
+void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
+  const Config& c = model_.config();
+  const Weights& w = model_.weights();
+  const int T = static_cast<int>(tokens.size());
+  if (T == 0) invalid("forward: no tokens (the prompt is empty)");
+  if (n_past_ + T > c.n_ctx)
+    invalid("sequence of " + std::to_string(n_past_ + T) + " tokens exceeds the model's context of " +
+            std::to_string(c.n_ctx));
+  model_.check_tokens(tokens.data(), tokens.size());
+  static const Interventions kNone;
+  const Interventions& ivs = opt.interventions ? *opt.interventions : kNone;
+  validate_interventions(ivs, c.n_layers, c.d_mlp, c.n_ctx);
+  if (has_unresolved_on(ivs)) fail(ErrorCode::kState, "forward: an `on` intervention must be resolved first");
+
+  const int d = c.d_model, H = c.n_heads, dh = c.d_head(), m = c.d_mlp, L = c.n_layers;
+  const int P = n_past_;
+  ensure_cache(P + T);
+  T_ = T;
+  p0_ = P;
+  kept_ = opt.keep;
+  for (int i = 0; i < kHookCount; ++i) {
+    const Hook h = static_cast<Hook>(i);
+    const size_t n = static_cast<size_t>(T) * hook_width(h);
+    if (kept_.has(h)) {
+      kept_store_[i].resize(n * (hook_is_per_layer(h) ? L : 1));
+      scratch_[i].clear();
+    } else if (h != Hook::kPattern) {
+      scratch_[i].resize(n);
+    }
+  }
+  qkv_.resize(static_cast<size_t>(T) * 3 * d);
+  z_.resize(static_cast<size_t>(T) * d);
+  std::vector<float> x(static_cast<size_t>(T) * d);
+
+  // Embeddings.
+  float* emb = slot(Hook::kEmbed, 0);
+  float* pos = slot(Hook::kPosEmbed, 0);
+  for (int t = 0; t < T; ++t) {
+    model_.embedding(tokens[t], emb + static_cast<size_t>(t) * d);
+    std::memcpy(pos + static_cast<size_t>(t) * d, w.wpe.data() + static_cast<size_t>(P + t) * d, d * 4);
+    for (int i = 0; i < d; ++i) x[t * d + i] = emb[t * d + i] + pos[t * d + i];
+  }
+
+  for (int l = 0; l < L; ++l) {
+    const LayerWeights& lw = w.layers[l];
+    if (kept_.has(Hook::kResidPre)) std::memcpy(slot(Hook::kResidPre, l), x.data(), x.size() * 4);
+
+    // Attention.
+    float* ln1 = slot(Hook::kLn1, l);
+    ops::layernorm(ln1, x.data(), lw.ln1_g.data(), lw.ln1_b.data(), T, d, c.ln_eps);
+    kernels::gemm(qkv_.data(), 3 * d, ln1, d, T, lw.c_attn);
+    float* kc = kcache_[l].data();
+    float* vc = vcache_[l].data();
+    for (int t = 0; t < T; ++t) {
+      std::memcpy(kc + static_cast<size_t>(P + t) * d, qkv_.data() + static_cast<size_t>(t) * 3 * d + d, d * 4);
+      std::memcpy(vc + static_cast<size_t>(P + t) * d, qkv_.data() + static_cast<size_t>(t) * 3 * d + 2 * d, d * 4);
+    }
+    float* pattern = kept_.has(Hook::kPattern) ? slot(Hook::kPattern, l) : nullptr;
+    ops::attention_forward(z_.data(), pattern, qkv_.data(), 3 * d, kc, vc, d, T, P, H, dh);
+    float* attn_out = slot(Hook::kAttnOut, l);
+    kernels::gemm(attn_out, d, z_.data(), d, T, lw.attn_proj);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += attn_out[i];
+    if (kept_.has(Hook::kResidMid)) std::memcpy(slot(Hook::kResidMid, l), x.data(), x.size() * 4);
+
+    // MLP: u = c_fc(ln2(x)) (hook_pre), m = gelu(u) (hook_post), out = m · c_proj.
+    float* ln2 = slot(Hook::kLn2, l);
+    ops::layernorm(ln2, x.data(), lw.ln2_g.data(), lw.ln2_b.data(), T, d, c.ln_eps);
+    float* u = slot(Hook::kMlpPre, l);
+    kernels::gemm(u, m, ln2, d, T, lw.c_fc);
+    apply_pre_interventions(u, T, m, P, l, ivs);
+    float* coef = slot(Hook::kMlpPost, l);
+    ops::gelu_forward(coef, u, static_cast<size_t>(T) * m);
+    apply_post_interventions(coef, T, m, P, l, ivs);
+    float* mlp_out = slot(Hook::kMlpOut, l);
+    kernels::gemm(mlp_out, d, coef, m, T, lw.mlp_proj);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += mlp_out[i];
+    if (kept_.has(Hook::kResidPost)) std::memcpy(slot(Hook::kResidPost, l), x.data(), x.size() * 4);
+  }
+
+  float* lnf = slot(Hook::kLnFinal, 0);
+  ops::layernorm(lnf, x.data(), w.lnf_g.data(), w.lnf_b.data(), T, d, c.ln_eps);
+  logits_rows_ = opt.all_logits ? T : 1;
+  logits_.resize(static_cast<size_t>(logits_rows_) * c.d_vocab);
+  const float* rows = opt.all_logits ? lnf : lnf + static_cast<size_t>(T - 1) * d;
+  kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.unembed);
+  n_past_ = P + T;
+}
+
+}  // namespace lmdbg

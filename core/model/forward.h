@@ -1,0 +1,61 @@
+// The forward pass over a KV cache. A State is one sequence: it owns the cache and the hook
+// storage of its last forward() call, laid out per hook as [layer][T][width] so a trace only
+// copies slabs out.
+#pragma once
+#include <span>
+#include <vector>
+
+#include "core/interventions/intervention.h"
+#include "core/model/model.h"
+#include "core/trace/hooks.h"
+
+namespace lmdbg {
+
+struct ForwardOptions {
+  HookSet keep;                                   // hooks stored for every layer and new position
+  bool all_logits = false;                        // logits for every new position (else the last only)
+  const Interventions* interventions = nullptr;   // must be resolved (no `on`)
+};
+
+class State {
+ public:
+  explicit State(const Model& model);
+
+  const Model& model() const { return model_; }
+  int n_past() const { return n_past_; }
+  void reset() { n_past_ = 0; }
+  // Forget everything after the first n positions (the cache keeps the prefix).
+  void truncate(int n);
+
+  // Runs tokens at positions n_past()..n_past()+T-1 and appends them to the cache.
+  // Throws Error before touching the cache if the ids or the length are out of range.
+  void forward(std::span<const int> tokens, const ForwardOptions& opt = {});
+
+  // Results of the last forward().
+  int last_T() const { return T_; }
+  int last_p0() const { return p0_; }
+  // [rows, d_vocab]; rows = T if all_logits, else 1 (the last position).
+  const float* logits() const { return logits_.data(); }
+  int logits_rows() const { return logits_rows_; }
+  // Hook storage for a kept hook: [T, width] ([H, T, p0+T] for the pattern). Null if not kept.
+  const float* hook(Hook h, int layer = 0) const;
+  int hook_width(Hook h) const;  // floats per position (pattern: H * (p0+T))
+
+ private:
+  float* slot(Hook h, int layer);
+  void ensure_cache(int n);
+
+  const Model& model_;
+  int n_past_ = 0;
+  int cache_cap_ = 0;
+  std::vector<std::vector<float>> kcache_, vcache_;  // per layer [cap, d]
+  int T_ = 0, p0_ = 0;
+  HookSet kept_;
+  std::vector<float> kept_store_[kHookCount];   // [L or 1][T][width]
+  std::vector<float> scratch_[kHookCount];      // [T][width] for hooks not kept
+  std::vector<float> qkv_, z_;
+  std::vector<float> logits_;
+  int logits_rows_ = 0;
+};
+
+}  // namespace lmdbg

@@ -1,0 +1,48 @@
+// A loaded GPT-2: config, tokenizer and packed weights. Immutable after load, so one Model can
+// serve many States (KV caches).
+//
+//   auto model = lmdbg::Model::load_dir("path/to/gpt2");          // HF layout folder
+//   lmdbg::State st(*model);
+//   auto ids = model->tokenizer().encode("The capital of France is");
+//   st.forward(ids, {});                                          // logits of the last position
+//   int next = lmdbg::argmax(st.logits(), model->config().d_vocab);
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/io/config.h"
+#include "core/io/files.h"
+#include "core/model/weights.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace lmdbg {
+
+class Model {
+ public:
+  // Throws lmdbg::Error naming the file, field or tensor at fault.
+  static std::unique_ptr<Model> load(const io::ModelFiles& files, const LoadOptions& opt = {});
+  static std::unique_ptr<Model> load_dir(const std::string& dir, const LoadOptions& opt = {});
+
+  const Config& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const Weights& weights() const { return weights_; }
+
+  // wte[token, :] (d floats).
+  void embedding(int token, float* out) const { weights_.unembed.col(token, out); }
+  // Row i of layer l's mlp.c_proj.weight: the value vector v_i (d floats).
+  void value_vector(int layer, int index, float* out) const { weights_.layers[layer].mlp_proj.row(index, out); }
+
+  // Bounds checks shared by every entry point; they throw Error(kInvalidArgument).
+  void check_layer(int layer) const;
+  void check_neuron(int layer, int index) const;
+  void check_tokens(const int* ids, size_t n) const;
+
+ private:
+  Config config_;
+  Tokenizer tokenizer_;
+  Weights weights_;
+};
+
+int argmax(const float* x, int n);
+
+}  // namespace lmdbg

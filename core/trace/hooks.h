@@ -1,0 +1,58 @@
+// The hook points of a forward pass, named exactly as TransformerLens names them.
+// This is the one name table; the TypeScript union of hook names is generated from it.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lmdbg {
+
+enum class Hook {
+  kEmbed,      // hook_embed                    [T, d]
+  kPosEmbed,   // hook_pos_embed                [T, d]
+  kResidPre,   // blocks.{l}.hook_resid_pre     [T, d]
+  kLn1,        // blocks.{l}.ln1.hook_normalized [T, d] (after gamma/beta)
+  kPattern,    // blocks.{l}.attn.hook_pattern  [H, T, past+T]
+  kAttnOut,    // blocks.{l}.hook_attn_out      [T, d]
+  kResidMid,   // blocks.{l}.hook_resid_mid     [T, d]
+  kLn2,        // blocks.{l}.ln2.hook_normalized [T, d]
+  kMlpPre,     // blocks.{l}.mlp.hook_pre       [T, d_mlp] (c_fc output, before GELU)
+  kMlpPost,    // blocks.{l}.mlp.hook_post      [T, d_mlp] (the coefficients m)
+  kMlpOut,     // blocks.{l}.hook_mlp_out       [T, d]
+  kResidPost,  // blocks.{l}.hook_resid_post    [T, d]
+  kLnFinal,    // ln_final.hook_normalized      [T, d]
+  kCount
+};
+
+constexpr int kHookCount = static_cast<int>(Hook::kCount);
+
+bool hook_is_per_layer(Hook h);
+// TransformerLens name; layer is ignored for global hooks.
+std::string hook_name(Hook h, int layer);
+// The short suffix used by get_act_name-style shorthands ("resid_pre", "pattern", "post", ...).
+const char* hook_short(Hook h);
+
+struct HookRef {
+  Hook hook;
+  int layer;  // -1 for global hooks
+};
+// Parses a full TransformerLens name. Returns nullopt when the name is not a hook.
+std::optional<HookRef> parse_hook_name(std::string_view name, int n_layers);
+
+// Every hook name of a model, in forward order.
+std::vector<std::string> all_hook_names(int n_layers);
+
+// A set of hook kinds (kept for every layer when per-layer).
+struct HookSet {
+  unsigned bits = 0;
+  static HookSet all() { return {(1u << kHookCount) - 1}; }
+  static HookSet none() { return {}; }
+  bool has(Hook h) const { return bits & (1u << static_cast<int>(h)); }
+  HookSet& add(Hook h) {
+    bits |= 1u << static_cast<int>(h);
+    return *this;
+  }
+};
+
+}  // namespace lmdbg

@@ -1,0 +1,243 @@
+// lmdbg: the native command line. MODEL is a Hugging Face layout folder
+// (config.json, model.safetensors, vocab.json, merges.txt).
+// Exit status: 0 ok, 1 runtime error (message on stderr), 2 bad arguments (usage on stderr).
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/interventions/resolve.h"
+#include "core/io/files.h"
+#include "core/io/safetensors.h"
+#include "core/model/forward.h"
+#include "core/model/generate.h"
+#include "core/model/model.h"
+
+using nlohmann::json;
+namespace {
+
+const char* kUsage = R"(usage: lmdbg COMMAND MODEL [options]
+
+commands:
+  info MODEL                                   config and tensor table
+  tokenize MODEL (--text T | --text-file F) [--allow-special] --json
+  generate MODEL (--prompt T | --ids 1,2,3) -n N [--greedy | --temperature X --top-k K --seed S]
+                 [--intervene SPEC]... --json
+  cache MODEL (--prompt T | --ids 1,2,3) [--names a,b] [--intervene SPEC]... -o OUT.safetensors
+
+options:
+  --dtype f32|f16     weight storage (default f32)
+  --intervene SPEC    LAYER:INDEX:off|on|set=V|pre=V|scale=F|add=V[@POS,POS...], repeatable
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Args {
+  std::string cmd, model;
+  std::map<std::string, std::string> opts;
+  std::vector<std::string> intervene;
+  bool has(const std::string& k) const { return opts.count(k) > 0; }
+  std::string get(const std::string& k, const std::string& def = "") const {
+    auto it = opts.find(k);
+    return it == opts.end() ? def : it->second;
+  }
+};
+
+const std::map<std::string, bool> kOptions = {  // name -> takes a value
+    {"--text", true},  {"--text-file", true}, {"--json", false},  {"--allow-special", false}, {"--prompt", true},
+    {"--ids", true},   {"-n", true},          {"--greedy", false}, {"--temperature", true},   {"--top-k", true},
+    {"--seed", true},  {"--names", true},     {"-o", true},       {"--dtype", true},          {"--intervene", true},
+};
+
+Args parse_args(int argc, char** argv) {
+  if (argc < 3) throw UsageError("missing COMMAND or MODEL");
+  Args a;
+  a.cmd = argv[1];
+  a.model = argv[2];
+  for (int i = 3; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto it = kOptions.find(k);
+    if (it == kOptions.end()) throw UsageError("unknown option " + k);
+    std::string v;
+    if (it->second) {
+      if (i + 1 >= argc) throw UsageError(k + " needs a value");
+      v = argv[++i];
+    }
+    if (k == "--intervene")
+      a.intervene.push_back(v);
+    else
+      a.opts[k] = v;
+  }
+  return a;
+}
+
+long parse_long(const std::string& s, const std::string& what) {
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end) throw UsageError(what + " expects an integer, got \"" + s + "\"");
+  return v;
+}
+
+std::vector<int> parse_ids(const std::string& s) {
+  std::vector<int> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) ids.push_back(static_cast<int>(parse_long(item, "--ids")));
+  return ids;
+}
+
+std::unique_ptr<lmdbg::Model> load(const Args& a) {
+  lmdbg::LoadOptions opt;
+  const std::string dt = a.get("--dtype", "f32");
+  if (dt == "f16")
+    opt.storage = lmdbg::kernels::Storage::kF16;
+  else if (dt != "f32")
+    throw UsageError("--dtype must be f32 or f16");
+  return lmdbg::Model::load_dir(a.model, opt);
+}
+
+std::vector<int> prompt_ids(const Args& a, const lmdbg::Model& m) {
+  if (a.has("--ids") == a.has("--prompt")) throw UsageError("give exactly one of --prompt or --ids");
+  if (a.has("--ids")) return parse_ids(a.get("--ids"));
+  return m.tokenizer().encode(a.get("--prompt"));
+}
+
+lmdbg::Interventions interventions(const Args& a) {
+  lmdbg::Interventions ivs;
+  for (const auto& s : a.intervene) ivs.push_back(lmdbg::parse_intervention(s));
+  return ivs;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw lmdbg::Error(lmdbg::ErrorCode::kMissing, path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+
+int cmd_info(const Args& a) {
+  const lmdbg::io::ModelDir d = lmdbg::io::read_model_dir(a.model);
+  const lmdbg::Config c = lmdbg::parse_config(d.config.view());
+  const auto st = lmdbg::io::parse_safetensors(d.weights.data(), d.weights.size());
+  json tensors = json::array();
+  for (const auto& t : st.tensors) tensors.push_back({{"name", t.name}, {"dtype", t.dtype_str}, {"shape", t.shape}});
+  json out = {{"config", json::parse(lmdbg::config_to_json(c))},
+              {"tensors", tensors},
+              {"weightBytesF32", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF32)},
+              {"weightBytesF16", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF16)}};
+  std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
+int cmd_tokenize(const Args& a) {
+  if (a.has("--text") == a.has("--text-file")) throw UsageError("give exactly one of --text or --text-file");
+  auto m = load(a);
+  const std::string text = a.has("--text") ? a.get("--text") : read_text_file(a.get("--text-file"));
+  const auto ids = m->tokenizer().encode(text, a.has("--allow-special"));
+  json toks = json::array();
+  for (int id : ids) toks.push_back(m->tokenizer().token_bytes(id));
+  std::cout << json({{"ids", ids}, {"tokens", toks}}).dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  return 0;
+}
+
+int cmd_generate(const Args& a) {
+  if (!a.has("-n")) throw UsageError("generate needs -n N");
+  const long n = parse_long(a.get("-n"), "-n");
+  if (n < 0) throw UsageError("-n must be >= 0");
+  lmdbg::Sampling s;
+  s.greedy = a.has("--greedy") || !(a.has("--temperature") || a.has("--top-k") || a.has("--seed"));
+  if (a.has("--greedy") && (a.has("--temperature") || a.has("--top-k")))
+    throw UsageError("--greedy cannot be combined with --temperature/--top-k");
+  if (a.has("--temperature")) {
+    char* end = nullptr;
+    const std::string t = a.get("--temperature");
+    s.temperature = std::strtof(t.c_str(), &end);
+    if (t.empty() || *end) throw UsageError("--temperature expects a number");
+  }
+  if (a.has("--top-k")) s.top_k = static_cast<int>(parse_long(a.get("--top-k"), "--top-k"));
+  if (a.has("--seed")) s.seed = static_cast<uint64_t>(parse_long(a.get("--seed"), "--seed"));
+  const auto ivs = interventions(a);
+  auto m = load(a);
+  const auto ids = prompt_ids(a, *m);
+  lmdbg::Generator g(*m, ids, ivs, s);
+  std::vector<int> out;
+  for (long i = 0; i < n; ++i) out.push_back(g.next());
+  std::cout << json({{"ids", out}, {"text", m->tokenizer().decode(out)}}).dump(-1, ' ', false,
+                                                                             json::error_handler_t::replace)
+            << "\n";
+  return 0;
+}
+
+int cmd_cache(const Args& a) {
+  if (!a.has("-o")) throw UsageError("cache needs -o OUT.safetensors");
+  const auto ivs_in = interventions(a);
+  auto m = load(a);
+  const lmdbg::Config& c = m->config();
+  const auto ids = prompt_ids(a, *m);
+  std::vector<lmdbg::HookRef> wanted;
+  if (a.has("--names")) {
+    std::stringstream ss(a.get("--names"));
+    std::string name;
+    while (std::getline(ss, name, ',')) {
+      if (name == "logits") continue;
+      auto ref = lmdbg::parse_hook_name(name, c.n_layers);
+      if (!ref) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "unknown hook name \"" + name + "\"");
+      wanted.push_back(*ref);
+    }
+  } else {
+    for (const auto& name : lmdbg::all_hook_names(c.n_layers)) wanted.push_back(*lmdbg::parse_hook_name(name, c.n_layers));
+  }
+  const auto ivs = lmdbg::resolve_on(*m, ids, ivs_in);
+  lmdbg::State st(*m);
+  lmdbg::ForwardOptions opt;
+  for (const auto& r : wanted) opt.keep.add(r.hook);
+  opt.all_logits = true;
+  opt.interventions = &ivs;
+  st.forward(ids, opt);
+  const int64_t T = static_cast<int64_t>(ids.size());
+  std::vector<lmdbg::io::TensorToWrite> out;
+  std::vector<std::string> names;
+  for (const auto& r : wanted) {
+    std::vector<int64_t> shape = {T, st.hook_width(r.hook)};
+    if (r.hook == lmdbg::Hook::kPattern) shape = {c.n_heads, T, T};
+    out.push_back({lmdbg::hook_name(r.hook, r.layer), lmdbg::io::TensorDType::kF32, shape, st.hook(r.hook, r.layer)});
+  }
+  out.push_back({"logits", lmdbg::io::TensorDType::kF32, {T, c.d_vocab}, st.logits()});
+  const std::string bytes = lmdbg::io::write_safetensors(out, {{"format", "pt"}, {"producer", "lmdbg"}});
+  std::ofstream f(a.get("-o"), std::ios::binary);
+  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, a.get("-o") + ": cannot write");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Args a = parse_args(argc, argv);
+    if (a.cmd == "info") return cmd_info(a);
+    if (a.cmd == "tokenize") return cmd_tokenize(a);
+    if (a.cmd == "generate") return cmd_generate(a);
+    if (a.cmd == "cache") return cmd_cache(a);
+    throw UsageError("unknown command \"" + a.cmd + "\"");
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "lmdbg: %s\n\n%s", e.what(), kUsage);
+    return 2;
+  } catch (const lmdbg::Error& e) {
+    std::fprintf(stderr, "lmdbg: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lmdbg: error: %s\n", e.what());
+    return 1;
+  }
+}
