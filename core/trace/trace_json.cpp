@@ -1,0 +1,121 @@
+// trace_to_json: the schema documented in docs/trace-schema.md. camelCase keys; every token entry
+// carries its id and text.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/analysis/value_vectors.h"
+#include "trace.h"
+
+namespace lmdbg {
+
+namespace {
+
+using nlohmann::json;
+
+json token(const Model& m, int id) { return {{"id", id}, {"text", m.tokenizer().token_bytes(id)}}; }
+
+json token_list(const Model& m, const std::vector<TokenScore>& ts) {
+  json a = json::array();
+  for (const auto& t : ts) {
+    json e = token(m, t.id);
+    e["logit"] = t.logit;
+    if (!std::isnan(t.prob)) e["prob"] = t.prob;
+    a.push_back(std::move(e));
+  }
+  return a;
+}
+
+json intervention_json(const Intervention& iv) {
+  json j = {{"layer", iv.layer}, {"index", iv.index}, {"mode", mode_name(iv.mode)}};
+  if (iv.mode != InterventionMode::kOff && iv.mode != InterventionMode::kOn) j["value"] = iv.value;
+  j["positions"] = iv.positions.empty() ? json(nullptr) : json(iv.positions);
+  return j;
+}
+
+}  // namespace
+
+std::string trace_to_json(const Model& m, const Trace& t, bool include_attention, int indent) {
+  const Config& c = m.config();
+  json j;
+  j["schema"] = kTraceSchema;
+  j["model"] = {{"nLayers", c.n_layers}, {"nHeads", c.n_heads}, {"dModel", c.d_model},
+                {"dMlp", c.d_mlp},       {"dVocab", c.d_vocab}, {"nCtx", c.n_ctx}};
+  json toks = json::array();
+  for (int id : t.tokens) toks.push_back(token(m, id));
+  j["tokens"] = toks;
+  json req = json::array(), res = json::array();
+  for (const auto& iv : t.requested) req.push_back(intervention_json(iv));
+  for (const auto& iv : t.options.interventions) res.push_back(intervention_json(iv));
+  j["options"] = {{"topK", t.options.top_k},
+                  {"positions", t.options.positions},
+                  {"subUpdates", t.options.sub_updates},
+                  {"valueTopK", t.options.value_top_k},
+                  {"rawLens", t.options.raw_lens},
+                  {"attention", t.options.attention}};
+  j["interventions"] = req;
+  j["resolvedInterventions"] = res;
+
+  json positions = json::array();
+  for (const auto& p : t.positions) {
+    json pj;
+    pj["position"] = p.position;
+    pj["token"] = token(m, t.tokens[p.position]);
+    pj["predicted"] = token(m, p.predicted);
+    pj["prediction"] = token_list(m, p.prediction);
+    if (p.clean_predicted >= 0) {
+      pj["clean"] = {{"predicted", token(m, p.clean_predicted)},
+                     {"prediction", token_list(m, p.clean_prediction)},
+                     {"changed", p.clean_predicted != p.predicted}};
+    }
+    json layers = json::array();
+    for (const auto& l : p.layers) {
+      json lj = {{"layer", l.layer},
+                 {"before", token_list(m, l.before)},
+                 {"after", token_list(m, l.after)},
+                 {"predictedRank", {{"before", l.rank_before}, {"after", l.rank_after}}},
+                 {"predictedProb", {{"before", l.prob_before}, {"after", l.prob_after}}},
+                 {"maxScore", l.max_score}};
+      if (t.options.raw_lens) {
+        lj["rawBefore"] = token_list(m, l.raw_before);
+        lj["rawAfter"] = token_list(m, l.raw_after);
+      }
+      json subs = json::array();
+      for (const auto& s : l.sub_updates) {
+        json sj = {{"name", value_vector_name(s.layer, s.index)},
+                   {"layer", s.layer},
+                   {"index", s.index},
+                   {"coef", s.coef},
+                   {"norm", s.norm},
+                   {"score", s.score},
+                   {"direct", s.direct}};
+        if (t.options.value_top_k > 0) sj["topTokens"] = token_list(m, s.top);
+        subs.push_back(std::move(sj));
+      }
+      lj["subUpdates"] = std::move(subs);
+      layers.push_back(std::move(lj));
+    }
+    pj["layers"] = std::move(layers);
+    positions.push_back(std::move(pj));
+  }
+  j["positions"] = std::move(positions);
+  if (include_attention && t.options.attention) {
+    const int T = static_cast<int>(t.tokens.size()), H = c.n_heads;
+    json att = json::array();
+    for (int l = 0; l < c.n_layers; ++l) {
+      json heads = json::array();
+      for (int h = 0; h < H; ++h) {
+        json rows = json::array();
+        for (int q = 0; q < T; ++q) {
+          const float* r = t.attention.data() + ((static_cast<size_t>(l) * H + h) * T + q) * T;
+          rows.push_back(std::vector<float>(r, r + q + 1));  // causal: keys 0..q
+        }
+        heads.push_back(std::move(rows));
+      }
+      att.push_back({{"layer", l}, {"heads", std::move(heads)}});
+    }
+    j["attention"] = std::move(att);
+  }
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace lmdbg
