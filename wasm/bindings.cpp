@@ -10,11 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "core/analysis/analysis_json.h"
+#include "core/analysis/clusters.h"
+#include "core/analysis/search.h"
+#include "core/analysis/value_vectors.h"
 #include "core/error.h"
 #include "core/interventions/resolve.h"
 #include "core/model/forward.h"
 #include "core/model/generate.h"
 #include "core/model/model.h"
+#include "core/trace/hooks.h"
+#include "core/trace/trace.h"
 
 using emscripten::val;
 
@@ -124,9 +130,155 @@ class WasmModel {
     });
   }
 
+  // {json: string (docs/trace-schema.md), attention: Float32Array [L,H,T,T] | null}
+  val trace(val ids, std::string options) const {
+    return guarded([&] {
+      const auto v = to_ids(ids);
+      const auto opt = lmdbg::trace_options_from_json(options);
+      const auto t = lmdbg::run_trace(*model_, v, opt);
+      val out = val::object();
+      out.set("json", lmdbg::trace_to_json(*model_, t, false));
+      out.set("attention", opt.attention ? copy_f32(t.attention.data(), t.attention.size()) : val::null());
+      return out;
+    });
+  }
+
+  // JSON array of value vectors for refs [[layer, index], ...].
+  std::string valueVectors(std::string refs_json, int top_k, int bottom_k) const {
+    return guarded([&] {
+      const auto j = nlohmann::json::parse(refs_json);
+      std::vector<lmdbg::ValueVectorRef> refs;
+      for (const auto& r : j) {
+        if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer())
+          throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "value vectors: expected [layer, index] pairs");
+        refs.push_back({r[0].get<int>(), r[1].get<int>()});
+      }
+      const auto vs = lmdbg::value_vector_tokens(*model_, refs, top_k, bottom_k);
+      std::string out = "[";
+      for (size_t i = 0; i < vs.size(); ++i)
+        out += (i ? "," : "") + lmdbg::value_vector_to_json(*model_, vs[i], clusters_.get());
+      return out + "]";
+    });
+  }
+
+  // The per-vector moments behind keyword search; computed once, on first use.
+  void prepareSearch() {
+    guarded([&] {
+      if (!stats_) stats_ = std::make_unique<lmdbg::SearchStats>(lmdbg::compute_search_stats(*model_));
+      return 0;
+    });
+  }
+  bool searchReady() const { return stats_ != nullptr; }
+
+  std::string search(std::string keywords_json, int limit, int top_k) {
+    return guarded([&] {
+      const auto j = nlohmann::json::parse(keywords_json);
+      std::vector<std::string> kws;
+      for (const auto& k : j) {
+        if (!k.is_string()) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "search: keywords must be strings");
+        kws.push_back(k.get<std::string>());
+      }
+      prepareSearch();
+      return lmdbg::search_to_json(*model_, kws, lmdbg::search_value_vectors(*model_, *stats_, kws, limit, top_k));
+    });
+  }
+
+  // {hooks: [{name, dims, data: Float32Array}], logits: {dims, data}} for the named hooks (all when empty).
+  val runWithCache(val ids, std::string names_json, std::string interventions_json) const {
+    return guarded([&] {
+      const auto v = to_ids(ids);
+      const auto& c = model_->config();
+      std::vector<lmdbg::HookRef> wanted;
+      const auto names = nlohmann::json::parse(names_json.empty() ? "[]" : names_json);
+      if (!names.is_array()) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "names must be an array of hook names");
+      for (const auto& n : names) {
+        const auto ref = n.is_string() ? lmdbg::parse_hook_name(n.get<std::string>(), c.n_layers) : std::nullopt;
+        if (!ref) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "unknown hook name " + n.dump());
+        wanted.push_back(*ref);
+      }
+      if (names.empty())
+        for (const auto& n : lmdbg::all_hook_names(c.n_layers)) wanted.push_back(*lmdbg::parse_hook_name(n, c.n_layers));
+      const auto ivs = lmdbg::resolve_on(*model_, v, lmdbg::interventions_from_json(interventions_json.empty() ? "[]" : interventions_json));
+      lmdbg::State st(*model_);
+      lmdbg::ForwardOptions opt;
+      for (const auto& r : wanted) opt.keep.add(r.hook);
+      opt.all_logits = true;
+      opt.interventions = &ivs;
+      st.forward(v, opt);
+      const int T = static_cast<int>(v.size());
+      val hooks = val::array();
+      for (const auto& r : wanted) {
+        val h = val::object();
+        h.set("name", lmdbg::hook_name(r.hook, r.layer));
+        val dims = val::array();
+        if (r.hook == lmdbg::Hook::kPattern) {
+          dims.call<void>("push", c.n_heads, T, T);
+        } else {
+          dims.call<void>("push", T, st.hook_width(r.hook));
+        }
+        h.set("dims", dims);
+        h.set("data", copy_f32(st.hook(r.hook, r.layer), static_cast<size_t>(T) * st.hook_width(r.hook)));
+        hooks.call<void>("push", h);
+      }
+      val logits = val::object();
+      val ldims = val::array();
+      ldims.call<void>("push", T, c.d_vocab);
+      logits.set("dims", ldims);
+      logits.set("data", copy_f32(st.logits(), static_cast<size_t>(T) * c.d_vocab));
+      val out = val::object();
+      out.set("hooks", hooks);
+      out.set("logits", logits);
+      return out;
+    });
+  }
+
+  void loadClusters(std::string text) {
+    guarded([&] {
+      clusters_ = std::make_unique<lmdbg::Clusters>(lmdbg::clusters_from_json(text, *model_));
+      return 0;
+    });
+  }
+  bool hasClusters() const { return clusters_ != nullptr; }
+  std::string cluster(int id, int top_k, int members_limit) const {
+    return guarded([&] {
+      if (!clusters_) throw lmdbg::Error(lmdbg::ErrorCode::kState, "no clusters loaded for this model");
+      return lmdbg::cluster_to_json(*model_, *clusters_, id, top_k, members_limit);
+    });
+  }
+
+  const lmdbg::Model& model() const { return *model_; }
+
  private:
   std::unique_ptr<lmdbg::Model> model_;
+  std::unique_ptr<lmdbg::SearchStats> stats_;
+  std::unique_ptr<lmdbg::Clusters> clusters_;
 };
+
+// Token-by-token generation; JS wraps it in an async iterator. Must not outlive its model.
+class WasmGenerator {
+ public:
+  WasmGenerator(const WasmModel& m, val ids, std::string interventions_json, std::string sampling_json)
+      : gen_(guarded([&] {
+          const auto v = to_ids(ids);
+          const auto ivs = lmdbg::interventions_from_json(interventions_json.empty() ? "[]" : interventions_json);
+          const auto j = nlohmann::json::parse(sampling_json.empty() ? "{}" : sampling_json);
+          lmdbg::Sampling s;
+          s.greedy = j.value("greedy", true);
+          s.temperature = j.value("temperature", 1.0f);
+          s.top_k = j.value("topK", 0);
+          s.seed = j.value("seed", 0ull);
+          return std::make_unique<lmdbg::Generator>(m.model(), v, ivs, s);
+        })) {}
+  int next() { return guarded([&] { return gen_->next(); }); }
+  int remaining() const { return gen_->remaining(); }
+
+ private:
+  std::unique_ptr<lmdbg::Generator> gen_;
+};
+
+WasmGenerator* make_generator(const WasmModel& m, val ids, std::string ivs, std::string sampling) {
+  return new WasmGenerator(m, ids, ivs, sampling);
+}
 
 double heapBytes() { return static_cast<double>(emscripten_get_heap_size()); }
 double heapUsed() { return static_cast<double>(mallinfo().uordblks); }
@@ -142,7 +294,26 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("tokenize", &WasmModel::tokenize)
       .function("decode", &WasmModel::decode)
       .function("tokenBytes", &WasmModel::tokenBytes)
-      .function("logits", &WasmModel::logits);
+      .function("logits", &WasmModel::logits)
+      .function("trace", &WasmModel::trace)
+      .function("valueVectors", &WasmModel::valueVectors)
+      .function("prepareSearch", &WasmModel::prepareSearch)
+      .function("searchReady", &WasmModel::searchReady)
+      .function("search", &WasmModel::search)
+      .function("runWithCache", &WasmModel::runWithCache)
+      .function("loadClusters", &WasmModel::loadClusters)
+      .function("hasClusters", &WasmModel::hasClusters)
+      .function("cluster", &WasmModel::cluster);
+  emscripten::class_<WasmGenerator>("Generator")
+      .function("next", &WasmGenerator::next)
+      .function("remaining", &WasmGenerator::remaining);
+  emscripten::function("createGenerator", &make_generator, emscripten::allow_raw_pointers());
+  emscripten::function("hookNames", emscripten::optional_override([](int n_layers) {
+    std::string out = "[";
+    const auto names = lmdbg::all_hook_names(n_layers);
+    for (size_t i = 0; i < names.size(); ++i) out += (i ? ",\"" : "\"") + names[i] + "\"";
+    return out + "]";
+  }));
   emscripten::function("heapBytes", &heapBytes);
   emscripten::function("heapUsed", &heapUsed);
   emscripten::function("heapMax", &heapMax);

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/analysis/analysis_json.h"
+#include "core/analysis/clusters.h"
+#include "core/analysis/search.h"
 #include "core/error.h"
 #include "core/interventions/resolve.h"
 #include "core/io/files.h"
@@ -18,6 +21,7 @@
 #include "core/model/forward.h"
 #include "core/model/generate.h"
 #include "core/model/model.h"
+#include "core/trace/trace.h"
 
 using nlohmann::json;
 namespace {
@@ -30,6 +34,11 @@ commands:
   generate MODEL (--prompt T | --ids 1,2,3) -n N [--greedy | --temperature X --top-k K --seed S]
                  [--intervene SPEC]... --json
   cache MODEL (--prompt T | --ids 1,2,3) [--names a,b] [--intervene SPEC]... -o OUT.safetensors
+  trace MODEL (--prompt T | --ids 1,2,3) [--top-k K] [--positions all|i,j] [--sub-updates N]
+              [--value-top-k K] [--raw-lens] [--attention] [--intervene SPEC]... --json
+  value MODEL --layer L --index I [--top-k K] --json
+  search MODEL --keywords a,b [--limit N] [--top-k K] --json
+  cluster MODEL [--k K] [--iterations N] [--seed S] [-o FILE]   (default MODEL/value_clusters.json)
 
 options:
   --dtype f32|f16     weight storage (default f32)
@@ -55,6 +64,9 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
     {"--text", true},  {"--text-file", true}, {"--json", false},  {"--allow-special", false}, {"--prompt", true},
     {"--ids", true},   {"-n", true},          {"--greedy", false}, {"--temperature", true},   {"--top-k", true},
     {"--seed", true},  {"--names", true},     {"-o", true},       {"--dtype", true},          {"--intervene", true},
+    {"--positions", true}, {"--sub-updates", true}, {"--value-top-k", true}, {"--raw-lens", false},
+    {"--attention", false}, {"--layer", true}, {"--index", true}, {"--keywords", true}, {"--limit", true},
+    {"--k", true}, {"--iterations", true},
 };
 
 Args parse_args(int argc, char** argv) {
@@ -220,6 +232,84 @@ int cmd_cache(const Args& a) {
   return 0;
 }
 
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep)) out.push_back(item);
+  return out;
+}
+
+int cmd_trace(const Args& a) {
+  lmdbg::TraceOptions opt;
+  if (a.has("--top-k")) opt.top_k = static_cast<int>(parse_long(a.get("--top-k"), "--top-k"));
+  if (a.has("--sub-updates")) opt.sub_updates = static_cast<int>(parse_long(a.get("--sub-updates"), "--sub-updates"));
+  if (a.has("--value-top-k")) opt.value_top_k = static_cast<int>(parse_long(a.get("--value-top-k"), "--value-top-k"));
+  if (a.has("--positions")) {
+    if (a.get("--positions") == "all")
+      opt.all_positions = true;
+    else
+      for (const auto& p : split(a.get("--positions"), ',')) opt.positions.push_back(static_cast<int>(parse_long(p, "--positions")));
+  }
+  opt.raw_lens = a.has("--raw-lens");
+  opt.attention = a.has("--attention");
+  opt.interventions = interventions(a);
+  auto m = load(a);
+  const auto ids = prompt_ids(a, *m);
+  const auto t = lmdbg::run_trace(*m, ids, opt);
+  std::cout << lmdbg::trace_to_json(*m, t, opt.attention) << "\n";
+  return 0;
+}
+
+// value_clusters.json beside the checkpoint, when present.
+std::unique_ptr<lmdbg::Clusters> load_clusters(const std::string& dir, const lmdbg::Model& m) {
+  const std::string path = dir + "/value_clusters.json";
+  std::ifstream f(path);
+  if (!f) return nullptr;
+  return std::make_unique<lmdbg::Clusters>(lmdbg::clusters_from_json(read_text_file(path), m));
+}
+
+int cmd_value(const Args& a) {
+  if (!a.has("--layer") || !a.has("--index")) throw UsageError("value needs --layer L --index I");
+  const int layer = static_cast<int>(parse_long(a.get("--layer"), "--layer"));
+  const int index = static_cast<int>(parse_long(a.get("--index"), "--index"));
+  const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
+  auto m = load(a);
+  const auto v = lmdbg::value_vector_tokens(*m, {{layer, index}}, k, k);
+  const auto clusters = load_clusters(a.model, *m);
+  std::cout << lmdbg::value_vector_to_json(*m, v[0], clusters.get()) << "\n";
+  return 0;
+}
+
+int cmd_search(const Args& a) {
+  if (!a.has("--keywords")) throw UsageError("search needs --keywords a,b");
+  const int limit = a.has("--limit") ? static_cast<int>(parse_long(a.get("--limit"), "--limit")) : 20;
+  const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
+  const auto keywords = split(a.get("--keywords"), ',');
+  auto m = load(a);
+  const auto stats = lmdbg::compute_search_stats(*m);
+  const auto hits = lmdbg::search_value_vectors(*m, stats, keywords, limit, k);
+  std::cout << lmdbg::search_to_json(*m, keywords, hits) << "\n";
+  return 0;
+}
+
+int cmd_cluster(const Args& a) {
+  lmdbg::ClusterOptions opt;
+  if (a.has("--k")) opt.k = static_cast<int>(parse_long(a.get("--k"), "--k"));
+  if (a.has("--iterations")) opt.iterations = static_cast<int>(parse_long(a.get("--iterations"), "--iterations"));
+  if (a.has("--seed")) opt.seed = static_cast<uint64_t>(parse_long(a.get("--seed"), "--seed"));
+  opt.progress = [](int it, double moved) { std::fprintf(stderr, "iteration %d: %.2f%% moved\n", it + 1, 100 * moved); };
+  auto m = load(a);
+  const auto c = lmdbg::cluster_value_vectors(*m, opt);
+  const std::string out = a.get("-o", a.model + "/value_clusters.json");
+  std::ofstream f(out, std::ios::binary);
+  const std::string text = lmdbg::clusters_to_json(c);
+  if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())))
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out + ": cannot write");
+  std::fprintf(stderr, "wrote %d clusters of %zu value vectors to %s\n", c.k, c.assignment.size(), out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,6 +319,10 @@ int main(int argc, char** argv) {
     if (a.cmd == "tokenize") return cmd_tokenize(a);
     if (a.cmd == "generate") return cmd_generate(a);
     if (a.cmd == "cache") return cmd_cache(a);
+    if (a.cmd == "trace") return cmd_trace(a);
+    if (a.cmd == "value") return cmd_value(a);
+    if (a.cmd == "search") return cmd_search(a);
+    if (a.cmd == "cluster") return cmd_cluster(a);
     throw UsageError("unknown command \"" + a.cmd + "\"");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "lmdbg: %s\n\n%s", e.what(), kUsage);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 
 #include "core/analysis/value_vectors.h"
 #include "core/error.h"
@@ -93,11 +92,15 @@ std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std:
     if (b == std::string::npos) continue;
     const std::string kw = raw.substr(b, raw.find_last_not_of(" \t\n\r") - b + 1);
     KeywordTokens k{kw, {}};
-    std::set<int> seen;
-    for (const std::string& variant : {kw, " " + kw}) {
-      const auto ids = m.tokenizer().encode(variant);
-      if (!ids.empty() && seen.insert(ids[0]).second) k.tokens.push_back(ids[0]);
-    }
+    // Whole-word tokens (with or without the leading space) when they exist; otherwise the
+    // first token of each spelling.
+    std::vector<std::vector<int>> spellings = {m.tokenizer().encode(kw), m.tokenizer().encode(" " + kw)};
+    bool any_single = false;
+    for (const auto& ids : spellings) any_single |= ids.size() == 1;
+    for (const auto& ids : spellings)
+      if (!ids.empty() && (ids.size() == 1 || !any_single) &&
+          std::find(k.tokens.begin(), k.tokens.end(), ids[0]) == k.tokens.end())
+        k.tokens.push_back(ids[0]);
     out.push_back(std::move(k));
   }
   if (out.empty()) invalid("search: no keywords given");

@@ -7,8 +7,9 @@
 // statistics over the whole vocabulary), so z needs one dot product per (token, vector) instead of a
 // projection onto the whole vocabulary. SearchStats holds μ·v and std(r) for every vector; it costs
 // about d²(V + n) multiply-adds once per model (computed on first use).
-// A keyword counts its first token with and without a leading space; its score is the best z of
-// those; several keywords add up (all must be promoted to rank high).
+// A keyword counts its whole-word tokens with and without a leading space (or, when neither
+// spelling is one token, the first token of each); its score is the best z of those; several
+// keywords add up, so hits promote all of them.
 #pragma once
 #include <string>
 #include <vector>

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 
@@ -116,6 +117,45 @@ void validate_interventions(const Interventions& ivs, int n_layers, int d_mlp, i
       if (p < 0 || p >= n_ctx)
         invalid(name + ": position " + std::to_string(p) + " out of range [0, " + std::to_string(n_ctx) + ")");
   }
+}
+
+Interventions interventions_from_json(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    invalid(std::string("interventions: not valid JSON (") + e.what() + ")");
+  }
+  if (!j.is_array()) invalid("interventions: expected an array of {layer, index, mode, value?, positions?}");
+  Interventions out;
+  for (size_t k = 0; k < j.size(); ++k) {
+    const auto& e = j[k];
+    const std::string where = "interventions[" + std::to_string(k) + "]";
+    if (!e.is_object()) invalid(where + ": not an object");
+    for (const char* key : {"layer", "index"})
+      if (!e.contains(key) || !e[key].is_number_integer()) invalid(where + ": \"" + key + "\" must be an integer");
+    if (!e.contains("mode") || !e["mode"].is_string()) invalid(where + ": \"mode\" must be a string");
+    const std::string mode = e["mode"];
+    const bool has_value = e.contains("value") && !e["value"].is_null();
+    if (has_value && !e["value"].is_number()) invalid(where + ": \"value\" must be a number");
+    std::string spec = std::to_string(e["layer"].get<long long>()) + ":" + std::to_string(e["index"].get<long long>()) +
+                       ":" + mode;
+    Intervention iv = parse_intervention(spec + (mode == "off" || mode == "on" ? "" : "=0"));
+    if (mode != "off" && mode != "on") {
+      if (!has_value) invalid(where + ": mode " + mode + " needs a \"value\"");
+      iv.value = e["value"].get<float>();
+    }
+    if (e.contains("positions") && !e["positions"].is_null()) {
+      if (!e["positions"].is_array()) invalid(where + ": \"positions\" must be null or an array of integers");
+      for (const auto& p : e["positions"]) {
+        if (!p.is_number_integer()) invalid(where + ": \"positions\" must be null or an array of integers");
+        iv.positions.push_back(p.get<int>());
+      }
+      if (iv.positions.empty()) invalid(where + ": \"positions\" is empty (use null for every position)");
+    }
+    out.push_back(std::move(iv));
+  }
+  return out;
 }
 
 bool has_unresolved_on(const Interventions& ivs) {

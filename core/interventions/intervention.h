@@ -39,6 +39,10 @@ void validate_interventions(const Interventions& ivs, int n_layers, int d_mlp, i
 
 bool has_unresolved_on(const Interventions& ivs);
 
+// The JSON form used by the JS API: [{"layer":3,"index":120,"mode":"scale","value":2,"positions":[4,5]}].
+// "value" is required for set/pre/scale/add; "positions" null or absent = every position.
+Interventions interventions_from_json(std::string_view json_text);
+
 // Applied by the forward pass to one layer's [T, d_mlp] slab for absolute positions p0..p0+T.
 void apply_pre_interventions(float* u, int T, int d_mlp, int p0, int layer, const Interventions& ivs);
 void apply_post_interventions(float* m, int T, int d_mlp, int p0, int layer, const Interventions& ivs);

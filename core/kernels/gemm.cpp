@@ -1,109 +1,117 @@
+// The GEMM driver: picks kernels by storage and M, walks panels and row tiles.
+//
+// Loop order: panels outer, row tiles inner, so one panel (K x NR weights, 24 KiB for K = 768,
+// NR = 8) stays in L1/L2 while the rows of A stream from L2. M <= MR (and M = 1) makes a single
+// kernel call spanning all panels: the weights are read exactly once.
+// f16 storage: M <= MR decodes in the kernel (A pre-scaled, simd.h); M > MR decodes each panel
+// once into an f32 scratch panel that all row tiles reuse (decode cost / (M / MR)).
 #include "gemm.h"
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
-#include "fp16.h"
+#include "core/error.h"
+#include "ukernels.h"
 
 namespace lmdbg::kernels {
 
 namespace {
 
-float load_src(const SrcMatrix& s, int k, int n) {
-  const size_t idx = s.transposed ? static_cast<size_t>(n) * s.cols + k : static_cast<size_t>(k) * s.cols + n;
-  switch (s.dtype) {
-    case DType::kF32: return static_cast<const float*>(s.data)[idx];
-    case DType::kF16: return f16_to_f32(static_cast<const uint16_t*>(s.data)[idx]);
-    case DType::kBF16: return bf16_to_f32(static_cast<const uint16_t*>(s.data)[idx]);
+struct Scratch {
+  std::vector<float> a, scale, panel, tmp;
+};
+thread_local Scratch t_scratch;
+
+float* grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Calls fn(m, mr, kernel) over row tiles: full MR tiles, then the leftover rows with the
+// 1-row / 2-row kernel or, for 3..MR-1 leftover rows, the main kernel with mr < MR.
+template <class Fn>
+void row_tiles(const GemmKernelSet& ks, int M, Fn&& fn) {
+  int m = 0;
+  for (; m + ks.mr <= M; m += ks.mr) fn(m, ks.mr, ks.f32_main);
+  const int r = M - m;
+  if (r == 1) fn(m, 1, ks.f32_1);
+  else if (r == 2) fn(m, 2, ks.f32_2);
+  else if (r > 0) fn(m, r, ks.f32_main);
+}
+
+// C[M, nc] = A · W[:, p0*NR .. p0*NR + nc) + bias; C at that first column. nc <= N - p0*NR.
+void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, size_t lda, int M,
+                const PackedMatrix& W, int p0, int nc) {
+  constexpr int NR = PackedMatrix::NR;
+  const size_t K = static_cast<size_t>(W.K());
+  const size_t ps = W.panel_stride();
+  const int np = (nc + NR - 1) / NR;
+  if (W.storage() == Storage::kF32) {
+    const float* w0 = W.f32() + p0 * ps;
+    if (M == 1) {
+      ks.f32_1(1, nc, K, A, lda, w0, C, ldc);
+    } else if (M <= ks.mr) {
+      row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) { fn(mr, nc, K, A + m * lda, lda, w0, C + m * ldc, ldc); });
+    } else {
+      for (int p = 0; p < np; ++p) {
+        const int ncp = std::min(NR, nc - p * NR);
+        const float* w = w0 + p * ps;
+        row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) {
+          fn(mr, ncp, K, A + m * lda, lda, w, C + m * ldc + p * NR, ldc);
+        });
+      }
+    }
+    return;
   }
-  return 0.f;
+  const uint16_t* w0 = W.f16() + p0 * ps;
+  const float* b0 = W.f16_bias() + static_cast<size_t>(p0) * NR;
+  if (M <= ks.mr) {
+    Scratch& s = t_scratch;
+    float* a = grow(s.a, static_cast<size_t>(M) * K);
+    float* scale = grow(s.scale, static_cast<size_t>(M));
+    f16w_prescale_rows(M, K, A, lda, a, scale);
+    const F16wGemmFn fn = M == 1 ? ks.f16w_1 : ks.f16w_main;
+    fn(M, nc, K, a, K, w0, b0, C, ldc, scale);
+    return;
+  }
+  float* panel = grow(t_scratch.panel, (K + 1) * NR);
+  for (int p = 0; p < np; ++p) {
+    const int ncp = std::min(NR, nc - p * NR);
+    ks.f16w_decode(NR, K, w0 + p * ps, b0 + static_cast<size_t>(p) * NR, panel);
+    row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) {
+      fn(mr, ncp, K, A + m * lda, lda, panel, C + m * ldc + p * NR, ldc);
+    });
+  }
 }
 
 }  // namespace
 
-PackedMatrix PackedMatrix::pack(const SrcMatrix& src, const float* bias, Storage storage) {
-  PackedMatrix p;
-  p.K_ = src.transposed ? src.cols : src.rows;
-  p.N_ = src.transposed ? src.rows : src.cols;
-  p.storage_ = storage;
-  const int panels = (p.N_ + NR - 1) / NR;
-  const size_t total = static_cast<size_t>(panels) * p.panel_stride();
-  std::vector<float> tmp;
-  float* dst;
-  if (storage == Storage::kF32) {
-    p.f32_.assign(total, 0.f);
-    dst = p.f32_.data();
-  } else {
-    tmp.assign(total, 0.f);
-    dst = tmp.data();
-  }
-  for (int pi = 0; pi < panels; ++pi) {
-    float* panel = dst + pi * p.panel_stride();
-    const int n0 = pi * NR;
-    const int nr = std::min(NR, p.N_ - n0);
-    for (int j = 0; j < nr; ++j) panel[j] = bias ? bias[n0 + j] : 0.f;
-    for (int k = 0; k < p.K_; ++k)
-      for (int j = 0; j < nr; ++j) panel[(k + 1) * NR + j] = load_src(src, k, n0 + j);
-  }
-  if (storage == Storage::kF16) {
-    p.f16_.resize(total);
-    for (size_t i = 0; i < total; ++i) p.f16_[i] = f32_to_f16(tmp[i]);
-    // bias stays exact: keep a float copy of it is not possible in u16 storage, so biases are
-    // rounded to f16 too. Callers that need exact f32 bias keep it separately.
-  }
-  return p;
-}
-
-float PackedMatrix::at(int k, int n) const {
-  const size_t i = (n / NR) * panel_stride() + static_cast<size_t>(k + 1) * NR + n % NR;
-  return storage_ == Storage::kF32 ? f32_[i] : f16_to_f32(f16_[i]);
-}
-
-float PackedMatrix::bias(int n) const {
-  const size_t i = (n / NR) * panel_stride() + n % NR;
-  return storage_ == Storage::kF32 ? f32_[i] : f16_to_f32(f16_[i]);
-}
-
-void PackedMatrix::row(int k, float* out) const {
-  for (int n = 0; n < N_; ++n) out[n] = at(k, n);
-}
-
-void PackedMatrix::col(int n, float* out) const {
-  for (int k = 0; k < K_; ++k) out[k] = at(k, n);
-}
-
 void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1) {
   constexpr int NR = PackedMatrix::NR;
-  const int K = W.K();
+  if (W.K() == 0) invalid("gemm: W is empty (not packed)");
   n1 = std::min(n1, W.N());
-  float buf[NR];
-  for (int n = n0; n < n1; n += NR) {
-    const size_t off = (n / NR) * W.panel_stride();
-    const int nr = std::min(NR, n1 - n);
-    for (int m = 0; m < M; ++m) {
-      const float* a = A + m * lda;
-      float acc[NR];
-      if (W.storage() == Storage::kF32) {
-        const float* w = W.f32() + off;
-        for (int j = 0; j < NR; ++j) acc[j] = w[j];
-        for (int k = 0; k < K; ++k) {
-          const float* wk = w + (k + 1) * NR;
-          const float av = a[k];
-          for (int j = 0; j < NR; ++j) acc[j] += av * wk[j];
-        }
-      } else {
-        const uint16_t* w = W.f16() + off;
-        for (int j = 0; j < NR; ++j) acc[j] = f16_to_f32(w[j]);
-        for (int k = 0; k < K; ++k) {
-          for (int j = 0; j < NR; ++j) buf[j] = f16_to_f32(w[(k + 1) * NR + j]);
-          const float av = a[k];
-          for (int j = 0; j < NR; ++j) acc[j] += av * buf[j];
-        }
-      }
-      float* c = C + m * ldc + (n - n0);
-      for (int j = 0; j < nr; ++j) c[j] = acc[j];
-    }
+  if (M < 0 || n0 < 0 || n0 > n1)
+    invalid("gemm: bad range M = " + std::to_string(M) + ", columns [" + std::to_string(n0) + ", " +
+            std::to_string(n1) + ") of N = " + std::to_string(W.N()));
+  if (M == 0 || n0 == n1) return;
+  if (M > 1 && (lda < static_cast<size_t>(W.K()) || ldc < static_cast<size_t>(n1 - n0)))
+    invalid("gemm: row strides too small: lda = " + std::to_string(lda) + " (K = " + std::to_string(W.K()) +
+            "), ldc = " + std::to_string(ldc) + " (" + std::to_string(n1 - n0) + " columns)");
+  const GemmKernelSet& ks = simd_kernel_set();
+  if (n0 % NR != 0) {  // partial first panel: compute it whole into tmp, copy the wanted columns
+    const int p = n0 / NR;
+    const int off = n0 - p * NR;
+    const int ncp = std::min(NR, W.N() - p * NR);
+    const int take = std::min(n1, (p + 1) * NR) - n0;
+    float* tmp = grow(t_scratch.tmp, static_cast<size_t>(M) * NR);
+    run_panels(ks, tmp, NR, A, lda, M, W, p, ncp);
+    for (int m = 0; m < M; ++m) std::memcpy(C + m * ldc, tmp + m * NR + off, take * sizeof(float));
+    C += take;
+    n0 += take;
+    if (n0 == n1) return;
   }
+  run_panels(ks, C, ldc, A, lda, M, W, n0 / NR, n1 - n0);
 }
 
 void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W) {

@@ -4,6 +4,7 @@
 //   - the per-word cache and decode.
 #include "core/tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -136,31 +137,28 @@ struct VocabReader {
     if (error.empty()) error = std::move(msg);
     return false;
   }
-  // A value: an id (when `id_text` is set) or anything else.
-  bool value(const std::string* id_text = nullptr, std::int64_t id = -1) {
+  bool not_an_id() {
     if (depth == 0) return fail("vocab.json: not a JSON object");
-    if (!id_text) return fail("vocab.json: token " + quote_token(key_) + " has a non-integer id");
-    if (id < 0 || id > 0x7FFFFFFF) {
-      return fail("vocab.json: token " + quote_token(key_) + " has id " + *id_text + ", out of range");
+    return fail("vocab.json: token " + quote_token(key_) + " has a non-integer id");
+  }
+  template <typename T>
+  bool id(T v) {
+    if (depth == 0) return fail("vocab.json: not a JSON object");
+    if (v < 0 || v > T(0x7FFFFFFF)) {
+      return fail("vocab.json: token " + quote_token(key_) + " has id " + std::to_string(v) + ", out of range");
     }
-    entries.emplace_back(std::move(key_), id);
+    entries.emplace_back(std::move(key_), std::int64_t(v));
     return true;
   }
-  bool null() { return value(); }
-  bool boolean(bool) { return value(); }
-  bool number_integer(json::number_integer_t v) {
-    const std::string t = std::to_string(v);
-    return value(&t, v);
-  }
-  bool number_unsigned(json::number_unsigned_t v) {
-    const std::string t = std::to_string(v);
-    return value(&t, v > 0x7FFFFFFF ? -1 : std::int64_t(v));
-  }
-  bool number_float(json::number_float_t, const json::string_t&) { return value(); }
-  bool string(json::string_t&) { return value(); }
-  bool binary(json::binary_t&) { return value(); }
+  bool null() { return not_an_id(); }
+  bool boolean(bool) { return not_an_id(); }
+  bool number_integer(json::number_integer_t v) { return id(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return id(v); }
+  bool number_float(json::number_float_t, const json::string_t&) { return not_an_id(); }
+  bool string(json::string_t&) { return not_an_id(); }
+  bool binary(json::binary_t&) { return not_an_id(); }
   bool start_object(std::size_t n) {
-    if (depth > 0) return value();
+    if (depth > 0) return not_an_id();
     depth = 1;
     saw_object = true;
     if (n != std::size_t(-1) && n < (1u << 24)) entries.reserve(n);
@@ -174,7 +172,7 @@ struct VocabReader {
     depth = 0;
     return true;
   }
-  bool start_array(std::size_t) { return value(); }
+  bool start_array(std::size_t) { return not_an_id(); }
   bool end_array() { return true; }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
     return fail(std::string("vocab.json: invalid JSON (") + e.what() + ")");
@@ -359,6 +357,7 @@ Tokenizer Tokenizer::from_files(std::string_view vocab_json, std::string_view me
                std::to_string(n) + " ids must be exactly 0.." + std::to_string(n - 1));
     }
     const int id = static_cast<int>(id64);
+    if (have[id] && keys[id] == key) bad_file("vocab.json: token " + quote_token(key) + " appears twice");
     if (have[id]) {
       bad_file("vocab.json: id " + std::to_string(id) + " is used by both " + quote_token(keys[id]) + " and " +
                quote_token(key));
@@ -398,7 +397,7 @@ Tokenizer Tokenizer::from_files(std::string_view vocab_json, std::string_view me
 
   // ---- merges.txt ----
   std::vector<int> merge_line;  // rank -> line number, for duplicate reports
-  impl->merges.reserve(50000);
+  impl->merges.reserve(std::size_t(std::count(merges_txt.begin(), merges_txt.end(), '\n')) + 1);
   std::size_t line_no = 0, pos = 0;
   std::string joined;
   while (pos < merges_txt.size()) {
@@ -428,8 +427,8 @@ Tokenizer Tokenizer::from_files(std::string_view vocab_json, std::string_view me
     const int rank = int(merge_line.size());
     if (!impl->merges.insert(ia, ib, rank, im)) {
       const auto* e = impl->merges.find(ia, ib);
-      bad_file(where + "duplicate merge " + quote_token(line) + " (first on line " + std::to_string(merge_line[e->rank]) +
-               ")");
+      bad_file(where + "duplicate merge " + quote_token(line) + " (first on line " +
+               std::to_string(merge_line[e->rank]) + ")");
     }
     merge_line.push_back(int(line_no));
   }

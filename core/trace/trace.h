@@ -9,6 +9,7 @@
 #pragma once
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/analysis/tokens.h"
@@ -69,6 +70,10 @@ struct Trace {
 };
 
 Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions& opt);
+
+// {"topK", "positions": "last"|"all"|[i,...], "subUpdates", "valueTopK", "rawLens", "attention",
+//  "interventions": [...]}; every key optional. Unknown keys are errors (they are usually typos).
+TraceOptions trace_options_from_json(std::string_view json_text);
 
 std::string trace_to_json(const Model& m, const Trace& t, bool include_attention = false, int indent = -1);
 

@@ -1,16 +1,18 @@
 // trace_to_json: the schema documented in docs/trace-schema.md. camelCase keys; every token entry
 // carries its id and text.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/analysis/value_vectors.h"
+#include "core/error.h"
 #include "trace.h"
 
 namespace lmdbg {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json token(const Model& m, int id) { return {{"id", id}, {"text", m.tokenizer().token_bytes(id)}}; }
 
@@ -33,6 +35,53 @@ json intervention_json(const Intervention& iv) {
 }
 
 }  // namespace
+
+TraceOptions trace_options_from_json(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.empty() ? std::string_view("{}") : text);
+  } catch (const nlohmann::json::parse_error& e) {
+    invalid(std::string("trace options: not valid JSON (") + e.what() + ")");
+  }
+  if (!j.is_object()) invalid("trace options: expected an object");
+  TraceOptions o;
+  auto get_int = [&](const char* key, int& out) {
+    if (!j.contains(key) || j[key].is_null()) return;
+    if (!j[key].is_number_integer()) invalid(std::string("trace options: \"") + key + "\" must be an integer");
+    out = j[key].get<int>();
+  };
+  auto get_bool = [&](const char* key, bool& out) {
+    if (!j.contains(key) || j[key].is_null()) return;
+    if (!j[key].is_boolean()) invalid(std::string("trace options: \"") + key + "\" must be true or false");
+    out = j[key].get<bool>();
+  };
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    static const char* known[] = {"topK", "positions", "subUpdates", "valueTopK", "rawLens", "attention", "interventions"};
+    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) == std::end(known))
+      invalid("trace options: unknown option \"" + it.key() + "\"");
+  }
+  get_int("topK", o.top_k);
+  get_int("subUpdates", o.sub_updates);
+  get_int("valueTopK", o.value_top_k);
+  get_bool("rawLens", o.raw_lens);
+  get_bool("attention", o.attention);
+  if (j.contains("positions") && !j["positions"].is_null()) {
+    const auto& p = j["positions"];
+    if (p == "all") {
+      o.all_positions = true;
+    } else if (p == "last") {
+    } else if (p.is_array()) {
+      for (const auto& x : p) {
+        if (!x.is_number_integer()) invalid("trace options: \"positions\" must be \"last\", \"all\" or integers");
+        o.positions.push_back(x.get<int>());
+      }
+    } else {
+      invalid("trace options: \"positions\" must be \"last\", \"all\" or an array of integers");
+    }
+  }
+  if (j.contains("interventions") && !j["interventions"].is_null()) o.interventions = interventions_from_json(j["interventions"].dump());
+  return o;
+}
 
 std::string trace_to_json(const Model& m, const Trace& t, bool include_attention, int indent) {
   const Config& c = m.config();

@@ -49,6 +49,37 @@ for (const variant of ['l4-f32', 'l4-f16-prefix', 'l2-f32-prefix', 'l2-f16', 'l2
   model.delete();
 }
 
+// The debugger entry points against the reference (the full coverage is in Vitest).
+{
+  const model = load('l4-f32');
+  const { meta, tensors } = readReference('l4-f32');
+  const c1 = meta.cases.find((c) => c.name === 'c1');
+  const t = model.trace(c1.ids, JSON.stringify({ attention: true }));
+  const tr = JSON.parse(t.json);
+  const sub = meta.subUpdates.find((s) => s.case === 'c1');
+  check('trace schema', tr.schema === 'lmdbg.trace/1' && tr.positions.length === 1);
+  check('trace predicted', tr.positions[0].predicted.id === sub.pred);
+  check('trace top sub-update', tr.positions[0].layers[3].subUpdates[0].index === sub.layers[3].top[0].index);
+  check('attention array', t.attention.length === 4 * 4 * c1.ids.length * c1.ids.length);
+  const iv = meta.interventions.find((x) => x.name === 'iv5');  // an `on` intervention
+  const ti = JSON.parse(model.trace(c1.ids, JSON.stringify({ interventions: iv.interventions })).json);
+  check('trace with `on`', ti.positions[0].predicted.id === iv.argmax && ti.positions[0].clean.changed === iv.changed);
+  const cache = model.runWithCache(c1.ids, JSON.stringify(['blocks.2.mlp.hook_post']), '[]');
+  const want = tensors['c1.blocks.2.mlp.hook_post'].data;
+  check('runWithCache hook', cache.hooks[0].dims.join() === `${c1.ids.length},256` && maxAbsDiff(cache.hooks[0].data, want) < 1e-4);
+  const g = meta.generation.find((x) => x.interventions.length > 0);
+  const gen = M.createGenerator(model, g.prompt_ids, JSON.stringify(g.interventions), '{}');
+  const out = g.new_ids.map(() => gen.next());
+  check('generation with intervention', JSON.stringify(out) === JSON.stringify(g.new_ids));
+  gen.delete();
+  const s = JSON.parse(model.search(JSON.stringify(['river']), 3, 5));
+  check('search', s.hits.length === 3 && s.hits[0].matched[0].text === ' river');
+  const vv = JSON.parse(model.valueVectors(JSON.stringify([[0, 0]]), 10, 10));
+  check('value vector', vv[0].top[0].id === meta.valueVectors[0].top[0].id);
+  expectThrow('bad trace option', () => model.trace([1, 2], '{"topk": 3}'), 'unknown option "topk"');
+  model.delete();
+}
+
 // Errors become JS Errors with the engine's message, and the module stays usable.
 const m = load('l2-f16');
 expectThrow('out-of-range token id', () => m.logits([1, 99999], false), 'token id 99999');

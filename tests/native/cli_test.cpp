@@ -1,0 +1,133 @@
+// The lmdbg CLI as a user runs it: JSON on stdout, exit 0 / 1 (runtime error) / 2 (usage).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/io/safetensors.h"
+#include "test_util.h"
+
+using nlohmann::json;
+
+namespace {
+
+struct CliRun {
+  int status;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = std::string(LMDBG_CLI_PATH) + " " + args + " 2>/tmp/lmdbg_cli_test_stderr";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  EXPECT_TRUE(WIFEXITED(st)) << "killed by a signal: " << cmd;
+  return {WEXITSTATUS(st), out};
+}
+
+std::string stderr_text() { return lmdbg::test::read_text("/tmp/lmdbg_cli_test_stderr"); }
+
+const std::string kModel = lmdbg::test::model_dir("l4-f32");
+
+}  // namespace
+
+TEST(Cli, InfoListsConfigAndTensors) {
+  const CliRun r = run("info " + kModel);
+  ASSERT_EQ(r.status, 0);
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["config"]["nLayers"], 4);
+  EXPECT_EQ(j["config"]["dVocab"], 507);
+  EXPECT_GT(j["tensors"].size(), 50u);
+}
+
+TEST(Cli, TokenizeMatchesReferenceIds) {
+  lmdbg::test::Reference ref("l4-f32");
+  const auto& c = ref.meta["cases"][2];
+  {
+    std::ofstream f("/tmp/lmdbg_cli_text.txt", std::ios::binary);
+    f << c["text"].get<std::string>();
+  }
+  const CliRun r = run("tokenize " + kModel + " --text-file /tmp/lmdbg_cli_text.txt --json");
+  ASSERT_EQ(r.status, 0);
+  EXPECT_EQ(json::parse(r.out)["ids"], c["ids"]);
+}
+
+TEST(Cli, GenerateGreedyWithAndWithoutIntervention) {
+  lmdbg::test::Reference ref("l4-f32");
+  for (const auto& g : ref.meta["generation"]) {
+    std::string ids;
+    for (int id : g["prompt_ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    std::string args = "generate " + kModel + " --ids " + ids + " -n 10 --greedy --json";
+    for (const auto& iv : g["interventions"])
+      args += " --intervene " + std::to_string(iv["layer"].get<int>()) + ":" + std::to_string(iv["index"].get<int>()) +
+              ":" + iv["mode"].get<std::string>() + "=" + std::to_string(iv["value"].get<double>());
+    const CliRun r = run(args);
+    ASSERT_EQ(r.status, 0) << stderr_text();
+    EXPECT_EQ(json::parse(r.out)["ids"], g["new_ids"]);
+  }
+}
+
+TEST(Cli, CacheWritesEveryHookAsSafetensors) {
+  lmdbg::test::Reference ref("l4-f32");
+  const auto& c = ref.meta["cases"][1];
+  std::string ids;
+  for (int id : c["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  const CliRun r = run("cache " + kModel + " --ids " + ids + " -o /tmp/lmdbg_cli_cache.safetensors");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  const auto bytes = lmdbg::io::FileBytes::read("/tmp/lmdbg_cli_cache.safetensors");
+  const auto st = lmdbg::io::parse_safetensors(bytes.data(), bytes.size());
+  EXPECT_EQ(st.tensors.size(), 2u + 4 * 10 + 1 + 1);  // embed, pos, 10 per layer, ln_final, logits
+  double worst = 0;
+  for (const auto& t : st.tensors) {
+    const float* want = ref.f32("c1." + t.name);
+    worst = std::max(worst, lmdbg::test::max_abs_diff(reinterpret_cast<const float*>(t.data), want, t.numel()));
+  }
+  EXPECT_LT(worst, 1e-4);
+  EXPECT_EQ(st.find("blocks.2.attn.hook_pattern")->shape, (std::vector<int64_t>{4, 18, 18}));
+  // A subset, with an intervention: hook_post shows it.
+  const CliRun r2 = run("cache " + kModel + " --ids " + ids +
+                     " --names blocks.1.mlp.hook_post,logits --intervene 1:7:set=2.5 -o /tmp/lmdbg_cli_cache2.safetensors");
+  ASSERT_EQ(r2.status, 0) << stderr_text();
+  const auto b2 = lmdbg::io::FileBytes::read("/tmp/lmdbg_cli_cache2.safetensors");
+  const auto s2 = lmdbg::io::parse_safetensors(b2.data(), b2.size());
+  ASSERT_EQ(s2.tensors.size(), 2u);
+  const float* post = reinterpret_cast<const float*>(s2.find("blocks.1.mlp.hook_post")->data);
+  EXPECT_FLOAT_EQ(post[7], 2.5f);
+  EXPECT_FLOAT_EQ(post[256 * 17 + 7], 2.5f);
+}
+
+TEST(Cli, TraceValueSearchPrintTheSchema) {
+  const CliRun t = run("trace " + kModel + " --prompt \"The old man\" --positions all --intervene 3:28:set=6 --json");
+  ASSERT_EQ(t.status, 0) << stderr_text();
+  const json j = json::parse(t.out);
+  EXPECT_EQ(j["schema"], "lmdbg.trace/1");
+  EXPECT_EQ(j["positions"].size(), j["tokens"].size());
+  EXPECT_TRUE(j["positions"][0].contains("clean"));
+  const CliRun v = run("value " + kModel + " --layer 2 --index 9 --top-k 5 --json");
+  ASSERT_EQ(v.status, 0);
+  EXPECT_EQ(json::parse(v.out)["top"].size(), 5u);
+  const CliRun s = run("search " + kModel + " --keywords river,field --limit 7 --json");
+  ASSERT_EQ(s.status, 0);
+  EXPECT_EQ(json::parse(s.out)["hits"].size(), 7u);
+}
+
+TEST(Cli, UsageErrorsExit2RuntimeErrorsExit1) {
+  EXPECT_EQ(run("").status, 2);
+  EXPECT_EQ(run("frobnicate " + kModel).status, 2);
+  EXPECT_EQ(run("generate " + kModel + " --prompt hi").status, 2);                 // missing -n
+  EXPECT_EQ(run("generate " + kModel + " --prompt hi -n x").status, 2);            // not a number
+  EXPECT_EQ(run("trace " + kModel + " --prompt hi --bogus").status, 2);
+  EXPECT_EQ(run("trace " + kModel + " --prompt hi --ids 1").status, 2);
+  CliRun r = run("info /nonexistent");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(stderr_text().find("/nonexistent/config.json"), std::string::npos);
+  r = run("trace " + kModel + " --prompt hi --intervene 9:0:off");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(stderr_text().find("layer 9 out of range"), std::string::npos);
+  EXPECT_EQ(run("generate " + kModel + " --ids 1,99999 -n 2").status, 1);
+  EXPECT_EQ(run("value " + kModel + " --layer 0 --index 256").status, 1);
+}
