@@ -56,6 +56,9 @@ if stage wasm-build bash -c "emcmake cmake -S . -B build-wasm -G Ninja -DCMAKE_B
   node tests/node/smoke.mjs dist/wasm >"$LOG/wasm-node.log" 2>&1
   grep FAIL "$LOG/wasm-node.log" | head -20
   count_plain wasm-node "$LOG/wasm-node.log"
+  node tests/node/malformed.mjs dist/wasm >"$LOG/wasm-malformed.log" 2>&1
+  grep FAIL "$LOG/wasm-malformed.log" | head -20
+  count_plain wasm-malformed "$LOG/wasm-malformed.log"
 fi
 
 echo "$PASSED passed, $FAILED failed"

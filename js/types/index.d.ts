@@ -1,0 +1,354 @@
+/**
+ * lmdbg — LM-Debugger for GPT-2, in WebAssembly.
+ *
+ * One async API in a page, a Web Worker and Node:
+ *
+ *   import { LMDebugger } from 'lmdbg';
+ *   const dbg = await LMDebugger.load('openai-community/gpt2', { onProgress: (p) => console.log(p.loaded) });
+ *   const trace = await dbg.trace('The capital of France is');
+ *   console.log(trace.positions[0].prediction[0].text);            // most likely next token
+ *   for (const l of trace.positions[0].layers) console.log(l.layer, l.subUpdates[0].name);  // "L9D1234"
+ *   const off = await dbg.trace('The capital of France is', { interventions: [{ layer: 9, index: 1234, mode: 'off' }] });
+ *   for await (const t of dbg.generate('Once upon a time', { maxNewTokens: 20 })) process.stdout.write(t.text);
+ *   await dbg.dispose();
+ *
+ * Results are plain objects and copies (typed arrays never view the wasm heap). Errors are `Error`s
+ * carrying the engine's message; the model stays usable after any error. Hook names and
+ * hyperparameter names follow TransformerLens.
+ */
+
+/** Weight storage in memory. Compute is always fp32; 'f16' halves the memory. */
+export type Dtype = 'f32' | 'f16';
+
+export interface ModelConfig {
+  nLayers: number;
+  nHeads: number;
+  dModel: number;
+  dHead: number;
+  dMlp: number;
+  nCtx: number;
+  dVocab: number;
+  lnEps: number;
+}
+
+/** Bytes of one file, as given by the caller. */
+export type FileData = string | ArrayBuffer | Uint8Array | Blob;
+
+/** The four files of a Hugging Face GPT-2 checkpoint (plus optional value-vector clusters). */
+export interface ModelFiles {
+  config: FileData;
+  weights: FileData; // model.safetensors
+  vocab: FileData; // vocab.json
+  merges: FileData; // merges.txt
+  clusters?: FileData; // value_clusters.json (lmdbg cluster)
+}
+
+/**
+ * Where a model comes from:
+ * - a Hugging Face Hub id ("openai-community/gpt2", "gpt2-medium"), resolved as
+ *   `{hubHost}/{id}/resolve/{revision}/{file}`;
+ * - a base URL (string starting with http(s):, /, ./ or ../, or a URL) holding the four files;
+ * - `File`s / a `FileList` (e.g. from drag and drop), matched by file name;
+ * - a `ModelFiles` object of strings, ArrayBuffers, Uint8Arrays or Blobs;
+ * - in Node, a folder path.
+ */
+export type ModelSource = string | URL | ModelFiles | File[] | FileList;
+
+export interface LoadProgress {
+  /** "config.json", "model.safetensors", ... */
+  file: string;
+  /** Bytes received so far for this file. */
+  loaded: number;
+  /** File size when known. */
+  total: number | null;
+  /** Bytes received so far for all files, and their total when known. */
+  loadedAll: number;
+  totalAll: number | null;
+  /** True when the file came from the local cache. */
+  fromCache: boolean;
+}
+
+export interface LoadOptions {
+  dtype?: Dtype;
+  onProgress?: (p: LoadProgress) => void;
+  /** Browser Cache Storage for downloaded files: true (default, cache "lmdbg-models"), false, or a cache name. */
+  cache?: boolean | string;
+  /** Default "https://huggingface.co". */
+  hubHost?: string;
+  /** Default "main". */
+  revision?: string;
+  signal?: AbortSignal;
+  /** Location of lmdbg.wasm when the bundler does not resolve it. */
+  wasmUrl?: string | URL;
+  /** Browser: run the engine in a dedicated Worker so the page never freezes (default false). */
+  worker?: boolean;
+}
+
+export interface Token {
+  id: number;
+  /** The token's bytes decoded as UTF-8 (U+FFFD where a token holds part of a character). */
+  text: string;
+}
+
+export interface ScoredToken extends Token {
+  logit: number;
+  /** Softmax probability, where it has a meaning (lens and prediction lists). */
+  prob?: number;
+}
+
+export type InterventionMode = 'off' | 'on' | 'set' | 'pre' | 'scale' | 'add';
+
+/**
+ * An intervention on FFN coefficient m_i of `layer`:
+ *   off: m_i := 0;  set: m_i := value;  pre: c_fc output u_i := value (m_i = gelu(value));
+ *   scale: m_i *= value;  add: m_i += value;
+ *   on: LM-Debugger's switch, u_i := S*_l + 0.01 with S*_l = max_j |m_j|·||v_j|| in the clean run.
+ * `positions` null/absent = every position (also every generated one).
+ */
+export interface Intervention {
+  layer: number;
+  index: number;
+  mode: InterventionMode;
+  value?: number;
+  positions?: number[] | null;
+}
+
+export interface TraceOptions {
+  /** Tokens per list (default 10). */
+  topK?: number;
+  /** 'last' (default), 'all', or a list of positions. */
+  positions?: 'last' | 'all' | number[];
+  /** Dominant sub-updates per layer (default 10). */
+  subUpdates?: number;
+  /** Top tokens per sub-update's value vector (default 10; 0 = none). */
+  valueTopK?: number;
+  /** Also the logit lens without ln_f. */
+  rawLens?: boolean;
+  /** Also every head's attention pattern. */
+  attention?: boolean;
+  interventions?: Intervention[];
+}
+
+export interface SubUpdate {
+  /** "L{layer}D{index}" */
+  name: string;
+  layer: number;
+  index: number;
+  /** Signed coefficient m_i. */
+  coef: number;
+  /** ||v_i||_2 */
+  norm: number;
+  /** |m_i| · ||v_i|| */
+  score: number;
+  /** m_i · (wte[predicted] · v_i): direct effect on the predicted token's logit. */
+  direct: number;
+  topTokens?: ScoredToken[];
+}
+
+export interface LayerTrace {
+  layer: number;
+  /** Logit lens of resid_mid (before the FFN) and resid_post (after it). */
+  before: ScoredToken[];
+  after: ScoredToken[];
+  rawBefore?: ScoredToken[];
+  rawAfter?: ScoredToken[];
+  /** Rank (0 = top) and probability of the predicted token under each lens. */
+  predictedRank: { before: number; after: number };
+  predictedProb: { before: number; after: number };
+  /** S*_l = max_j |m_j|·||v_j||, the value LM-Debugger's `on` builds on. */
+  maxScore: number;
+  subUpdates: SubUpdate[];
+}
+
+export interface PositionTrace {
+  position: number;
+  token: Token;
+  predicted: Token;
+  prediction: ScoredToken[];
+  /** With interventions: the clean run at this position. */
+  clean?: { predicted: Token; prediction: ScoredToken[]; changed: boolean };
+  layers: LayerTrace[];
+}
+
+export interface Tensor {
+  dims: number[];
+  data: Float32Array;
+}
+
+export interface Trace {
+  schema: 'lmdbg.trace/1';
+  model: Omit<ModelConfig, 'dHead' | 'lnEps'>;
+  tokens: Token[];
+  options: Required<Omit<TraceOptions, 'interventions' | 'positions'>> & { positions: number[] };
+  interventions: Intervention[];
+  /** As applied: `on` replaced by `pre` with its value. */
+  resolvedInterventions: Intervention[];
+  positions: PositionTrace[];
+  /** [nLayers, nHeads, T, T] when options.attention. */
+  attention?: Tensor;
+}
+
+export interface ClusterInfo {
+  id: number;
+  size: number;
+  members: { name: string; layer: number; index: number }[];
+  /** Top tokens of wte · (sum of the members' value vectors). */
+  topTokens: ScoredToken[];
+}
+
+export interface ValueVector {
+  name: string;
+  layer: number;
+  index: number;
+  norm: number;
+  /** Largest and smallest logits of wte · v (no layer norm). */
+  top: ScoredToken[];
+  bottom: ScoredToken[];
+  cluster?: ClusterInfo;
+}
+
+export interface SearchHit {
+  name: string;
+  layer: number;
+  index: number;
+  /** Sum over keywords of the best z-score. */
+  score: number;
+  matched: (Token & { keyword: string; z: number })[];
+  topTokens?: ScoredToken[];
+}
+
+export interface SearchResult {
+  schema: 'lmdbg.search/1';
+  keywords: { keyword: string; tokens: Token[] }[];
+  hits: SearchHit[];
+}
+
+export interface SamplingOptions {
+  /** > 0; default 1. */
+  temperature?: number;
+  /** 0 = whole vocabulary. */
+  topK?: number;
+  seed?: number;
+}
+
+export interface GenerateOptions {
+  /** Default 20; stops early at the end of the context. */
+  maxNewTokens?: number;
+  interventions?: Intervention[];
+  /** 'greedy' (default) or sampling parameters. */
+  sampling?: 'greedy' | SamplingOptions;
+  /** Stop after <|endoftext|> (default true). */
+  stopAtEndOfText?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedToken extends Token {
+  /** 0-based index among the new tokens. */
+  index: number;
+}
+
+type PerLayerHook =
+  | 'hook_resid_pre'
+  | 'ln1.hook_normalized'
+  | 'attn.hook_pattern'
+  | 'hook_attn_out'
+  | 'hook_resid_mid'
+  | 'ln2.hook_normalized'
+  | 'mlp.hook_pre'
+  | 'mlp.hook_post'
+  | 'hook_mlp_out'
+  | 'hook_resid_post';
+
+/** TransformerLens hook names. */
+export type HookName = 'hook_embed' | 'hook_pos_embed' | 'ln_final.hook_normalized' | `blocks.${number}.${PerLayerHook}`;
+
+/** get_act_name-style short names. */
+export type ActName =
+  | 'embed'
+  | 'pos_embed'
+  | 'resid_pre'
+  | 'normalized1'
+  | 'pattern'
+  | 'attn_out'
+  | 'resid_mid'
+  | 'normalized2'
+  | 'pre'
+  | 'post'
+  | 'mlp_out'
+  | 'resid_post'
+  | 'ln_final';
+
+export interface RunWithCacheOptions {
+  /** Hooks to keep (default: all). */
+  names?: HookName[];
+  interventions?: Intervention[];
+}
+
+export interface ActivationCache {
+  /** Hook name -> [pos, width] ([nHeads, pos, pos] for attn.hook_pattern). */
+  hooks: Record<string, Tensor>;
+  /** [pos, dVocab] */
+  logits: Tensor;
+}
+
+export interface MemoryInfo {
+  /** Size of the wasm memory, bytes in use by the engine, bytes of packed weights. */
+  heapBytes: number;
+  heapUsed: number;
+  weightBytes: number;
+}
+
+/** The debugger API; the same in the page, in a Worker host and in Node. */
+export interface Debugger {
+  readonly config: ModelConfig;
+  tokenize(text: string, options?: { allowSpecial?: boolean }): Promise<number[]>;
+  decode(ids: number[]): Promise<string>;
+  /** One string per token (TransformerLens to_str_tokens). */
+  toStrTokens(input: string | number[]): Promise<string[]>;
+  trace(prompt: string | number[], options?: TraceOptions): Promise<Trace>;
+  valueVector(layer: number, index: number, options?: { topK?: number }): Promise<ValueVector>;
+  valueVectors(refs: [layer: number, index: number][], options?: { topK?: number }): Promise<ValueVector[]>;
+  /** Precomputes the search statistics (seconds for big models); search() does it on first use. */
+  prepareSearch(): Promise<void>;
+  search(keywords: string | string[], options?: { limit?: number; topK?: number }): Promise<SearchResult>;
+  generate(prompt: string | number[], options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, void>;
+  runWithCache(prompt: string | number[], options?: RunWithCacheOptions): Promise<ActivationCache>;
+  /** Loads value_clusters.json written by `lmdbg cluster`. */
+  loadClusters(data: FileData | object): Promise<void>;
+  cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo>;
+  memory(): Promise<MemoryInfo>;
+  /** Frees the model's memory. Idempotent; any later call throws. */
+  dispose(): Promise<void>;
+}
+
+export declare class LMDebugger implements Debugger {
+  static load(source: ModelSource, options?: LoadOptions): Promise<Debugger>;
+  private constructor();
+  readonly config: ModelConfig;
+  tokenize(text: string, options?: { allowSpecial?: boolean }): Promise<number[]>;
+  decode(ids: number[]): Promise<string>;
+  toStrTokens(input: string | number[]): Promise<string[]>;
+  trace(prompt: string | number[], options?: TraceOptions): Promise<Trace>;
+  valueVector(layer: number, index: number, options?: { topK?: number }): Promise<ValueVector>;
+  valueVectors(refs: [layer: number, index: number][], options?: { topK?: number }): Promise<ValueVector[]>;
+  prepareSearch(): Promise<void>;
+  search(keywords: string | string[], options?: { limit?: number; topK?: number }): Promise<SearchResult>;
+  generate(prompt: string | number[], options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, void>;
+  runWithCache(prompt: string | number[], options?: RunWithCacheOptions): Promise<ActivationCache>;
+  loadClusters(data: FileData | object): Promise<void>;
+  cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo>;
+  memory(): Promise<MemoryInfo>;
+  dispose(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** TransformerLens get_act_name: getActName('post', 5) === 'blocks.5.mlp.hook_post'. */
+export declare function getActName(name: ActName, layer?: number): HookName;
+/** Every hook name of a model, in forward order. */
+export declare function hookNames(nLayers: number): HookName[];
+/** "L12D34:off", "L12D34:scale=2@3,4" or "12:34:set=1.5" -> Intervention. Throws on other text. */
+export declare function parseIntervention(spec: string): Intervention;
+/** "L12D34" for (12, 34). */
+export declare function valueVectorName(layer: number, index: number): string;
+/** True when this environment can run the wasm SIMD build. */
+export declare function simdSupported(): boolean;
