@@ -31,7 +31,10 @@ export interface ModelConfig {
   lnEps: number;
 }
 
-/** Bytes of one file, as given by the caller. */
+/**
+ * One file, as given by the caller: its text (a string is the content, not a path or URL), its bytes,
+ * or a Blob/File (read in chunks). model.safetensors must be bytes or a Blob.
+ */
 export type FileData = string | ArrayBuffer | Uint8Array | Blob;
 
 /** The four files of a Hugging Face GPT-2 checkpoint (plus optional value-vector clusters). */
@@ -48,11 +51,13 @@ export interface ModelFiles {
  * - a Hugging Face Hub id ("openai-community/gpt2", "gpt2-medium"), resolved as
  *   `{hubHost}/{id}/resolve/{revision}/{file}`;
  * - a base URL (string starting with http(s):, /, ./ or ../, or a URL) holding the four files;
- * - `File`s / a `FileList` (e.g. from drag and drop), matched by file name;
+ * - `File`s: an array or a `FileList` (e.g. from drag and drop or `<input type="file" multiple>`),
+ *   matched by file name;
  * - a `ModelFiles` object of strings, ArrayBuffers, Uint8Arrays or Blobs;
- * - in Node, a folder path.
+ * - in Node, a folder path: a string starting with /, ./, ../ or file:, a file: URL, or any string
+ *   naming an existing folder (checked before it is taken for a Hub id).
  */
-export type ModelSource = string | URL | ModelFiles | File[] | FileList;
+export type ModelSource = string | URL | ModelFiles | File[] | ArrayLike<File>;
 
 export interface LoadProgress {
   /** "config.json", "model.safetensors", ... */
@@ -69,18 +74,28 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
+  /** Weight storage: 'f32' (default) or 'f16' (half the memory; compute stays fp32). */
   dtype?: Dtype;
+  /** Called as bytes arrive, chunk by chunk, for every file. */
   onProgress?: (p: LoadProgress) => void;
   /** Browser Cache Storage for downloaded files: true (default, cache "lmdbg-models"), false, or a cache name. */
   cache?: boolean | string;
-  /** Default "https://huggingface.co". */
+  /** Default "https://huggingface.co"; tests point it at a local server with the same layout. */
   hubHost?: string;
   /** Default "main". */
   revision?: string;
+  /** Aborts the load, downloads included; load() then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Location of lmdbg.wasm when the bundler does not resolve it. */
+  /**
+   * Location of lmdbg.wasm when the bundler does not resolve it. One wasm instance serves every model
+   * of a page, Worker or process: the first load's location is the one used.
+   */
   wasmUrl?: string | URL;
-  /** Browser: run the engine in a dedicated Worker so the page never freezes (default false). */
+  /**
+   * Browser: run the engine in a dedicated module Worker (its own wasm instance) so the page never
+   * freezes (default false). The returned Debugger is the same API; calls are queued in order, not
+   * interleaved. In Node this option throws.
+   */
   worker?: boolean;
 }
 
@@ -228,6 +243,7 @@ export interface SamplingOptions {
   temperature?: number;
   /** 0 = whole vocabulary. */
   topK?: number;
+  /** Non-negative integer; the same seed gives the same tokens. Default: a random seed. */
   seed?: number;
 }
 
@@ -239,6 +255,7 @@ export interface GenerateOptions {
   sampling?: 'greedy' | SamplingOptions;
   /** Stop after <|endoftext|> (default true). */
   stopAtEndOfText?: boolean;
+  /** Cancels between two tokens: the iterator then throws the signal's reason (an AbortError). */
   signal?: AbortSignal;
 }
 
@@ -298,30 +315,55 @@ export interface MemoryInfo {
   weightBytes: number;
 }
 
-/** The debugger API; the same in the page, in a Worker host and in Node. */
+/**
+ * The debugger API; the same in the page, in a Worker host and in Node. A prompt is a string
+ * (tokenized without special tokens) or token ids.
+ */
 export interface Debugger {
   readonly config: ModelConfig;
+  /** GPT-2 byte-level BPE; `allowSpecial` turns "<|endoftext|>" into its token (default false). */
   tokenize(text: string, options?: { allowSpecial?: boolean }): Promise<number[]>;
+  /** UTF-8 text of the tokens' bytes (U+FFFD for incomplete characters). */
   decode(ids: number[]): Promise<string>;
   /** One string per token (TransformerLens to_str_tokens). */
   toStrTokens(input: string | number[]): Promise<string[]>;
+  /** LM-Debugger's view of one forward pass: lens before/after each FFN, dominant sub-updates, predictions. */
   trace(prompt: string | number[], options?: TraceOptions): Promise<Trace>;
+  /** The tokens value vector v[layer][index] promotes (top) and suppresses (bottom); topK default 10. */
   valueVector(layer: number, index: number, options?: { topK?: number }): Promise<ValueVector>;
   valueVectors(refs: [layer: number, index: number][], options?: { topK?: number }): Promise<ValueVector[]>;
   /** Precomputes the search statistics (seconds for big models); search() does it on first use. */
   prepareSearch(): Promise<void>;
+  /**
+   * Value vectors that promote the keywords' tokens, best first. A string is split on commas.
+   * limit: hits (default 20); topK: top tokens per hit (default 10, 0 = none).
+   */
   search(keywords: string | string[], options?: { limit?: number; topK?: number }): Promise<SearchResult>;
+  /** New tokens one by one (KV cache), interventions active at every step. Leaving the loop stops it. */
   generate(prompt: string | number[], options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, void>;
+  /** Activations at the named hooks (default: all) and the logits at every position. */
   runWithCache(prompt: string | number[], options?: RunWithCacheOptions): Promise<ActivationCache>;
-  /** Loads value_clusters.json written by `lmdbg cluster`. */
+  /** Loads value_clusters.json written by `lmdbg cluster` (its text, bytes, Blob or parsed object). */
   loadClusters(data: FileData | object): Promise<void>;
+  /** A cluster of value vectors: members (default at most 50) and top tokens (default 10). */
   cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo>;
+  /** Sizes of the wasm heap, for memory checks. */
   memory(): Promise<MemoryInfo>;
-  /** Frees the model's memory. Idempotent; any later call throws. */
+  /**
+   * Frees the model's memory. Idempotent; any later call throws. (Where the runtime defines
+   * Symbol.asyncDispose, the object also has that method; it is left out of these types so that
+   * they compile without the esnext.disposable lib.)
+   */
   dispose(): Promise<void>;
 }
 
+/** The entry point: `await LMDebugger.load(source, options)`. */
 export declare class LMDebugger implements Debugger {
+  /**
+   * Loads a GPT-2 checkpoint (config.json, model.safetensors, vocab.json, merges.txt, and
+   * value_clusters.json when present). model.safetensors streams straight into wasm memory;
+   * a checkpoint too large for wasm32 memory is refused, with its size, before anything is allocated.
+   */
   static load(source: ModelSource, options?: LoadOptions): Promise<Debugger>;
   private constructor();
   readonly config: ModelConfig;
@@ -339,7 +381,6 @@ export declare class LMDebugger implements Debugger {
   cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo>;
   memory(): Promise<MemoryInfo>;
   dispose(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** TransformerLens get_act_name: getActName('post', 5) === 'blocks.5.mlp.hook_post'. */

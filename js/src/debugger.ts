@@ -1,0 +1,241 @@
+// The debugger in this thread (page, Worker or Node): thin wrappers over the raw bindings that turn
+// JSON into plain objects, keep every result a copy, and guard against use after dispose.
+import type {
+  ActivationCache,
+  ClusterInfo,
+  Debugger,
+  FileData,
+  GenerateOptions,
+  GeneratedToken,
+  Intervention,
+  LoadOptions,
+  MemoryInfo,
+  ModelConfig,
+  ModelSource,
+  RunWithCacheOptions,
+  SearchResult,
+  Tensor,
+  Trace,
+  TraceOptions,
+  ValueVector,
+} from '../types/index.js';
+import type { RawGenerator, RawModel, RawModule, RawText } from './raw.js';
+import { abortError, isNode, yieldToEventLoop } from './env.js';
+import { loadModel } from './load.js';
+import { fromFileData } from './sources.js';
+
+// ignoreBOM: keep a leading U+FEFF (by default TextDecoder drops it, and decode() would lose text).
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+function checkIds(ids: unknown): number[] {
+  if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new Error('lmdbg: a prompt must be a string or an array of token ids');
+  const out = Array.from(ids as ArrayLike<number>);
+  for (const id of out)
+    if (!Number.isInteger(id)) throw new Error(`lmdbg: token id ${String(id)} is not an integer`);
+  return out;
+}
+
+function interventionsJson(ivs: Intervention[] | undefined): string {
+  if (ivs === undefined || ivs === null) return '[]';
+  if (!Array.isArray(ivs)) throw new Error('lmdbg: interventions must be an array of {layer, index, mode, value?, positions?}');
+  return JSON.stringify(ivs);
+}
+
+function positiveInt(v: number | undefined, fallback: number, what: string, min = 0): number {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < min) throw new Error(`lmdbg: ${what} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+async function textOf(data: FileData | object): Promise<RawText> {
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
+  if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data))
+    return fromFileData('value_clusters.json', data as FileData, false).bytes!;
+  return JSON.stringify(data);
+}
+
+export class LMDebugger implements Debugger {
+  readonly config: ModelConfig;
+  #M: RawModule;
+  #model: RawModel | null;
+  #generators = new Set<RawGenerator>();
+  #endOfText: number | null | undefined = undefined;
+
+  /** Use LMDebugger.load(). */
+  private constructor(M: RawModule, model: RawModel) {
+    this.#M = M;
+    this.#model = model;
+    this.config = Object.freeze(JSON.parse(model.configJson()) as ModelConfig);
+  }
+
+  static async load(source: ModelSource, options: LoadOptions = {}): Promise<Debugger> {
+    if (options.worker) {
+      if (isNode || typeof Worker === 'undefined')
+        throw new Error('lmdbg: { worker: true } needs a browser with module Web Workers; in Node, load without it');
+      const { WorkerDebugger } = await import('./worker-client.js');
+      return WorkerDebugger.load(source, options);
+    }
+    const { M, model } = await loadModel(source, options);
+    return new LMDebugger(M, model);
+  }
+
+  get #m(): RawModel {
+    if (!this.#model) throw new Error('lmdbg: this model has been disposed');
+    return this.#model;
+  }
+
+  #ids(prompt: string | number[]): number[] {
+    const m = this.#m;
+    return typeof prompt === 'string' ? Array.from(m.tokenize(prompt, false)) : checkIds(prompt);
+  }
+
+  async tokenize(text: string, options: { allowSpecial?: boolean } = {}): Promise<number[]> {
+    if (typeof text !== 'string') throw new Error('lmdbg: tokenize expects a string');
+    return Array.from(this.#m.tokenize(text, options.allowSpecial === true));
+  }
+
+  async decode(ids: number[]): Promise<string> {
+    return utf8.decode(this.#m.decode(checkIds(ids)));
+  }
+
+  async toStrTokens(input: string | number[]): Promise<string[]> {
+    const m = this.#m;
+    return this.#ids(input).map((id) => utf8.decode(m.tokenBytes(id)));
+  }
+
+  async trace(prompt: string | number[], options: TraceOptions = {}): Promise<Trace> {
+    const m = this.#m;
+    const ids = this.#ids(prompt);
+    const raw = m.trace(ids, JSON.stringify(options));
+    const t = JSON.parse(raw.json) as Trace;
+    if (raw.attention) {
+      const { nLayers, nHeads } = this.config;
+      t.attention = { dims: [nLayers, nHeads, ids.length, ids.length], data: raw.attention } satisfies Tensor;
+    }
+    return t;
+  }
+
+  async valueVector(layer: number, index: number, options: { topK?: number } = {}): Promise<ValueVector> {
+    return (await this.valueVectors([[layer, index]], options))[0]!;
+  }
+
+  async valueVectors(refs: [layer: number, index: number][], options: { topK?: number } = {}): Promise<ValueVector[]> {
+    const k = positiveInt(options.topK, 10, 'topK');
+    return JSON.parse(this.#m.valueVectors(JSON.stringify(refs), k, k)) as ValueVector[];
+  }
+
+  async prepareSearch(): Promise<void> {
+    this.#m.prepareSearch();
+  }
+
+  async search(keywords: string | string[], options: { limit?: number; topK?: number } = {}): Promise<SearchResult> {
+    const m = this.#m;
+    const list = typeof keywords === 'string' ? keywords.split(',').map((k) => k.trim()).filter((k) => k !== '') : keywords;
+    if (!Array.isArray(list) || list.length === 0) throw new Error('lmdbg: search needs at least one keyword');
+    const limit = positiveInt(options.limit, 20, 'limit', 1);
+    const topK = positiveInt(options.topK, 10, 'topK');
+    return JSON.parse(m.search(JSON.stringify(list), limit, topK)) as SearchResult;
+  }
+
+  async *generate(prompt: string | number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, void> {
+    const m = this.#m;
+    const { signal } = options;
+    if (signal?.aborted) throw abortError(signal);
+    const maxNew = positiveInt(options.maxNewTokens, 20, 'maxNewTokens');
+    const ids = this.#ids(prompt);
+    const gen = this.#M.createGenerator(m, ids, interventionsJson(options.interventions), samplingJson(options.sampling));
+    this.#generators.add(gen);
+    const eot = options.stopAtEndOfText === false ? null : this.#eot();
+    try {
+      for (let i = 0; i < maxNew; i++) {
+        if (i > 0) await yieldToEventLoop(); // let abort events and the page in between steps
+        if (signal?.aborted) throw abortError(signal);
+        if (!this.#generators.has(gen)) throw new Error('lmdbg: this model has been disposed');
+        if (gen.remaining() <= 0) return; // the end of the context
+        const id = gen.next();
+        yield { id, index: i, text: utf8.decode(m.tokenBytes(id)) };
+        if (id === eot) return;
+      }
+    } finally {
+      if (this.#generators.delete(gen)) gen.delete();
+    }
+  }
+
+  #eot(): number | null {
+    if (this.#endOfText === undefined) {
+      const ids = this.#m.tokenize('<|endoftext|>', true);
+      this.#endOfText = ids.length === 1 ? ids[0]! : null;
+    }
+    return this.#endOfText;
+  }
+
+  async runWithCache(prompt: string | number[], options: RunWithCacheOptions = {}): Promise<ActivationCache> {
+    const m = this.#m;
+    const ids = this.#ids(prompt);
+    const names = options.names ?? [];
+    if (!Array.isArray(names)) throw new Error('lmdbg: names must be an array of hook names');
+    const raw = m.runWithCache(ids, JSON.stringify(names), interventionsJson(options.interventions));
+    const hooks: Record<string, Tensor> = {};
+    for (const h of raw.hooks) hooks[h.name] = { dims: Array.from(h.dims), data: h.data };
+    return { hooks, logits: { dims: Array.from(raw.logits.dims), data: raw.logits.data } };
+  }
+
+  async loadClusters(data: FileData | object): Promise<void> {
+    const m = this.#m;
+    m.loadClusters(await textOf(data));
+  }
+
+  async cluster(id: number, options: { topK?: number; members?: number } = {}): Promise<ClusterInfo> {
+    const m = this.#m;
+    if (!Number.isInteger(id)) throw new Error(`lmdbg: cluster id must be an integer, got ${String(id)}`);
+    const topK = positiveInt(options.topK, 10, 'topK');
+    const members = positiveInt(options.members, 50, 'members');
+    return JSON.parse(m.cluster(id, topK, members)) as ClusterInfo;
+  }
+
+  async memory(): Promise<MemoryInfo> {
+    const m = this.#m;
+    return { heapBytes: this.#M.heapBytes(), heapUsed: this.#M.heapUsed(), weightBytes: m.weightBytes() };
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.#model) return;
+    for (const g of this.#generators) g.delete();
+    this.#generators.clear();
+    this.#model.delete();
+    this.#model = null;
+  }
+
+  declare [Symbol.asyncDispose]: () => Promise<void>;
+}
+
+defineAsyncDispose(LMDebugger.prototype);
+
+/** `Symbol.asyncDispose` where the runtime has it (Node 20.4+, current browsers). */
+export function defineAsyncDispose(proto: { dispose(): Promise<void> }): void {
+  const sym = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+  if (sym && !Object.prototype.hasOwnProperty.call(proto, sym))
+    Object.defineProperty(proto, sym, {
+      value: function (this: { dispose(): Promise<void> }) {
+        return this.dispose();
+      },
+      configurable: true,
+      writable: true,
+    });
+}
+
+export function samplingJson(s: GenerateOptions['sampling']): string {
+  if (s === undefined || s === 'greedy') return JSON.stringify({ greedy: true });
+  if (typeof s !== 'object' || s === null) throw new Error(`lmdbg: sampling must be "greedy" or {temperature, topK, seed}`);
+  const out: Record<string, unknown> = { greedy: false };
+  if (s.temperature !== undefined) {
+    if (!(typeof s.temperature === 'number' && s.temperature > 0 && Number.isFinite(s.temperature)))
+      throw new Error(`lmdbg: sampling.temperature must be a number > 0, got ${String(s.temperature)}`);
+    out.temperature = s.temperature;
+  }
+  if (s.topK !== undefined) out.topK = positiveInt(s.topK, 0, 'sampling.topK');
+  const seed = s.seed ?? Math.floor(Math.random() * 2 ** 32);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`lmdbg: sampling.seed must be a non-negative integer, got ${String(seed)}`);
+  out.seed = seed;
+  return JSON.stringify(out);
+}

@@ -1,0 +1,20 @@
+// lmdbg: LM-Debugger for GPT-2 in WebAssembly. The public API is declared by hand in
+// js/types/index.d.ts (shipped as dist/index.d.ts); the types below check this implementation
+// against it at compile time (they emit nothing).
+import type * as Api from '../types/index.js';
+import { LMDebugger } from './debugger.js';
+import { getActName, hookNames, parseIntervention, valueVectorName } from './names.js';
+import { simdSupported } from './module.js';
+
+export { LMDebugger, getActName, hookNames, parseIntervention, valueVectorName, simdSupported };
+
+type Conforms<Impl extends Decl, Decl> = Impl;
+export type _ConformsToIndexDts = [
+  Conforms<typeof LMDebugger.load, typeof Api.LMDebugger.load>,
+  Conforms<LMDebugger, Api.Debugger>,
+  Conforms<typeof getActName, typeof Api.getActName>,
+  Conforms<typeof hookNames, typeof Api.hookNames>,
+  Conforms<typeof parseIntervention, typeof Api.parseIntervention>,
+  Conforms<typeof valueVectorName, typeof Api.valueVectorName>,
+  Conforms<typeof simdSupported, typeof Api.simdSupported>,
+];

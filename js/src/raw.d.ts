@@ -1,0 +1,63 @@
+// The raw Embind API of wasm/bindings.cpp, as seen from JS. Internal: the public API wraps it.
+// Every call may throw a JS Error carrying the engine's message. Typed arrays returned here are
+// already copies (the bindings copy out of the heap).
+
+export interface RawTraceResult {
+  json: string;
+  /** [nLayers, nHeads, T, T] when the options asked for attention. */
+  attention: Float32Array | null;
+}
+
+export interface RawTensor {
+  dims: number[];
+  data: Float32Array;
+}
+
+export interface RawCache {
+  hooks: (RawTensor & { name: string })[];
+  logits: RawTensor;
+}
+
+/** Text passed to std::string: a JS string (encoded as UTF-8) or the UTF-8 bytes themselves. */
+export type RawText = string | Uint8Array;
+
+export interface RawModel {
+  configJson(): string;
+  weightBytes(): number;
+  tokenize(text: string, allowSpecial: boolean): Int32Array;
+  decode(ids: ArrayLike<number>): Uint8Array;
+  tokenBytes(id: number): Uint8Array;
+  logits(ids: ArrayLike<number>, all: boolean): Float32Array;
+  trace(ids: ArrayLike<number>, optionsJson: string): RawTraceResult;
+  valueVectors(refsJson: string, topK: number, bottomK: number): string;
+  prepareSearch(): void;
+  searchReady(): boolean;
+  search(keywordsJson: string, limit: number, topK: number): string;
+  runWithCache(ids: ArrayLike<number>, namesJson: string, interventionsJson: string): RawCache;
+  loadClusters(text: RawText): void;
+  hasClusters(): boolean;
+  cluster(id: number, topK: number, membersLimit: number): string;
+  delete(): void;
+}
+
+export interface RawGenerator {
+  next(): number;
+  remaining(): number;
+  delete(): void;
+}
+
+export interface RawModule {
+  Model: {
+    load(config: RawText, weightsPtr: number, weightsLen: number, vocab: RawText, merges: RawText, optionsJson: string): RawModel;
+  };
+  createGenerator(model: RawModel, ids: ArrayLike<number>, interventionsJson: string, samplingJson: string): RawGenerator;
+  /** JSON array of every hook name, in forward order. */
+  hookNames(nLayers: number): string;
+  heapBytes(): number;
+  heapUsed(): number;
+  heapMax(): number;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  /** Re-read after anything that may allocate: memory growth replaces the view. */
+  HEAPU8: Uint8Array;
+}

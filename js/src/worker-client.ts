@@ -1,0 +1,254 @@
+// The page side of the Worker host: the same Debugger interface, each call posted to a dedicated
+// module Worker that owns the wasm instance and the model, so the page never freezes.
+import type {
+  ActivationCache,
+  ClusterInfo,
+  Debugger,
+  FileData,
+  GenerateOptions,
+  GeneratedToken,
+  LoadOptions,
+  MemoryInfo,
+  ModelConfig,
+  ModelSource,
+  RunWithCacheOptions,
+  SearchResult,
+  Trace,
+  TraceOptions,
+  ValueVector,
+} from '../types/index.js';
+import { abortError } from './env.js';
+import { defineAsyncDispose } from './debugger.js';
+import type { CallMethod, FromWorker, ToWorker, WorkerSource } from './protocol.js';
+import { absoluteUrl, isHubId } from './sources.js';
+
+type Listener = (msg: FromWorker) => void;
+
+function toWorkerSource(source: ModelSource): WorkerSource {
+  if (source instanceof URL) return source.href;
+  if (typeof source === 'string') {
+    const s = source.trim();
+    // Relative URLs must be resolved against the page, not against the Worker's script.
+    return isHubId(s) && !s.startsWith('.') ? s : absoluteUrl(s);
+  }
+  if (!Array.isArray(source) && typeof source === 'object' && source !== null && !('weights' in source))
+    return Array.from(source as ArrayLike<File>); // a FileList
+  return source as WorkerSource;
+}
+
+function errorFrom(msg: { message: string; name: string }): Error {
+  if (msg.name === 'AbortError') return new DOMException(msg.message, 'AbortError') as unknown as Error;
+  return new Error(msg.message);
+}
+
+export class WorkerDebugger implements Debugger {
+  readonly config: ModelConfig;
+  #worker: Worker;
+  #listeners = new Map<number, Listener>();
+  #nextId = 1;
+  #disposed = false;
+  #broken: Error | null = null;
+  #generating = new Set<number>();
+
+  private constructor(worker: Worker, config: ModelConfig) {
+    this.#worker = worker;
+    this.config = Object.freeze(config);
+  }
+
+  static async load(source: ModelSource, options: LoadOptions): Promise<Debugger> {
+    const { signal } = options;
+    if (signal?.aborted) throw abortError(signal);
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'lmdbg' });
+    const msg: ToWorker = {
+      type: 'load',
+      id: 0,
+      source: toWorkerSource(source),
+      options: {
+        ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+        ...(options.cache !== undefined ? { cache: options.cache } : {}),
+        ...(options.hubHost !== undefined ? { hubHost: absoluteUrl(options.hubHost) } : {}),
+        ...(options.revision !== undefined ? { revision: options.revision } : {}),
+        ...(options.wasmUrl !== undefined ? { wasmUrl: absoluteUrl(options.wasmUrl) } : {}),
+        progress: typeof options.onProgress === 'function',
+      },
+    };
+    try {
+      const config = await new Promise<ModelConfig>((resolve, reject) => {
+        const onAbort = () => reject(abortError(signal!));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const done = () => {
+          signal?.removeEventListener('abort', onAbort);
+          worker.onmessage = null;
+          worker.onerror = null;
+        };
+        worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+          const m = ev.data;
+          if (m.type === 'progress') options.onProgress?.(m.progress);
+          else if (m.type === 'loaded') {
+            done();
+            resolve(m.config);
+          } else if (m.type === 'error') {
+            done();
+            reject(errorFrom(m));
+          }
+        };
+        worker.onerror = (ev: ErrorEvent) => {
+          done();
+          ev.preventDefault();
+          reject(new Error(`lmdbg: the worker failed to start: ${ev.message || 'could not load worker.js'}`));
+        };
+        worker.postMessage(msg);
+      });
+      const d = new WorkerDebugger(worker, config);
+      d.#listen();
+      return d;
+    } catch (e) {
+      worker.terminate();
+      throw e;
+    }
+  }
+
+  #listen(): void {
+    this.#worker.onmessage = (ev: MessageEvent<FromWorker>) => this.#listeners.get(ev.data.id)?.(ev.data);
+    this.#worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      this.#break(new Error(`lmdbg: the worker failed: ${ev.message}`));
+    };
+  }
+
+  #break(err: Error): void {
+    this.#broken = err;
+    for (const l of [...this.#listeners.values()]) l({ type: 'error', id: -1, message: err.message, name: 'Error' });
+    this.#listeners.clear();
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('lmdbg: this model has been disposed');
+    if (this.#broken) throw this.#broken;
+  }
+
+  #send(msg: ToWorker): void {
+    this.#worker.postMessage(msg);
+  }
+
+  #call<T>(method: CallMethod, args: unknown[]): Promise<T> {
+    try {
+      this.#check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#listeners.set(id, (m) => {
+        this.#listeners.delete(id);
+        if (m.type === 'result') resolve(m.value as T);
+        else if (m.type === 'error') reject(errorFrom(m));
+      });
+      try {
+        this.#send({ type: 'call', id, method, args });
+      } catch (e) {
+        this.#listeners.delete(id);
+        reject(e); // e.g. arguments that cannot be cloned
+      }
+    });
+  }
+
+  tokenize(text: string, options?: { allowSpecial?: boolean }): Promise<number[]> {
+    return this.#call('tokenize', [text, options]);
+  }
+  decode(ids: number[]): Promise<string> {
+    return this.#call('decode', [ids]);
+  }
+  toStrTokens(input: string | number[]): Promise<string[]> {
+    return this.#call('toStrTokens', [input]);
+  }
+  trace(prompt: string | number[], options?: TraceOptions): Promise<Trace> {
+    return this.#call('trace', [prompt, options]);
+  }
+  valueVector(layer: number, index: number, options?: { topK?: number }): Promise<ValueVector> {
+    return this.#call('valueVector', [layer, index, options]);
+  }
+  valueVectors(refs: [layer: number, index: number][], options?: { topK?: number }): Promise<ValueVector[]> {
+    return this.#call('valueVectors', [refs, options]);
+  }
+  prepareSearch(): Promise<void> {
+    return this.#call('prepareSearch', []);
+  }
+  search(keywords: string | string[], options?: { limit?: number; topK?: number }): Promise<SearchResult> {
+    return this.#call('search', [keywords, options]);
+  }
+  runWithCache(prompt: string | number[], options?: RunWithCacheOptions): Promise<ActivationCache> {
+    return this.#call('runWithCache', [prompt, options]);
+  }
+  loadClusters(data: FileData | object): Promise<void> {
+    return this.#call('loadClusters', [data]);
+  }
+  cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo> {
+    return this.#call('cluster', [id, options]);
+  }
+  memory(): Promise<MemoryInfo> {
+    return this.#call('memory', []);
+  }
+
+  async *generate(prompt: string | number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, void> {
+    this.#check();
+    const { signal, ...rest } = options;
+    if (signal?.aborted) throw abortError(signal);
+    const id = this.#nextId++;
+    const tokens: GeneratedToken[] = [];
+    let finished = false;
+    let error: Error | null = null;
+    let wake: (() => void) | null = null;
+    this.#listeners.set(id, (m) => {
+      if (m.type === 'token') tokens.push(m.token);
+      else if (m.type === 'done') finished = true;
+      else if (m.type === 'error') error = errorFrom(m);
+      else return;
+      wake?.();
+    });
+    const cancel = () => {
+      if (!finished && !error && !this.#disposed && !this.#broken) this.#send({ type: 'cancel', id });
+      wake?.();
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
+    this.#generating.add(id);
+    try {
+      this.#send({ type: 'generate', id, prompt, options: rest });
+      for (;;) {
+        if (tokens.length) {
+          if (signal?.aborted) throw abortError(signal);
+          yield tokens.shift()!;
+          continue;
+        }
+        if (error) throw error;
+        if (signal?.aborted) throw abortError(signal);
+        if (finished) return;
+        if (this.#disposed) throw new Error('lmdbg: this model has been disposed');
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+      cancel(); // stops the worker when the consumer leaves early
+      this.#generating.delete(id);
+      this.#listeners.delete(id);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    for (const id of this.#generating) this.#send({ type: 'cancel', id });
+    const done = this.#broken ? Promise.resolve() : this.#call<void>('dispose', []).catch(() => {});
+    this.#disposed = true;
+    for (const id of this.#generating)
+      this.#listeners.get(id)?.({ type: 'error', id, message: 'lmdbg: this model has been disposed', name: 'Error' });
+    await done;
+    this.#worker.terminate();
+    this.#break(new Error('lmdbg: this model has been disposed'));
+    this.#broken = null;
+  }
+
+  declare [Symbol.asyncDispose]: () => Promise<void>;
+}
+
+defineAsyncDispose(WorkerDebugger.prototype);

@@ -1,0 +1,292 @@
+// lmdbg in Chromium: loading from a Hub-like server into Cache Storage (a second load works with the
+// server gone), the Worker host (same API, queued calls, cancellable generate), Files, SIMD detection,
+// and a Vite production build of an app that imports the package (wasm + worker assets).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { lmdbg, modelDir, root, startHub } from '../helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const PROMPT = 'The old man walked to the river';
+
+let site, hub, ctx, page, profile, nodeTrace;
+
+async function openPage(url = `${site.url}/tests/js/browser/page.html`) {
+  const p = await ctx.newPage();
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(e.message));
+  // Chromium logs every 404/401 response (the optional value_clusters.json, the error tests): not errors of ours.
+  p.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
+  await p.goto(url);
+  await p.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
+  p.errors = errors;
+  return p;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
+  site = await startHub({ staticRoot: root });
+  hub = await startHub({
+    repos: { 'lmdbg-test/l4-f32': modelDir('l4-f32'), 'openai-community/tiny': modelDir('l2-f16'), 'lmdbg-test/nocache': modelDir('l4-f32') },
+    aliases: { tiny: 'openai-community/tiny' },
+  });
+  profile = mkdtempSync(path.join(tmpdir(), 'lmdbg-chromium-'));
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+  page = await openPage();
+  const { LMDebugger } = await lmdbg();
+  const d = await LMDebugger.load(modelDir('l4-f32'));
+  nodeTrace = await d.trace(PROMPT, { positions: 'all' });
+  await d.dispose();
+});
+
+afterAll(async () => {
+  await ctx?.close();
+  await hub?.close();
+  await site?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('Chromium, main thread', () => {
+  it('SIMD is detected', async () => {
+    expect(await page.evaluate(() => window.lmdbg.simdSupported())).toBe(true);
+  });
+
+  it('loads a Hub id over HTTP with progress, the same numbers as Node; a second load comes from Cache Storage without one request', async () => {
+    const first = await page.evaluate(async ({ host, prompt }) => {
+      const events = [];
+      const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, onProgress: (p) => events.push(p) });
+      const trace = await dbg.trace(prompt, { positions: 'all' });
+      await dbg.dispose();
+      const keys = (await (await caches.open('lmdbg-models')).keys()).map((r) => r.url);
+      return { events, trace, keys };
+    }, { host: hub.url, prompt: PROMPT });
+    expect(first.trace).toEqual(nodeTrace);
+    expect(first.events.every((e) => !e.fromCache)).toBe(true);
+    const w = first.events.filter((e) => e.file === 'model.safetensors');
+    expect(w.length).toBeGreaterThan(1);
+    expect(w.at(-1).loaded).toBe(w.at(-1).total);
+    expect(first.events.at(-1).loadedAll).toBe(first.events.at(-1).totalAll);
+    expect(first.keys.sort()).toEqual(['config.json', 'merges.txt', 'model.safetensors', 'value_clusters.json', 'vocab.json']
+      .map((f) => `${hub.url}/lmdbg-test/l4-f32/resolve/main/${f}`));
+
+    const before = hub.requests().length;
+    const second = await page.evaluate(async ({ host, prompt }) => {
+      const events = [];
+      const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, onProgress: (p) => events.push(p) });
+      const trace = await dbg.trace(prompt, { positions: 'all' });
+      await dbg.dispose();
+      return { events, trace };
+    }, { host: hub.url, prompt: PROMPT });
+    expect(hub.requests().length).toBe(before); // nothing fetched
+    expect(second.trace).toEqual(nodeTrace);
+    expect(second.events.length).toBeGreaterThan(0);
+    expect(second.events.every((e) => e.fromCache)).toBe(true);
+    expect(second.events.at(-1).loadedAll).toBe(first.events.at(-1).loadedAll);
+  });
+
+  it('cache: false fetches every time and stores nothing; a short id follows the Hub redirect', async () => {
+    const r = await page.evaluate(async ({ host }) => {
+      for (let i = 0; i < 2; i++) await (await window.lmdbg.LMDebugger.load('lmdbg-test/nocache', { hubHost: host, cache: false })).dispose();
+      const d = await window.lmdbg.LMDebugger.load('tiny', { hubHost: host, cache: 'other-cache' });
+      const nLayers = d.config.nLayers;
+      await d.dispose();
+      const nocache = (await (await caches.open('lmdbg-models')).keys()).filter((k) => k.url.includes('nocache')).length;
+      const other = (await (await caches.open('other-cache')).keys()).length;
+      return { nLayers, nocache, other };
+    }, { host: hub.url });
+    expect(hub.requests((q) => q.path === '/lmdbg-test/nocache/resolve/main/config.json').length).toBe(2);
+    expect(r).toEqual({ nLayers: 2, nocache: 0, other: 5 });
+  });
+
+  it('Files (as from <input type=file>), in the page and in a Worker; errors with the engine message', async () => {
+    const r = await page.evaluate(async ({ host, prompt }) => {
+      const names = ['config.json', 'vocab.json', 'merges.txt', 'model.safetensors'];
+      const files = await Promise.all(names.map(async (n) =>
+        new File([await (await fetch(`${host}/lmdbg-test/l4-f32/resolve/main/${n}`)).blob()], n)));
+      const dbg = await window.lmdbg.LMDebugger.load(files, { cache: false });
+      const trace = await dbg.trace(prompt, { positions: 'all' });
+      const err = await dbg.trace(prompt, { topk: 1 }).catch((e) => [e instanceof Error, e.message]);
+      await dbg.dispose();
+      const after = await dbg.trace(prompt).catch((e) => e.message);
+      const missing = await window.lmdbg.LMDebugger.load('nobody/nothing', { hubHost: host }).catch((e) => e.message);
+      const inWorker = await window.lmdbg.LMDebugger.load(files, { worker: true });
+      const workerTrace = await inWorker.trace(prompt, { positions: 'all' });
+      await inWorker.dispose();
+      const partial = await window.lmdbg.LMDebugger.load(files.slice(1), { worker: true }).catch((e) => e.message);
+      return { trace, err, after, missing, workerTrace, partial };
+    }, { host: hub.url, prompt: PROMPT });
+    expect(r.trace).toEqual(nodeTrace);
+    expect(r.err).toEqual([true, 'trace options: unknown option "topk"']);
+    expect(r.after).toBe('lmdbg: this model has been disposed');
+    expect(r.missing).toMatch(/no model "nobody\/nothing"/);
+    expect(r.workerTrace).toEqual(nodeTrace);
+    expect(r.partial).toMatch(/missing file config\.json among the given files/);
+  });
+});
+
+describe('Chromium, Worker host ({ worker: true })', () => {
+  it('the same API and results; calls are queued in order; typed arrays come back as copies', async () => {
+    const r = await page.evaluate(async ({ host, prompt }) => {
+      const events = [];
+      const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, worker: true, onProgress: (p) => events.push(p) });
+      const order = [];
+      const tag = (name, p) => p.then((v) => (order.push(name), v));
+      const [trace, ids, cache, mem, search] = await Promise.all([
+        tag('trace', dbg.trace(prompt, { positions: 'all' })),
+        tag('tokenize', dbg.tokenize(prompt)),
+        tag('cache', dbg.runWithCache(prompt, { names: ['blocks.0.mlp.hook_post'] })),
+        tag('memory', dbg.memory()),
+        tag('search', dbg.search('river', { limit: 3 })),
+      ]);
+      const h = cache.hooks['blocks.0.mlp.hook_post'];
+      const tokens = [];
+      for await (const t of dbg.generate(prompt, { maxNewTokens: 5 })) tokens.push(t.id);
+      await dbg.dispose();
+      return { config: dbg.config, trace, ids, order, dims: h.dims, isF32: h.data instanceof Float32Array, len: h.data.length,
+        mem, hits: search.hits.length, tokens, fromCache: events.every((e) => e.fromCache) };
+    }, { host: hub.url, prompt: PROMPT });
+    expect(r.trace).toEqual(nodeTrace);
+    expect(r.order).toEqual(['trace', 'tokenize', 'cache', 'memory', 'search']);
+    expect(r.config.nLayers).toBe(4);
+    expect(r.dims).toEqual([r.ids.length, 256]);
+    expect(r.isF32 && r.len === r.ids.length * 256).toBe(true);
+    expect(r.mem.weightBytes).toBeGreaterThan(0);
+    expect(r.hits).toBe(3);
+    expect(r.tokens.length).toBe(5);
+    expect(r.fromCache).toBe(true); // the Worker shares the page's Cache Storage
+    const { LMDebugger } = await lmdbg();
+    const d = await LMDebugger.load(modelDir('l4-f32'));
+    const want = [];
+    for await (const t of d.generate(PROMPT, { maxNewTokens: 5 })) want.push(t.id);
+    await d.dispose();
+    expect(r.tokens).toEqual(want);
+  });
+
+  it('generate is cancellable (AbortSignal, leaving the loop), later calls still run; dispose ends the worker', async () => {
+    const r = await page.evaluate(async ({ host, prompt }) => {
+      const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, worker: true });
+      const ctl = new AbortController();
+      const got = [];
+      const err = await (async () => {
+        for await (const t of dbg.generate(prompt, { maxNewTokens: 25, signal: ctl.signal, stopAtEndOfText: false })) {
+          got.push(t.id);
+          if (got.length === 2) ctl.abort();
+        }
+      })().catch((e) => e.name);
+      let n = 0;
+      for await (const _ of dbg.generate(prompt, { maxNewTokens: 25 })) if (++n === 3) break;
+      const afterCancel = (await dbg.tokenize('river')).length;
+      const bad = await dbg.valueVector(99, 0).catch((e) => e.message);
+      const pending = dbg.trace(prompt);
+      const gen = dbg.generate(prompt, { maxNewTokens: 20 });
+      await gen.next();
+      await dbg.dispose();
+      await dbg.dispose();
+      const pendingOk = (await pending).positions.length === 1;
+      const genAfter = await gen.next().then(() => 'no error', (e) => e.message);
+      const after = await dbg.memory().catch((e) => e.message);
+      return { err, got: got.length, n, afterCancel, bad, pendingOk, genAfter, after };
+    }, { host: hub.url, prompt: PROMPT });
+    expect(r.err).toBe('AbortError');
+    expect(r.got).toBe(2);
+    expect(r.n).toBe(3);
+    expect(r.afterCancel).toBeGreaterThan(0);
+    expect(r.bad).toMatch(/layer 99/);
+    expect(r.pendingOk).toBe(true);
+    expect(r.genAfter).toMatch(/disposed/);
+    expect(r.after).toBe('lmdbg: this model has been disposed');
+  });
+
+  it('the page stays responsive while the worker computes (the main-thread host blocks it)', async () => {
+    const r = await page.evaluate(async ({ host, prompt }) => {
+      // Longest gap between timer ticks on the main thread while `work` runs.
+      const watch = async (work) => {
+        let last = performance.now(), maxGap = 0, running = true;
+        const tick = () => {
+          const now = performance.now();
+          maxGap = Math.max(maxGap, now - last);
+          last = now;
+          if (running) setTimeout(tick, 0);
+        };
+        setTimeout(tick, 0);
+        const t0 = performance.now();
+        await work();
+        const total = performance.now() - t0;
+        await new Promise((r) => setTimeout(r, 0)); // the pending tick measures the last gap
+        running = false;
+        return { maxGap, total };
+      };
+      const many = (dbg) => Promise.all(Array.from({ length: 8 }, () => dbg.trace(prompt, { positions: 'all', rawLens: true })));
+      const w = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, worker: true });
+      await w.trace(prompt);
+      const inWorker = await watch(() => many(w));
+      await w.dispose();
+      const m = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host });
+      await m.trace(prompt);
+      const inPage = await watch(() => many(m));
+      await m.dispose();
+      return { inWorker, inPage };
+    }, { host: hub.url, prompt: PROMPT });
+    console.log(`8 full traces: worker ${r.inWorker.total.toFixed(0)} ms, longest main-thread gap ${r.inWorker.maxGap.toFixed(1)} ms; ` +
+      `main thread ${r.inPage.total.toFixed(0)} ms, longest gap ${r.inPage.maxGap.toFixed(1)} ms`);
+    expect(r.inPage.maxGap).toBeGreaterThan(r.inPage.total / 16); // each synchronous call blocks the page
+    expect(r.inWorker.maxGap).toBeLessThan(r.inWorker.total / 4); // never blocked for two calls' time
+  });
+
+  it('load errors and aborts reach the page', async () => {
+    const r = await page.evaluate(async ({ host }) => {
+      const missing = await window.lmdbg.LMDebugger.load('nobody/nothing', { hubHost: host, worker: true }).catch((e) => e.message);
+      const ctl = new AbortController();
+      ctl.abort();
+      const aborted = await window.lmdbg.LMDebugger.load('tiny', { hubHost: host, worker: true, signal: ctl.signal }).catch((e) => e.name);
+      return { missing, aborted };
+    }, { host: hub.url });
+    expect(r.missing).toMatch(/no model "nobody\/nothing"/);
+    expect(r.aborted).toBe('AbortError');
+    expect(page.errors).toEqual([]);
+  });
+});
+
+describe('Vite', () => {
+  it('a production build of an app importing the package emits the wasm and the worker, and runs', async () => {
+    const { build } = await import('vite');
+    const app = mkdtempSync(path.join(tmpdir(), 'lmdbg-vite-'));
+    try {
+      writeFileSync(path.join(app, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./main.js"></script>');
+      writeFileSync(path.join(app, 'main.js'), [
+        "import { LMDebugger } from 'lmdbg';",
+        'window.run = async (host, worker) => {',
+        "  const dbg = await LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, worker });",
+        "  const t = await dbg.trace('The old man walked to the river', { positions: 'all' });",
+        '  await dbg.dispose();',
+        '  return t;',
+        '};',
+        'window.ready = true;',
+      ].join('\n'));
+      await build({
+        root: app, logLevel: 'error', configFile: false,
+        resolve: { alias: { lmdbg: path.join(root, 'dist/index.js') } },
+        build: { outDir: path.join(app, 'dist'), target: 'es2022' },
+        worker: { format: 'es' },
+      });
+      const assets = readdirSync(path.join(app, 'dist/assets'));
+      expect(assets.some((f) => /^lmdbg-.*\.wasm$/.test(f))).toBe(true);
+      expect(assets.some((f) => /^worker-.*\.js$/.test(f))).toBe(true);
+      const served = await startHub({ staticRoot: path.join(app, 'dist') });
+      try {
+        const p = await openPage(`${served.url}/index.html`);
+        for (const worker of [false, true]) expect(await p.evaluate(([h, w]) => window.run(h, w), [hub.url, worker])).toEqual(nodeTrace);
+        expect(p.errors).toEqual([]);
+        await p.close();
+      } finally {
+        await served.close();
+      }
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+});

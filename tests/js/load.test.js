@@ -1,0 +1,252 @@
+// Loading: every kind of source, a local server with the Hub's /{id}/resolve/{revision}/{file} layout
+// (redirects, short ids, CDN hop, unknown sizes), progress in bytes, and the errors for bad sources.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { lmdbg, modelDir, readModelFiles, startHub, tinyGpt2, root } from './helpers.js';
+
+const { LMDebugger } = await lmdbg();
+const NAMES = ['config.json', 'vocab.json', 'merges.txt', 'model.safetensors'];
+const sizeOf = (variant) => Object.fromEntries(NAMES.map((n) => [n, statSync(path.join(modelDir(variant), n)).size]));
+const PROMPT = 'The old man walked to the river';
+
+let reference; // trace of l4-f32 loaded from its folder
+async function sameModel(dbg, variant = 'l4-f32') {
+  if (variant === 'l4-f32') expect(await dbg.trace(PROMPT, { positions: 'all' })).toEqual(reference);
+  else expect(dbg.config.nLayers).toBe(Number(variant[1]));
+  await dbg.dispose();
+}
+
+function collect() {
+  const events = [];
+  return { events, onProgress: (p) => events.push({ ...p }) };
+}
+
+/** Progress must be monotonic per file and end at every file's size. */
+function checkProgress(events, sizes, { fromCache = false } = {}) {
+  const last = {};
+  for (const e of events) {
+    expect(e.fromCache).toBe(fromCache);
+    expect(e.loaded).toBeGreaterThanOrEqual(last[e.file]?.loaded ?? 0);
+    if (e.total !== null) expect(e.loaded).toBeLessThanOrEqual(e.total);
+    last[e.file] = e;
+  }
+  for (const [name, size] of Object.entries(sizes)) {
+    expect(last[name], name).toBeDefined();
+    expect(last[name].loaded, name).toBe(size);
+    expect(last[name].total, name).toBe(size);
+  }
+  const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  const end = events.at(-1);
+  expect(end.loadedAll).toBe(total);
+  expect(end.totalAll).toBe(total);
+}
+
+beforeAll(async () => {
+  const dbg = await LMDebugger.load(modelDir('l4-f32'));
+  reference = await dbg.trace(PROMPT, { positions: 'all' });
+  await dbg.dispose();
+});
+
+describe('local sources (Node)', () => {
+  it('a folder path: absolute, relative, file: URL string and URL object, with progress in bytes', async () => {
+    const p = collect();
+    await sameModel(await LMDebugger.load(modelDir('l4-f32'), { onProgress: p.onProgress }));
+    checkProgress(p.events, sizeOf('l4-f32'));
+    expect(p.events.filter((e) => e.file === 'model.safetensors').length).toBeGreaterThanOrEqual(1);
+    await sameModel(await LMDebugger.load('./' + path.relative(process.cwd(), modelDir('l4-f32'))));
+    await sameModel(await LMDebugger.load(pathToFileURL(modelDir('l4-f32')).href));
+    await sameModel(await LMDebugger.load(pathToFileURL(modelDir('l4-f32'))));
+  });
+
+  it('every fixture variant (F32/F16/BF16, prefixed keys) loads, also with dtype f16', async () => {
+    for (const v of ['l4-f16-prefix', 'l2-f32-prefix', 'l2-f16', 'l2-bf16']) {
+      const dbg = await LMDebugger.load(modelDir(v));
+      const half = await LMDebugger.load(modelDir(v), { dtype: 'f16' });
+      expect((await half.memory()).weightBytes).toBeLessThan((await dbg.memory()).weightBytes);
+      expect((await half.trace(PROMPT)).positions[0].predicted.id).toBe((await dbg.trace(PROMPT)).positions[0].predicted.id);
+      await dbg.dispose();
+      await half.dispose();
+    }
+  });
+
+  it('ModelFiles of strings and Uint8Arrays, ArrayBuffers, Blobs; File[] matched by name', async () => {
+    const f = readModelFiles('l4-f32');
+    await sameModel(await LMDebugger.load(f));
+    const ab = (u8) => u8.buffer.slice(u8.byteOffset, u8.byteOffset + u8.byteLength);
+    const enc = (s) => new TextEncoder().encode(s);
+    const p = collect();
+    await sameModel(await LMDebugger.load(
+      { config: ab(enc(f.config)), vocab: ab(enc(f.vocab)), merges: enc(f.merges), weights: ab(f.weights) },
+      { onProgress: p.onProgress },
+    ));
+    checkProgress(p.events, sizeOf('l4-f32'));
+    await sameModel(await LMDebugger.load({
+      config: new Blob([f.config]), vocab: new Blob([f.vocab]), merges: new Blob([f.merges]), weights: new Blob([f.weights]),
+    }));
+    const files = NAMES.map((n) => new File([readFileSync(path.join(modelDir('l4-f32'), n))], n));
+    const p2 = collect();
+    await sameModel(await LMDebugger.load(files.reverse(), { onProgress: p2.onProgress }));
+    checkProgress(p2.events, sizeOf('l4-f32'));
+  });
+
+  it('two models at once share one wasm instance', async () => {
+    const [a, b] = await Promise.all([LMDebugger.load(modelDir('l4-f32')), LMDebugger.load(modelDir('l2-f16'))]);
+    const ma = await a.memory();
+    const mb = await b.memory();
+    expect(ma.heapBytes).toBe(mb.heapBytes);
+    expect(ma.weightBytes).not.toBe(mb.weightBytes);
+    await b.dispose();
+    await sameModel(a);
+  });
+});
+
+describe('HTTP: a Hub-like server', () => {
+  let hub;
+  const f = readModelFiles('l2-f16');
+  const clusters = JSON.stringify({ schema: 'lmdbg.clusters/1', nLayers: 4, dMlp: 256, k: 4, assignment: Array.from({ length: 1024 }, (_, i) => i % 4) });
+  beforeAll(async () => {
+    hub = await startHub({
+      repos: {
+        'lmdbg-test/l4-f32': modelDir('l4-f32'),
+        'openai-community/l2-f16': modelDir('l2-f16'),
+        'lmdbg-test/with-clusters': { dir: modelDir('l4-f32'), files: { 'value_clusters.json': clusters } },
+        'lmdbg-test/chunked': { dir: modelDir('l4-f32'), chunked: true },
+        'lmdbg-test/no-vocab': { dir: modelDir('l4-f32'), files: { 'vocab.json': null } },
+        'lmdbg-test/bad-config': { dir: modelDir('l2-f16'), files: { 'config.json': '{"n_layer": 2,' } },
+        'lmdbg-test/truncated': { dir: modelDir('l2-f16'), files: { 'model.safetensors': f.weights.subarray(0, 5000) } },
+        'lmdbg-test/wrong-shapes': { dir: modelDir('l2-f16'), files: { 'config.json': f.config.replace('"n_inner": null', '"n_inner": 128') } },
+        'lmdbg-test/bad-clusters': { dir: modelDir('l2-f16'), files: { 'value_clusters.json': clusters } },
+        'lmdbg-test/huge': { dir: modelDir('l2-f16'), stall: { 'model.safetensors': 3.5e9 } },
+        'lmdbg-test/big': { dir: modelDir('l2-f16'), stall: { 'model.safetensors': 1.5e9 } },
+        'lmdbg-test/huge-config': {
+          dir: modelDir('l2-f16'),
+          files: { 'config.json': JSON.stringify({ n_layer: 48, n_embd: 4096, n_head: 32, n_positions: 1024, vocab_size: 507 }) },
+        },
+      },
+      aliases: { 'l2-f16': 'openai-community/l2-f16' },
+    });
+  });
+  afterAll(() => hub?.close());
+
+  it('a Hub id: resolve/{revision}/{file}, the CDN redirect for the weights, progress in bytes', async () => {
+    const p = collect();
+    const dbg = await LMDebugger.load('lmdbg-test/l4-f32', { hubHost: hub.url, onProgress: p.onProgress });
+    checkProgress(p.events, sizeOf('l4-f32'));
+    expect(p.events.filter((e) => e.file === 'model.safetensors').length).toBeGreaterThan(1); // streamed in chunks
+    const paths = hub.requests((r) => r.path.includes('lmdbg-test/l4-f32/')).map((r) => `${r.status} ${r.path}`);
+    expect(paths).toEqual(expect.arrayContaining([
+      '200 /lmdbg-test/l4-f32/resolve/main/config.json',
+      '302 /lmdbg-test/l4-f32/resolve/main/model.safetensors',
+      '200 /cdn/lmdbg-test/l4-f32/resolve/main/model.safetensors',
+      '404 /lmdbg-test/l4-f32/resolve/main/value_clusters.json',
+    ]));
+    await sameModel(dbg);
+  });
+
+  it('a short id redirected by the Hub ("gpt2" -> "openai-community/gpt2"), and a trailing-slash host', async () => {
+    const dbg = await LMDebugger.load('l2-f16', { hubHost: hub.url + '/' });
+    expect(hub.requests((r) => r.path === '/l2-f16/resolve/main/config.json')[0].status).toBe(307);
+    await sameModel(dbg, 'l2-f16');
+  });
+
+  it('a base URL holding the files (string and URL), and value_clusters.json when present', async () => {
+    await sameModel(await LMDebugger.load(`${hub.url}/lmdbg-test/l4-f32/resolve/main`));
+    await sameModel(await LMDebugger.load(new URL(`${hub.url}/lmdbg-test/l4-f32/resolve/main/`)));
+    const dbg = await LMDebugger.load('lmdbg-test/with-clusters', { hubHost: hub.url });
+    expect((await dbg.valueVector(1, 6)).cluster.id).toBe(2);
+    await dbg.dispose();
+  });
+
+  it('an unknown size (chunked transfer) falls back to gathering the chunks', async () => {
+    const p = collect();
+    const dbg = await LMDebugger.load('lmdbg-test/chunked', { hubHost: hub.url, onProgress: p.onProgress });
+    const w = p.events.filter((e) => e.file === 'model.safetensors');
+    expect(w[0].total).toBeNull();
+    expect(w[0].totalAll).toBeNull();
+    checkProgress(p.events, sizeOf('l4-f32'));
+    await sameModel(dbg);
+  });
+
+  it('errors name the problem: missing file, unknown repo, bad id, revision, malformed and wrong-shaped files', async () => {
+    const load = (id, o = {}) => LMDebugger.load(id, { hubHost: hub.url, ...o });
+    await expect(load('lmdbg-test/no-vocab')).rejects.toThrow(/missing file vocab\.json: .*returned HTTP 404/);
+    await expect(load('nobody/nothing')).rejects.toThrow(/no model "nobody\/nothing" on http:\/\/127\.0\.0\.1:\d+ \(HTTP 401/);
+    await expect(load('lmdbg-test/l4-f32', { revision: 'v9' })).rejects.toThrow(/HTTP 404/);
+    await expect(load('not a model id!')).rejects.toThrow(/not a Hugging Face model id/);
+    await expect(load('a/b/c')).rejects.toThrow(/not a Hugging Face model id/);
+    await expect(load('lmdbg-test/bad-config')).rejects.toThrow(/config\.json: not valid JSON/);
+    await expect(load('lmdbg-test/truncated')).rejects.toThrow(/model\.safetensors/);
+    await expect(load('lmdbg-test/wrong-shapes')).rejects.toThrow(/mlp\.c_fc\.weight: expected shape \[64,128\], got \[64,256\]/);
+    await expect(load('lmdbg-test/bad-clusters')).rejects.toThrow(/value_clusters\.json: made for 4x256/);
+    await expect(LMDebugger.load('http://127.0.0.1:1/x')).rejects.toThrow(/could not fetch http:\/\/127\.0\.0\.1:1\/x\/config\.json/);
+  });
+
+  it('refuses a model too large for wasm32 memory before allocating, naming the size', async () => {
+    const used0 = await (async () => {
+      const d = await LMDebugger.load(modelDir('l2-f16'));
+      const m = await d.memory();
+      await d.dispose();
+      return m.heapUsed;
+    })();
+    await expect(LMDebugger.load('lmdbg-test/huge', { hubHost: hub.url })).rejects.toThrow(
+      /model\.safetensors is 3\.26 GiB; WebAssembly \(wasm32\) can hold at most 2\.00 GiB in one piece/,
+    );
+    // 1.4 GiB file + 1.4 GiB of f32 weights would fit in 4 GiB, but the estimate from this config does not.
+    await expect(LMDebugger.load('lmdbg-test/huge-config', { hubHost: hub.url })).rejects.toThrow(
+      /loading it needs about .* GiB of WebAssembly memory \(the file, then .* GiB of f32 weights\) but wasm32 memory is limited to 4\.00 GiB.*try \{ dtype: "f16" \}/,
+    );
+    const after = await LMDebugger.load(modelDir('l2-f16'));
+    const m = await after.memory();
+    expect(m.heapUsed).toBe(used0);
+    expect(m.heapBytes).toBeLessThan(1e9); // nothing was allocated for the huge files
+    await after.dispose();
+  });
+
+  it('an AbortSignal stops a download', async () => {
+    const ctl = new AbortController();
+    const p = LMDebugger.load('lmdbg-test/big', { hubHost: hub.url, signal: ctl.signal, onProgress: (e) => {
+      if (e.file === 'model.safetensors') ctl.abort();
+    } });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});
+
+describe('bad local sources and dispose', () => {
+  it('errors for missing folders/files, incomplete ModelFiles, wrong types, options', async () => {
+    await expect(LMDebugger.load('./no/such/folder')).rejects.toThrow(/no such folder: \.\/no\/such\/folder/);
+    const f = readModelFiles('l2-f16');
+    await expect(LMDebugger.load({ ...f, merges: undefined })).rejects.toThrow(/ModelFiles\.merges \(merges\.txt\) is missing/);
+    await expect(LMDebugger.load({ ...f, weights: 'abc' })).rejects.toThrow(/model\.safetensors must be bytes/);
+    await expect(LMDebugger.load([new File(['{}'], 'config.json')])).rejects.toThrow(/missing files vocab\.json, merges\.txt, model\.safetensors/);
+    await expect(LMDebugger.load(f, { dtype: 'f8' })).rejects.toThrow(/dtype must be "f32" or "f16"/);
+    await expect(LMDebugger.load(f, { worker: true })).rejects.toThrow(/worker: true.*browser/);
+    await expect(LMDebugger.load(42)).rejects.toThrow(/unsupported model source/);
+    await expect(LMDebugger.load({ ...f, weights: new Uint8Array(10) })).rejects.toThrow(/model\.safetensors/);
+    const { config, weights } = tinyGpt2({ vocabSize: 507, mutate: (ts) => ts.pop() });
+    await expect(LMDebugger.load({ ...f, config, weights })).rejects.toThrow(/missing tensor "ln_f\.bias"/);
+    const nan = tinyGpt2({ vocabSize: 507, mutate: (ts) => (ts[0].data[5] = NaN) });
+    await expect(LMDebugger.load({ ...f, ...nan })).rejects.toThrow(/wte\.weight contains 1 NaN\/Inf/);
+    // A folder missing one file.
+    const tmp = path.join(root, 'tests/fixtures/models/l2-f16');
+    const p = collect();
+    await expect(LMDebugger.load({ ...f, vocab: readFileSync(path.join(tmp, 'merges.txt')) }, { onProgress: p.onProgress })).rejects.toThrow(/vocab\.json/);
+  });
+
+  it('dispose is idempotent; any later call throws; Symbol.asyncDispose disposes', async () => {
+    const dbg = await LMDebugger.load(modelDir('l2-f16'));
+    const gen = dbg.generate('The old man', { maxNewTokens: 10 });
+    expect((await gen.next()).done).toBe(false);
+    await dbg.dispose();
+    await dbg.dispose();
+    await expect(gen.next()).rejects.toThrow(/disposed/);
+    for (const call of [() => dbg.trace('x'), () => dbg.tokenize('x'), () => dbg.memory(), () => dbg.search('x'),
+      () => dbg.valueVector(0, 0), () => dbg.runWithCache('x'), () => dbg.generate('x').next(), () => dbg.decode([1])])
+      await expect(call()).rejects.toThrow('lmdbg: this model has been disposed');
+    expect(dbg.config.nLayers).toBe(2);
+    const d2 = await LMDebugger.load(modelDir('l2-f16'));
+    await d2[Symbol.asyncDispose]();
+    await expect(d2.trace('x')).rejects.toThrow(/disposed/);
+  });
+});

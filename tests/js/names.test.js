@@ -1,0 +1,60 @@
+// Name helpers (usable before any model is loaded) against the engine's own tables.
+import { describe, it, expect } from 'vitest';
+import { lmdbg, modelDir } from './helpers.js';
+
+const { LMDebugger, hookNames, getActName, parseIntervention, valueVectorName, simdSupported } = await lmdbg();
+
+describe('names', () => {
+  it('hookNames() is the engine\'s hook table, in forward order (runWithCache returns every hook)', async () => {
+    for (const v of ['l4-f32', 'l2-f16']) {
+      const dbg = await LMDebugger.load(modelDir(v));
+      const cache = await dbg.runWithCache('The old man');
+      expect(Object.keys(cache.hooks)).toEqual(hookNames(dbg.config.nLayers));
+      await dbg.dispose();
+    }
+    expect(hookNames(1)).toEqual([
+      'hook_embed', 'hook_pos_embed', 'blocks.0.hook_resid_pre', 'blocks.0.ln1.hook_normalized', 'blocks.0.attn.hook_pattern',
+      'blocks.0.hook_attn_out', 'blocks.0.hook_resid_mid', 'blocks.0.ln2.hook_normalized', 'blocks.0.mlp.hook_pre',
+      'blocks.0.mlp.hook_post', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_post', 'ln_final.hook_normalized',
+    ]);
+  });
+
+  it('getActName follows TransformerLens get_act_name', () => {
+    expect(getActName('post', 5)).toBe('blocks.5.mlp.hook_post');
+    expect(getActName('pre', 0)).toBe('blocks.0.mlp.hook_pre');
+    expect(getActName('resid_mid', 2)).toBe('blocks.2.hook_resid_mid');
+    expect(getActName('pattern', 1)).toBe('blocks.1.attn.hook_pattern');
+    expect(getActName('normalized1', 3)).toBe('blocks.3.ln1.hook_normalized');
+    expect(getActName('embed')).toBe('hook_embed');
+    expect(getActName('ln_final')).toBe('ln_final.hook_normalized');
+    expect(() => getActName('post')).toThrow(/needs a layer/);
+    expect(() => getActName('embed', 1)).toThrow(/not per layer/);
+    expect(() => getActName('nope', 1)).toThrow(/unknown/);
+  });
+
+  it('parseIntervention reads the CLI syntax and the L{l}D{i} names', () => {
+    expect(parseIntervention('L12D34:off')).toEqual({ layer: 12, index: 34, mode: 'off' });
+    expect(parseIntervention('L12D34:scale=2@3,4')).toEqual({ layer: 12, index: 34, mode: 'scale', value: 2, positions: [3, 4] });
+    expect(parseIntervention('12:34:set=1.5')).toEqual({ layer: 12, index: 34, mode: 'set', value: 1.5 });
+    expect(parseIntervention('3:120:on')).toEqual({ layer: 3, index: 120, mode: 'on' });
+    expect(parseIntervention('L0D1:add=-0.25')).toEqual({ layer: 0, index: 1, mode: 'add', value: -0.25 });
+    expect(parseIntervention('L0D1:pre=1e-3@0')).toEqual({ layer: 0, index: 1, mode: 'pre', value: 0.001, positions: [0] });
+    for (const bad of ['L1D2', 'L1D2:zap', 'L1D2:set', 'L1D2:off=1', 'L1D2:set=x', 'L1D2:off@', 'L1D2:off@1,a', '1:2', 'Lx:off', 'L1D2:set=Infinity'])
+      expect(() => parseIntervention(bad), bad).toThrow(/intervention/);
+  });
+
+  it('valueVectorName and simdSupported', () => {
+    expect(valueVectorName(12, 34)).toBe('L12D34');
+    expect(() => valueVectorName(-1, 0)).toThrow();
+    expect(simdSupported()).toBe(true);
+  });
+
+  it('parsed interventions are accepted by the engine and act as written', async () => {
+    const dbg = await LMDebugger.load(modelDir('l4-f32'));
+    const a = await dbg.trace('The old man', { interventions: [parseIntervention('L3D250:on')] });
+    const b = await dbg.trace('The old man', { interventions: [{ layer: 3, index: 250, mode: 'on' }] });
+    expect(a).toEqual(b);
+    expect(a.resolvedInterventions[0].mode).toBe('pre');
+    await dbg.dispose();
+  });
+});
