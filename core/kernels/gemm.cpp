@@ -1,10 +1,12 @@
 // The GEMM driver: picks kernels by storage and M, walks panels and row tiles.
 //
 // Loop order: panels outer, row tiles inner, so one panel (K x NR weights, 24 KiB for K = 768,
-// NR = 8) stays in L1/L2 while the rows of A stream from L2. M <= MR (and M = 1) makes a single
-// kernel call spanning all panels: the weights are read exactly once.
-// f16 storage: M <= MR decodes in the kernel (A pre-scaled, simd.h); M > MR decodes each panel
-// once into an f32 scratch panel that all row tiles reuse (decode cost / (M / MR)).
+// NR = 8) stays in L1/L2 while the rows of A stream from L2. M = 1 (GEMV, four panels at a time)
+// and M <= MR make a single kernel call spanning all panels: the weights are read exactly once.
+// f16 storage: small M decodes in the kernel (A pre-scaled for wasm's integer decoder, simd.h);
+// larger M (wasm: M > 8) decodes each panel once into an f32 scratch panel that all row tiles
+// reuse (decode cost / (M / MR)); x86 F16C decodes in the kernel for every M. Then the
+// f16-subnormal side list (gemm.h) is added.
 #include "gemm.h"
 
 #include <algorithm>
@@ -12,11 +14,25 @@
 #include <string>
 
 #include "core/error.h"
+#include "simd.h"
 #include "ukernels.h"
 
 namespace lmdbg::kernels {
 
 namespace {
+
+// f16 storage: M below this decodes in the kernel, from it on each panel is decoded once to f32.
+// Measured f16/f32 time (docs/BENCHMARKS.md): wasm's integer decode costs ~5 ops per 8 weights,
+// so decoding each panel once pays from three 4-row tiles on (M = 5..8: in-kernel x0.94-1.23,
+// decode-once x1.15-1.37; M = 32: decode-once x0.98-1.18, in-kernel x1.18-1.28). F16C's
+// vcvtph2ps is nearly free in the x86 kernel (in-kernel x0.76-1.06, decode-once x0.93-1.28).
+#if defined(LMDBG_F16_DECODE_MIN_M)  // benchmarking override
+constexpr int kF16DecodeMinM = LMDBG_F16_DECODE_MIN_M;
+#elif defined(LMDBG_KERNELS_F16C)
+constexpr int kF16DecodeMinM = 1 << 30;
+#else
+constexpr int kF16DecodeMinM = 9;
+#endif
 
 struct Scratch {
   std::vector<float> a, scale, panel, tmp;
@@ -40,6 +56,25 @@ void row_tiles(const GemmKernelSet& ks, int M, Fn&& fn) {
   else if (r > 0) fn(m, r, ks.f32_main);
 }
 
+// f16 weights decoded in the kernel, M > MR: panels outer, row tiles inner (f16w tiles).
+void f16w_row_tiles(const GemmKernelSet& ks, int M, int nc, size_t K, const float* a, size_t lda, const uint16_t* w0,
+                    const float* b0, float* C, size_t ldc, const float* scale) {
+  constexpr int NR = PackedMatrix::NR;
+  const size_t ps = K * NR;
+  const int np = (nc + NR - 1) / NR;
+  for (int p = 0; p < np; ++p) {
+    const int ncp = std::min(NR, nc - p * NR);
+    int m = 0;
+    for (; m + ks.mr <= M; m += ks.mr)
+      ks.f16w_main(ks.mr, ncp, K, a + m * lda, lda, w0 + p * ps, b0 + p * NR, C + m * ldc + p * NR, ldc, scale + m);
+    const int r = M - m;
+    if (r > 0) {
+      const F16wGemmFn fn = r == 1 ? ks.f16w_1 : r == 2 ? ks.f16w_2 : ks.f16w_main;
+      fn(r, ncp, K, a + m * lda, lda, w0 + p * ps, b0 + p * NR, C + m * ldc + p * NR, ldc, scale + m);
+    }
+  }
+}
+
 // C[M, nc] = A · W[:, p0*NR .. p0*NR + nc) + bias; C at that first column. nc <= N - p0*NR.
 void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, size_t lda, int M,
                 const PackedMatrix& W, int p0, int nc) {
@@ -50,7 +85,7 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
   if (W.storage() == Storage::kF32) {
     const float* w0 = W.f32() + p0 * ps;
     if (M == 1) {
-      ks.f32_1(1, nc, K, A, lda, w0, C, ldc);
+      ks.f32_gemv(1, nc, K, A, lda, w0, C, ldc);
     } else if (M <= ks.mr) {
       row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) { fn(mr, nc, K, A + m * lda, lda, w0, C + m * ldc, ldc); });
     } else {
@@ -66,13 +101,26 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
   }
   const uint16_t* w0 = W.f16() + p0 * ps;
   const float* b0 = W.f16_bias() + static_cast<size_t>(p0) * NR;
-  if (M <= ks.mr) {
+  if (M < kF16DecodeMinM) {
+    const F16wGemmFn fn = M == 1 ? ks.f16w_gemv : M == 2 ? ks.f16w_2 : ks.f16w_main;
     Scratch& s = t_scratch;
-    float* a = grow(s.a, static_cast<size_t>(M) * K);
     float* scale = grow(s.scale, static_cast<size_t>(M));
-    f16w_prescale_rows(M, K, A, lda, a, scale);
-    const F16wGemmFn fn = M == 1 ? ks.f16w_1 : ks.f16w_main;
-    fn(M, nc, K, a, K, w0, b0, C, ldc, scale);
+    if constexpr (simd::kF16Scaled) {
+      float* a = grow(s.a, static_cast<size_t>(M) * K);
+      f16w_prescale_rows(M, K, A, lda, a, scale);
+      if (M <= ks.mr) {
+        fn(M, nc, K, a, K, w0, b0, C, ldc, scale);
+      } else {
+        f16w_row_tiles(ks, M, nc, K, a, K, w0, b0, C, ldc, scale);
+      }
+    } else {
+      std::fill(scale, scale + M, 1.f);
+      if (M <= ks.mr) {
+        fn(M, nc, K, A, lda, w0, b0, C, ldc, scale);
+      } else {
+        f16w_row_tiles(ks, M, nc, K, A, lda, w0, b0, C, ldc, scale);
+      }
+    }
     return;
   }
   float* panel = grow(t_scratch.panel, (K + 1) * NR);
@@ -82,6 +130,20 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
     row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) {
       fn(mr, ncp, K, A + m * lda, lda, panel, C + m * ldc + p * NR, ldc);
     });
+  }
+}
+
+// C[m, n - n0] += A[m, k] * w for the f16-subnormal weights of columns [n0, n1); row by row so
+// that one row of A and of C stay in L1 while the side list streams.
+void add_subnormals(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1) {
+  const auto& sub = W.f16_subnormals();
+  const auto cmp = [](const PackedMatrix::Subnormal& s, int v) { return s.n < v; };
+  const auto first = std::lower_bound(sub.begin(), sub.end(), n0, cmp);
+  const auto last = std::lower_bound(first, sub.end(), n1, cmp);
+  for (int m = 0; m < M; ++m) {
+    float* c = C + m * ldc;
+    const float* a = A + m * lda;
+    for (auto it = first; it != last; ++it) c[it->n - n0] += a[it->k] * it->w;
   }
 }
 
@@ -99,6 +161,8 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
     invalid("gemm: row strides too small: lda = " + std::to_string(lda) + " (K = " + std::to_string(W.K()) +
             "), ldc = " + std::to_string(ldc) + " (" + std::to_string(n1 - n0) + " columns)");
   const GemmKernelSet& ks = simd_kernel_set();
+  float* const C0 = C;
+  const int n0_all = n0;
   if (n0 % NR != 0) {  // partial first panel: compute it whole into tmp, copy the wanted columns
     const int p = n0 / NR;
     const int off = n0 - p * NR;
@@ -109,9 +173,9 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
     for (int m = 0; m < M; ++m) std::memcpy(C + m * ldc, tmp + m * NR + off, take * sizeof(float));
     C += take;
     n0 += take;
-    if (n0 == n1) return;
   }
-  run_panels(ks, C, ldc, A, lda, M, W, n0 / NR, n1 - n0);
+  if (n0 < n1) run_panels(ks, C, ldc, A, lda, M, W, n0 / NR, n1 - n0);
+  if (!W.f16_subnormals().empty()) add_subnormals(C0, ldc, A, lda, M, W, n0_all, n1);
 }
 
 void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W) {

@@ -1,14 +1,19 @@
 // Packed-weight GEMM: C[M,N] = A[M,K] · W[K,N] + bias[N].
 //
 // Weights are packed once at load (XNNPACK style) into panels of NR columns. With f32 storage a
-// panel holds its NR biases and then K rows of NR values, so accumulators start from the bias.
-// With f16 storage a panel holds K rows of NR halves (in the decoder's pair order, simd.h) and the
-// biases stay f32, exact, in a separate array. Compute is always f32.
+// panel holds its NR biases and then K rows of NR values (the bias is added after the k sum, see
+// Determinism). With f16 storage a panel holds K rows of NR halves (in the decoder's order, simd.h) and the
+// biases stay f32, exact, in a separate array. Compute is always f32. f16 subnormal weights
+// (|w| < 2^-14, about 0.2% of GPT-2's) are kept exactly in a sorted side list and added after the
+// dense product, because as f32 subnormals they would cost x86 a ~100-cycle microcode assist per
+// SIMD multiply: 2x slower GEMV with GPT-2-like weights (docs/BENCHMARKS.md).
 //
 // The kernels (ukernels.h) are chosen at compile time: wasm simd128 4x8 tiles (NR = 8), x86
 // AVX2+FMA 6x16 tiles (NR = 16), scalar 4x8 elsewhere. M = 1 (generation) runs a GEMV kernel that
-// streams the weights once; f16 weights are decoded in the kernel for M <= MR and, for larger M,
-// one panel at a time into an f32 scratch panel that all row tiles then reuse.
+// streams the weights once, four panels side by side. f16 weights: wasm decodes them with
+// integer SIMD in the kernel for M <= 8 and, for larger M, one panel at a time into an f32 scratch
+// panel that all row tiles then reuse; x86 decodes with F16C in the kernel. Measured f16/f32
+// time in wasm: x1.0-1.1 for prompts (M >= 12), x0.6-0.7 for GEMV on large matrices.
 //
 //   // W is [K,N] = [in,out] (PyTorch Conv1D), row-major f32; x is [M,K]; y is [M,N].
 //   PackedMatrix w = PackedMatrix::pack({wdata, DType::kF32, K, N}, bias, Storage::kF16);
@@ -18,10 +23,14 @@
 //   gemm(logits, V, x, d, M, u);
 //   u.col(token, emb);  // wte[token, :], the embedding row
 //
-// Results do not depend on M's split into tiles except through summation order inside a tile:
-// every output is bias + sum_k a[m,k] * w[k,n] in f32, k ascending (the 1-row kernels sum k in
-// KU interleaved partial sums). Errors: lmdbg::Error (kInvalidArgument) on bad shapes or on
-// weights that f16 storage cannot hold (|w| > 65504, inf, nan).
+// Determinism: every output is (sum over k ascending of a[m,k] * w[k,n], in f32) + bias[n], then
+// + the f16-subnormal terms, whatever M, the tile, the column range or the f16 path. So a row of
+// C is bitwise the same whether computed alone (generation with a KV cache) or inside a longer
+// prompt, and f16 storage of weights that are exactly f16 gives bitwise the f32-storage result
+// (unless some are f16 subnormals: those are added last, after the bias).
+// (Natively a*w + acc is one FMA; in wasm a rounded multiply then an add.)
+// Errors: lmdbg::Error (kInvalidArgument) on bad shapes or on weights that f16 storage cannot
+// hold (|w| > 65504, inf, nan).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -57,8 +66,9 @@ class PackedMatrix {
   int K() const { return K_; }
   int N() const { return N_; }
   Storage storage() const { return storage_; }
-  size_t bytes() const { return f32_.size() * 4 + f16_.size() * 2 + bias_.size() * 4; }
-  // bytes() of a [K,N] matrix packed with this storage, without packing it.
+  size_t bytes() const { return f32_.size() * 4 + f16_.size() * 2 + bias_.size() * 4 + sub_.size() * sizeof(Subnormal); }
+  // bytes() of a [K,N] matrix packed with this storage, without packing it (f16: without the
+  // subnormal side list, about 0.03 bytes per weight for GPT-2).
   static size_t packed_bytes(int K, int N, Storage storage) {
     const size_t cols = (static_cast<size_t>(N) + NR - 1) / NR * NR;
     return storage == Storage::kF32 ? cols * (static_cast<size_t>(K) + 1) * 4 : cols * (static_cast<size_t>(K) * 2 + 4);
@@ -74,6 +84,12 @@ class PackedMatrix {
   const float* f32() const { return f32_.data(); }        // f32 storage: panels [NR bias][K x NR]
   const uint16_t* f16() const { return f16_.data(); }     // f16 storage: panels [K x NR] halves
   const float* f16_bias() const { return bias_.data(); }  // f16 storage: panels() * NR biases
+  // f16 storage: the weights whose f16 is subnormal; f16() holds +0 in their place.
+  struct Subnormal {
+    int n, k;
+    float w;
+  };
+  const std::vector<Subnormal>& f16_subnormals() const { return sub_; }  // sorted by (n, k)
   // Elements (floats or halves) from one panel to the next.
   size_t panel_stride() const {
     return storage_ == Storage::kF32 ? static_cast<size_t>(K_ + 1) * NR : static_cast<size_t>(K_) * NR;
@@ -87,6 +103,7 @@ class PackedMatrix {
   std::vector<float> f32_;
   std::vector<uint16_t> f16_;
   std::vector<float> bias_;
+  std::vector<Subnormal> sub_;
 };
 
 // C[M,N] = A[M,K] · W + bias. lda/ldc are row strides in floats. M = 0 does nothing.

@@ -25,14 +25,19 @@ const char* dtype_name(DType d) {
   return "?";
 }
 
+// Source tensors need not be aligned (a safetensors header of odd length, an odd-sized tensor before
+// them): read through memcpy, which compiles to a plain unaligned load.
 template <DType D>
 inline float decode(const void* data, size_t i) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
   if constexpr (D == DType::kF32) {
-    return static_cast<const float*>(data)[i];
-  } else if constexpr (D == DType::kF16) {
-    return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    float f;
+    std::memcpy(&f, bytes + 4 * i, 4);
+    return f;
   } else {
-    return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    uint16_t h;
+    std::memcpy(&h, bytes + 2 * i, 2);
+    return D == DType::kF16 ? f16_to_f32(h) : bf16_to_f32(h);
   }
 }
 
@@ -108,12 +113,19 @@ PackedMatrix PackedMatrix::pack(const SrcMatrix& src, const float* bias, Storage
         uint16_t* out = panel + static_cast<size_t>(k) * NR;
         for (int j = 0; j < NR; ++j) {
           // f16 -> f32 -> f16 is the identity for every finite half, so f16 sources are copied exactly.
-          const uint16_t h = f32_to_f16(in[j]);
+          uint16_t h = f32_to_f16(in[j]);
           if ((h & 0x7c00u) == 0x7c00u) f16_overflow(src, k, n0 + j, in[j]);
+          if ((h & 0x7c00u) == 0 && (h & 0x03ffu) != 0) {  // subnormal: side list, +0 in the panel
+            if (n0 + j < N) p.sub_.push_back({n0 + j, k, f16_to_f32(h)});
+            h = 0;
+          }
           out[(j / G) * G + simd::f16_group_pos(j % G)] = h;
         }
       }
     }
+    std::sort(p.sub_.begin(), p.sub_.end(),
+              [](const Subnormal& a, const Subnormal& b) { return a.n < b.n || (a.n == b.n && a.k < b.k); });
+    p.sub_.shrink_to_fit();
   }
   return p;
 }
@@ -127,7 +139,14 @@ size_t PackedMatrix::f16_index(int k, int n) const {
 
 float PackedMatrix::at(int k, int n) const {
   if (storage_ == Storage::kF32) return f32_[(n / NR) * panel_stride() + static_cast<size_t>(k + 1) * NR + n % NR];
-  return f16_to_f32(f16_[f16_index(k, n)]);
+  const uint16_t h = f16_[f16_index(k, n)];
+  if (h == 0 && !sub_.empty()) {
+    const auto it = std::lower_bound(sub_.begin(), sub_.end(), std::pair{n, k}, [](const Subnormal& s, std::pair<int, int> v) {
+      return s.n < v.first || (s.n == v.first && s.k < v.second);
+    });
+    if (it != sub_.end() && it->n == n && it->k == k) return it->w;
+  }
+  return f16_to_f32(h);
 }
 
 float PackedMatrix::bias(int n) const {
@@ -148,6 +167,8 @@ void PackedMatrix::col(int n, float* out) const {
   } else {
     const uint16_t* p = f16_.data() + f16_index(0, n);
     for (int k = 0; k < K_; ++k) out[k] = f16_to_f32(p[static_cast<size_t>(k) * NR]);
+    auto it = std::lower_bound(sub_.begin(), sub_.end(), n, [](const Subnormal& s, int v) { return s.n < v; });
+    for (; it != sub_.end() && it->n == n; ++it) out[it->k] = it->w;
   }
 }
 

@@ -17,6 +17,9 @@
 // 30..28; the mask clears them and the 13 junk bits. Inf/NaN f16 are not representable this
 // way (they would decode to 65536 * (1 + m)); PackedMatrix::pack rejects weights that round to them.
 //
+// x86 with F16C (the native build) instead stores groups of 16 halves in plain column order and
+// decodes them exactly with vcvtph2ps (kF16Scaled = false: no pre-scaling, out_scale = 1).
+//
 // The 2^-112 is not multiplied back per weight: the GEMM driver pre-scales each row of A by a
 // power of two 2^s chosen from max|a| of that row (so |a * 2^s| < 2^64), and the kernels
 // multiply the accumulators by 2^(112 - s) once at the end. Power-of-two scaling is exact, so
@@ -45,18 +48,26 @@
 
 namespace lmdbg::kernels::simd {
 
-// Lanes of the f32 vector the f16 decoder targets; fixes the f16 packing order (see above).
-#if defined(LMDBG_KERNELS_AVX2)
+#if defined(LMDBG_KERNELS_AVX2) && defined(__F16C__)
+#define LMDBG_KERNELS_F16C 1
+inline constexpr bool kF16Scaled = false;  // exact decode (vcvtph2ps), plain column order
 inline constexpr int kF16Lanes = 8;
+#elif defined(LMDBG_KERNELS_AVX2)
+inline constexpr bool kF16Scaled = true;
+inline constexpr int kF16Lanes = 8;  // lanes of the f32 vector the decoder targets
 #else
+inline constexpr bool kF16Scaled = true;
 inline constexpr int kF16Lanes = 4;
 #endif
 inline constexpr int kF16Group = 2 * kF16Lanes;  // halves per decode group
 inline constexpr uint32_t kF16Mask = 0x8FFFE000u;
-inline constexpr float kF16Scale = 0x1p112f;  // decoded bits * kF16Scale == the f16 value
+inline constexpr float kF16Scale = 0x1p112f;  // scaled-decoded bits * kF16Scale == the f16 value
 
 // Position of column j (0 <= j < kF16Group) inside its f16 group.
-constexpr int f16_group_pos(int j) { return j < kF16Lanes ? 2 * j : 2 * (j - kF16Lanes) + 1; }
+constexpr int f16_group_pos(int j) {
+  if (!kF16Scaled) return j;
+  return j < kF16Lanes ? 2 * j : 2 * (j - kF16Lanes) + 1;
+}
 
 // One f16 (bits in the top half of a 32-bit word after the shift) -> f32 scaled by 2^-112.
 inline float f16_scaled_decode(uint16_t h) {
@@ -78,11 +89,15 @@ struct Scalar {
   static V add(V a, V b) { return a + b; }
   static V mul(V a, V b) { return a * b; }
   static V madd(V acc, V a, V b) { return acc + a * b; }
-  // out[0 .. kF16Group) in column order, scaled by 2^-112.
+  // out[0 .. kF16Group) in column order, scaled by 2^-112 if kF16Scaled.
   static void load_f16_group(const uint16_t* p, V* out) {
-    for (int j = 0; j < kF16Lanes; ++j) {
-      out[j] = f16_scaled_decode(p[2 * j]);
-      out[j + kF16Lanes] = f16_scaled_decode(p[2 * j + 1]);
+    for (int j = 0; j < kF16Group; ++j) {
+      const uint16_t h = p[f16_group_pos(j)];
+      if constexpr (kF16Scaled) {
+        out[j] = f16_scaled_decode(h);
+      } else {
+        out[j] = f16_scaled_decode(h) * kF16Scale;  // exact, subnormals included
+      }
     }
   }
 };
@@ -120,12 +135,19 @@ struct Avx2 {
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V madd(V acc, V a, V b) { return _mm256_fmadd_ps(a, b, acc); }
+#if defined(LMDBG_KERNELS_F16C)
+  static void load_f16_group(const uint16_t* p, V* out) {
+    out[0] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    out[1] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)));
+  }
+#else
   static void load_f16_group(const uint16_t* p, V* out) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const __m256i mask = _mm256_set1_epi32(static_cast<int32_t>(kF16Mask));
     out[0] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 3), mask));
     out[1] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_srai_epi32(v, 3), mask));
   }
+#endif
 };
 #endif
 

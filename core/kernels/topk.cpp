@@ -1,13 +1,17 @@
-// Top-k by block maxima: (1) the best value of every block of 16 (SIMD) and, on the fly, T = the
-// k-th best block value (a k-entry heap over the n/16 block values): at least k elements are
-// >= T, so the top k are all >= T; (2) collect the elements >= T from the blocks whose best is
-// >= T (typically about k blocks); (3) nth_element + sort those candidates. The cost hardly
-// depends on k or on the order of x (a threshold-heap scan over the elements themselves was
-// 1.6x faster for k <= 10 but 2x slower for k = 100 and O(n log k) on ascending input).
+// Top-k in one vectorised pass over blocks of 16:
+//  (1) T = the k-th best block maximum, kept in a k-entry heap of block maxima. At least k
+//      elements are >= T (one per block), so the top k all are. Once the heap is full, a block
+//      with no element >= the heap's minimum (one SIMD compare) cannot hold any of them, as the
+//      minimum only rises; the other blocks are remembered with their maximum.
+//  (2) Collect the elements >= T from the remembered blocks whose maximum is >= T (typically
+//      ~k of them) and nth_element + sort them.
+// The cost hardly depends on k or on the order of x (measured against a threshold-heap over the
+// elements themselves, which is O(n log k) on ascending input, and std::partial_sort).
 #include "topk.h"
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -34,39 +38,42 @@ inline float key_of(float v) {
   return Largest ? v : -v;
 }
 
-// Best key of x[0..16): max (Largest) or -min, NaN ignored, -inf if all NaN.
-template <bool Largest>
-inline float block_best16(const float* x) {
+enum class Cmp { kGt, kLt, kGe, kLe };
+
+// True if any of x[0..16) compares true against thr. NaN compares false.
+template <Cmp C>
+inline bool any16(const float* x, float thr) {
 #if defined(__wasm_simd128__)
-  // pmax(a, b) = a < b ? b : a and pmin(a, b) = b < a ? b : a keep a when b is NaN.
-  v128_t m = wasm_f32x4_splat(Largest ? -kInf : kInf);
-  for (int j = 0; j < kBlock; j += 4)
-    m = Largest ? wasm_f32x4_pmax(m, wasm_v128_load(x + j)) : wasm_f32x4_pmin(m, wasm_v128_load(x + j));
-  const v128_t s = wasm_i32x4_shuffle(m, m, 2, 3, 0, 1);
-  m = Largest ? wasm_f32x4_pmax(m, s) : wasm_f32x4_pmin(m, s);
-  const v128_t t = wasm_i32x4_shuffle(m, m, 1, 0, 3, 2);
-  m = Largest ? wasm_f32x4_pmax(m, t) : wasm_f32x4_pmin(m, t);
-  const float r = wasm_f32x4_extract_lane(m, 0);
+  const v128_t t = wasm_f32x4_splat(thr);
+  auto cmp = [&](v128_t v) {
+    if constexpr (C == Cmp::kGt) return wasm_f32x4_gt(v, t);
+    if constexpr (C == Cmp::kLt) return wasm_f32x4_lt(v, t);
+    if constexpr (C == Cmp::kGe) return wasm_f32x4_ge(v, t);
+    return wasm_f32x4_le(v, t);
+  };
+  const v128_t m = wasm_v128_or(wasm_v128_or(cmp(wasm_v128_load(x)), cmp(wasm_v128_load(x + 4))),
+                                wasm_v128_or(cmp(wasm_v128_load(x + 8)), cmp(wasm_v128_load(x + 12))));
+  return wasm_v128_any_true(m);
 #elif defined(LMDBG_KERNELS_AVX2)
-  // _mm256_max_ps(a, b) returns b when either is NaN: keep the running value second.
-  __m256 m = _mm256_set1_ps(Largest ? -kInf : kInf);
-  m = Largest ? _mm256_max_ps(_mm256_loadu_ps(x), m) : _mm256_min_ps(_mm256_loadu_ps(x), m);
-  m = Largest ? _mm256_max_ps(_mm256_loadu_ps(x + 8), m) : _mm256_min_ps(_mm256_loadu_ps(x + 8), m);
-  __m128 h = Largest ? _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1))
-                     : _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  h = Largest ? _mm_max_ps(h, _mm_movehl_ps(h, h)) : _mm_min_ps(h, _mm_movehl_ps(h, h));
-  h = Largest ? _mm_max_ss(h, _mm_shuffle_ps(h, h, 1)) : _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
-  const float r = _mm_cvtss_f32(h);
+  const __m256 t = _mm256_set1_ps(thr);
+  constexpr int op = C == Cmp::kGt ? _CMP_GT_OQ : C == Cmp::kLt ? _CMP_LT_OQ : C == Cmp::kGe ? _CMP_GE_OQ : _CMP_LE_OQ;
+  const __m256 m = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x), t, op), _mm256_cmp_ps(_mm256_loadu_ps(x + 8), t, op));
+  return _mm256_movemask_ps(m) != 0;
 #else
-  float r = Largest ? -kInf : kInf;
-  for (int j = 0; j < kBlock; ++j) r = Largest ? (x[j] > r ? x[j] : r) : (x[j] < r ? x[j] : r);
+  bool any = false;
+  for (int j = 0; j < kBlock; ++j) {
+    if constexpr (C == Cmp::kGt) any |= x[j] > thr;
+    if constexpr (C == Cmp::kLt) any |= x[j] < thr;
+    if constexpr (C == Cmp::kGe) any |= x[j] >= thr;
+    if constexpr (C == Cmp::kLe) any |= x[j] <= thr;
+  }
+  return any;
 #endif
-  return Largest ? r : -r;
 }
 
+// Best key of x[0..len): max (Largest) or -min, NaN ignored, -inf if all NaN.
 template <bool Largest>
 float block_best(const float* x, int len) {
-  if (len == kBlock) return block_best16<Largest>(x);
   float r = -kInf;
   for (int j = 0; j < len; ++j) r = std::max(r, key_of<Largest>(x[j]));
   return r;
@@ -74,28 +81,41 @@ float block_best(const float* x, int len) {
 
 template <bool Largest>
 int topk_impl(const float* x, int n, int k, int* idx_out) {
-  thread_local std::vector<float> best, heap;
+  thread_local std::vector<float> heap;
+  thread_local std::vector<Entry> seen;  // {block maximum, block index}
   thread_local std::vector<Entry> cand;
   const int nb = (n + kBlock - 1) / kBlock;
-  best.resize(nb);
-  // Min-heap of the k best block values seen so far; its top is the running threshold.
+  // Pass 1: min-heap of the k best block maxima (keys).
   heap.clear();
+  seen.clear();
+  float thr = 0.f;  // the heap's minimum as a value, once the heap is full
   for (int b = 0; b < nb; ++b) {
-    const float v = block_best<Largest>(x + b * kBlock, std::min(kBlock, n - b * kBlock));
-    best[b] = v;
-    if (static_cast<int>(heap.size()) < k) {
+    const float* xb = x + b * kBlock;
+    const int len = std::min(kBlock, n - b * kBlock);
+    const bool full = static_cast<int>(heap.size()) == k;
+    // Skipping is safe: the heap's k blocks come earlier and each holds an element ranking at
+    // least as high as thr (NaN compares false and has key -inf: it loses ties by index).
+    if (full && len == kBlock && !any16<Largest ? Cmp::kGe : Cmp::kLe>(xb, thr)) continue;
+    const float v = block_best<Largest>(xb, len);
+    seen.push_back({v, b});
+    if (!full) {
       heap.push_back(v);
       std::push_heap(heap.begin(), heap.end(), std::greater<float>());
     } else if (v > heap.front()) {
       std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
       heap.back() = v;
       std::push_heap(heap.begin(), heap.end(), std::greater<float>());
+    } else {
+      continue;
     }
+    if (static_cast<int>(heap.size()) == k) thr = Largest ? heap.front() : -heap.front();
   }
-  const float t = static_cast<int>(heap.size()) < k ? -kInf : heap.front();  // keys >= t hold the top k
+  // Pass 2: the elements with key >= t hold the top k.
+  const float t = static_cast<int>(heap.size()) < k ? -kInf : heap.front();
   cand.clear();
-  for (int b = 0; b < nb; ++b) {
-    if (best[b] < t) continue;
+  for (const Entry& e : seen) {
+    if (e.key < t) continue;
+    const int b = e.idx;
     const int end = std::min(n, (b + 1) * kBlock);
     for (int i = b * kBlock; i < end; ++i) {
       const float kv = key_of<Largest>(x[i]);

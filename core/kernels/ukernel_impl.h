@@ -6,8 +6,15 @@
 //   Rows past mr alias the last real row (computed twice, stored twice with the same value),
 //   so a, c are read / written only inside the first mr rows. Columns past nc are computed but
 //   never stored. a_stride / c_stride are in floats.
-//   KU > 1 splits the k loop over KU independent accumulator sets (summed at the end): used
-//   by the 1-row kernels, whose MR*NV accumulators alone are too few to hide add latency.
+//   Every output is computed the same way by every kernel: acc = 0; acc += a[k] * w[k] for k
+//   ascending (f32 mul + add in wasm, one FMA natively); then acc + bias (f16w: acc * 2^(112-s) +
+//   bias, exact scaling). So a row's result is bitwise independent of M, of its tile and of the
+//   f16 path taken, and f16 storage of f16-representable weights gives the f32-storage result.
+//   (XNNPACK starts the accumulators from the bias; adding it last costs nothing and keeps f32
+//   and f16w kernels identical.)
+//   KU > 1 (benchmarks only) splits the k loop over KU accumulator sets summed at the end: it
+//   hides add latency in the 1-row kernels but changes the summation order; measured no faster
+//   for memory-bound GEMV (docs/BENCHMARKS.md), so the named kernels use KU = 1.
 #pragma once
 #include <cassert>
 #include <cstddef>
@@ -50,6 +57,7 @@ inline void store_tile(const typename S::V (&acc)[MR][NV], float** cp, size_t nc
 }
 
 // f32 weights. w: panels of [NR bias][kc x NR], panel stride (kc + 1) * NR floats.
+// (Bias first in memory, added last.)
 template <class S, int MR, int NV, int KU>
 void f32_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const float* w, float* c,
                    size_t c_stride) {
@@ -64,12 +72,12 @@ void f32_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_str
   row_pointers<MR>(mr, a, a_stride, c, c_stride, ap, cp);
   for (;;) {
     V acc[KU][MR][NV];
-    LMDBG_UNROLL for (int m = 0; m < MR; ++m) {
-      LMDBG_UNROLL for (int v = 0; v < NV; ++v) {
-        acc[0][m][v] = S::load(w + v * W);
-        LMDBG_UNROLL for (int u = 1; u < KU; ++u) acc[u][m][v] = S::zero();
+    LMDBG_UNROLL for (int u = 0; u < KU; ++u) {
+      LMDBG_UNROLL for (int m = 0; m < MR; ++m) {
+        LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[u][m][v] = S::zero();
       }
     }
+    const float* bias = w;
     w += NR;
     size_t k = 0;
     if constexpr (KU > 1) {
@@ -94,11 +102,10 @@ void f32_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_str
       }
       w += NR;
     }
-    if constexpr (KU > 1) {
-      LMDBG_UNROLL for (int m = 0; m < MR; ++m) {
-        LMDBG_UNROLL for (int v = 0; v < NV; ++v) {
-          LMDBG_UNROLL for (int u = 1; u < KU; ++u) acc[0][m][v] = S::add(acc[0][m][v], acc[u][m][v]);
-        }
+    LMDBG_UNROLL for (int m = 0; m < MR; ++m) {
+      LMDBG_UNROLL for (int v = 0; v < NV; ++v) {
+        LMDBG_UNROLL for (int u = 1; u < KU; ++u) acc[0][m][v] = S::add(acc[0][m][v], acc[u][m][v]);
+        acc[0][m][v] = S::add(acc[0][m][v], S::load(bias + v * W));
       }
     }
     store_tile<S, MR, NV>(acc[0], cp, nc);
@@ -108,7 +115,8 @@ void f32_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_str
 }
 
 // f16 weights (simd.h layout), f32 compute. w: panels of kc x NR halves (stride kc * NR);
-// bias: NR floats per panel; a: rows pre-scaled by 2^s_m; out_scale[m] = 2^(112 - s_m).
+// bias: NR floats per panel; if simd::kF16Scaled, a: rows pre-scaled by 2^s_m and
+// out_scale[m] = 2^(112 - s_m); else a as is and out_scale[m] = 1.
 // Computes c = acc * out_scale + bias.
 template <class S, int MR, int NV, int KU>
 void f16w_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const uint16_t* w,
@@ -168,6 +176,68 @@ void f16w_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_st
   }
 }
 
+// GEMV (one row): P panels at once, so P * NV independent accumulators hide the add (FMA)
+// latency while each output keeps the single k-ascending chain of the tiles above (same bits).
+// a_stride / c_stride are unused (one row); leftover panels go through the 1-row tile.
+template <class S, int NV, int P>
+void f32_gemv(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const float* w, float* c,
+              size_t c_stride) {
+  using V = typename S::V;
+  constexpr int W = S::W;
+  constexpr int NR = NV * W;
+  assert(mr == 1);
+  const size_t ps = (kc + 1) * NR;
+  for (; nc >= static_cast<size_t>(P * NR); nc -= P * NR, w += P * ps, c += P * NR) {
+    V acc[P][NV];
+    LMDBG_UNROLL for (int p = 0; p < P; ++p) {
+      LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[p][v] = S::zero();
+    }
+    const float* wk = w + NR;
+    for (size_t k = 0; k < kc; ++k, wk += NR) {
+      const V av = S::load_splat(a + k);
+      LMDBG_UNROLL for (int p = 0; p < P; ++p) {
+        LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[p][v] = S::madd(acc[p][v], av, S::load(wk + p * ps + v * W));
+      }
+    }
+    LMDBG_UNROLL for (int p = 0; p < P; ++p) {
+      LMDBG_UNROLL for (int v = 0; v < NV; ++v) S::store(c + p * NR + v * W, S::add(acc[p][v], S::load(w + p * ps + v * W)));
+    }
+  }
+  if (nc != 0) f32_gemm_tile<S, 1, NV, 1>(1, nc, kc, a, a_stride, w, c, c_stride);
+}
+
+template <class S, int NV, int P>
+void f16w_gemv(size_t mr, size_t nc, size_t kc, const float* a, size_t a_stride, const uint16_t* w,
+               const float* bias, float* c, size_t c_stride, const float* out_scale) {
+  using V = typename S::V;
+  constexpr int W = S::W;
+  constexpr int NR = NV * W;
+  constexpr int G = simd::kF16Group / W;
+  assert(mr == 1);
+  const size_t ps = kc * NR;
+  const V scale = S::splat(out_scale[0]);
+  for (; nc >= static_cast<size_t>(P * NR); nc -= P * NR, w += P * ps, bias += P * NR, c += P * NR) {
+    V acc[P][NV];
+    LMDBG_UNROLL for (int p = 0; p < P; ++p) {
+      LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[p][v] = S::zero();
+    }
+    const uint16_t* wk = w;
+    for (size_t k = 0; k < kc; ++k, wk += NR) {
+      const V av = S::load_splat(a + k);
+      LMDBG_UNROLL for (int p = 0; p < P; ++p) {
+        V wv[NV];
+        LMDBG_UNROLL for (int g = 0; g < NV / G; ++g) S::load_f16_group(wk + p * ps + g * simd::kF16Group, wv + g * G);
+        LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[p][v] = S::madd(acc[p][v], av, wv[v]);
+      }
+    }
+    LMDBG_UNROLL for (int p = 0; p < P; ++p) {
+      LMDBG_UNROLL for (int v = 0; v < NV; ++v)
+        S::store(c + p * NR + v * W, S::madd(S::load(bias + p * NR + v * W), acc[p][v], scale));
+    }
+  }
+  if (nc != 0) f16w_gemm_tile<S, 1, NV, 1>(1, nc, kc, a, a_stride, w, bias, c, c_stride, out_scale);
+}
+
 // Decodes one f16 panel (kc x nr halves + nr f32 biases) to an f32 panel [nr bias][kc x nr],
 // exactly. nr is a multiple of kF16Group.
 template <class S>
@@ -182,7 +252,7 @@ void f16w_decode_panel(size_t nr, size_t kc, const uint16_t* w, const float* bia
   for (size_t i = 0; i < groups; ++i) {
     V v[G];
     S::load_f16_group(w, v);
-    LMDBG_UNROLL for (int g = 0; g < G; ++g) S::store(out + g * W, S::mul(v[g], scale));
+    LMDBG_UNROLL for (int g = 0; g < G; ++g) S::store(out + g * W, simd::kF16Scaled ? S::mul(v[g], scale) : v[g]);
     w += simd::kF16Group;
     out += simd::kF16Group;
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "simd.h"
 #include "ukernel_impl.h"
 
 namespace lmdbg::kernels {
@@ -11,6 +12,12 @@ namespace lmdbg::kernels {
 #define LMDBG_DEFINE_F32(name, S, MR, NV, KU)                                                      \
   LMDBG_F32_GEMM_DECL(name) {                                                                      \
     detail::f32_gemm_tile<S, MR, NV, KU>(mr, nc, kc, a, a_stride, w, c, c_stride);                 \
+  }
+#define LMDBG_DEFINE_F32_GEMV(name, S, NV, P)                                                      \
+  LMDBG_F32_GEMM_DECL(name) { detail::f32_gemv<S, NV, P>(mr, nc, kc, a, a_stride, w, c, c_stride); }
+#define LMDBG_DEFINE_F16W_GEMV(name, S, NV, P)                                                     \
+  LMDBG_F16W_GEMM_DECL(name) {                                                                     \
+    detail::f16w_gemv<S, NV, P>(mr, nc, kc, a, a_stride, w, bias, c, c_stride, out_scale);         \
   }
 #define LMDBG_DEFINE_F16W(name, S, MR, NV, KU)                                                     \
   LMDBG_F16W_GEMM_DECL(name) {                                                                     \
@@ -20,30 +27,42 @@ namespace lmdbg::kernels {
 #if defined(__wasm_simd128__)
 LMDBG_DEFINE_F32(f32_gemm_4x8__wasmsimd, simd::WasmSimd, 4, 2, 1)
 LMDBG_DEFINE_F32(f32_gemm_2x8__wasmsimd, simd::WasmSimd, 2, 2, 1)
-LMDBG_DEFINE_F32(f32_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 2)
+LMDBG_DEFINE_F32(f32_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_4x8__wasmsimd, simd::WasmSimd, 4, 2, 1)
-LMDBG_DEFINE_F16W(f16w_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 2)
+LMDBG_DEFINE_F16W(f16w_gemm_2x8__wasmsimd, simd::WasmSimd, 2, 2, 1)
+LMDBG_DEFINE_F16W(f16w_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 1)
+LMDBG_DEFINE_F32_GEMV(f32_gemv_1x32__wasmsimd, simd::WasmSimd, 2, 4)
+LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x32__wasmsimd, simd::WasmSimd, 2, 4)
 LMDBG_F16W_DECODE_DECL(f16w_decode__wasmsimd) { detail::f16w_decode_panel<simd::WasmSimd>(nr, kc, w, bias, out); }
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
 LMDBG_DEFINE_F32(f32_gemm_6x16__avx2, simd::Avx2, 6, 2, 1)
 LMDBG_DEFINE_F32(f32_gemm_2x16__avx2, simd::Avx2, 2, 2, 1)
-LMDBG_DEFINE_F32(f32_gemm_1x16__avx2, simd::Avx2, 1, 2, 4)
+LMDBG_DEFINE_F32(f32_gemm_1x16__avx2, simd::Avx2, 1, 2, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_6x16__avx2, simd::Avx2, 6, 2, 1)
-LMDBG_DEFINE_F16W(f16w_gemm_1x16__avx2, simd::Avx2, 1, 2, 4)
+LMDBG_DEFINE_F16W(f16w_gemm_2x16__avx2, simd::Avx2, 2, 2, 1)
+LMDBG_DEFINE_F16W(f16w_gemm_1x16__avx2, simd::Avx2, 1, 2, 1)
+LMDBG_DEFINE_F32_GEMV(f32_gemv_1x64__avx2, simd::Avx2, 2, 4)
+LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x64__avx2, simd::Avx2, 2, 4)
 LMDBG_F16W_DECODE_DECL(f16w_decode__avx2) { detail::f16w_decode_panel<simd::Avx2>(nr, kc, w, bias, out); }
 LMDBG_DEFINE_F32(f32_gemm_6x16__scalar, simd::Scalar, 6, 16, 1)
 LMDBG_DEFINE_F32(f32_gemm_2x16__scalar, simd::Scalar, 2, 16, 1)
-LMDBG_DEFINE_F32(f32_gemm_1x16__scalar, simd::Scalar, 1, 16, 4)
+LMDBG_DEFINE_F32(f32_gemm_1x16__scalar, simd::Scalar, 1, 16, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_6x16__scalar, simd::Scalar, 6, 16, 1)
-LMDBG_DEFINE_F16W(f16w_gemm_1x16__scalar, simd::Scalar, 1, 16, 4)
+LMDBG_DEFINE_F16W(f16w_gemm_2x16__scalar, simd::Scalar, 2, 16, 1)
+LMDBG_DEFINE_F16W(f16w_gemm_1x16__scalar, simd::Scalar, 1, 16, 1)
+LMDBG_DEFINE_F32_GEMV(f32_gemv_1x64__scalar, simd::Scalar, 16, 4)
+LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x64__scalar, simd::Scalar, 16, 4)
 #else
 LMDBG_DEFINE_F32(f32_gemm_4x8__scalar, simd::Scalar, 4, 8, 1)
 LMDBG_DEFINE_F32(f32_gemm_2x8__scalar, simd::Scalar, 2, 8, 1)
-LMDBG_DEFINE_F32(f32_gemm_1x8__scalar, simd::Scalar, 1, 8, 2)
+LMDBG_DEFINE_F32(f32_gemm_1x8__scalar, simd::Scalar, 1, 8, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_4x8__scalar, simd::Scalar, 4, 8, 1)
-LMDBG_DEFINE_F16W(f16w_gemm_1x8__scalar, simd::Scalar, 1, 8, 2)
+LMDBG_DEFINE_F16W(f16w_gemm_2x8__scalar, simd::Scalar, 2, 8, 1)
+LMDBG_DEFINE_F16W(f16w_gemm_1x8__scalar, simd::Scalar, 1, 8, 1)
+LMDBG_DEFINE_F32_GEMV(f32_gemv_1x32__scalar, simd::Scalar, 8, 4)
+LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x32__scalar, simd::Scalar, 8, 4)
 #endif
 LMDBG_F16W_DECODE_DECL(f16w_decode__scalar) { detail::f16w_decode_panel<simd::Scalar>(nr, kc, w, bias, out); }
 
@@ -56,8 +75,11 @@ constexpr GemmKernelSet kScalarSet{"scalar",
                                    f32_gemm_6x16__scalar,
                                    f32_gemm_2x16__scalar,
                                    f32_gemm_1x16__scalar,
+                                   f32_gemv_1x64__scalar,
                                    f16w_gemm_6x16__scalar,
+                                   f16w_gemm_2x16__scalar,
                                    f16w_gemm_1x16__scalar,
+                                   f16w_gemv_1x64__scalar,
                                    f16w_decode__scalar};
 constexpr GemmKernelSet kSimdSet{"avx2",
                                  6,
@@ -65,19 +87,27 @@ constexpr GemmKernelSet kSimdSet{"avx2",
                                  f32_gemm_6x16__avx2,
                                  f32_gemm_2x16__avx2,
                                  f32_gemm_1x16__avx2,
+                                 f32_gemv_1x64__avx2,
                                  f16w_gemm_6x16__avx2,
+                                 f16w_gemm_2x16__avx2,
                                  f16w_gemm_1x16__avx2,
+                                 f16w_gemv_1x64__avx2,
                                  f16w_decode__avx2};
 constexpr F32GemmUkernel kF32[] = {
     {"f32_gemm_6x16__avx2", 6, 16, f32_gemm_6x16__avx2},     {"f32_gemm_2x16__avx2", 2, 16, f32_gemm_2x16__avx2},
     {"f32_gemm_1x16__avx2", 1, 16, f32_gemm_1x16__avx2},     {"f32_gemm_6x16__scalar", 6, 16, f32_gemm_6x16__scalar},
     {"f32_gemm_2x16__scalar", 2, 16, f32_gemm_2x16__scalar}, {"f32_gemm_1x16__scalar", 1, 16, f32_gemm_1x16__scalar},
+    {"f32_gemv_1x64__avx2", 1, 16, f32_gemv_1x64__avx2},     {"f32_gemv_1x64__scalar", 1, 16, f32_gemv_1x64__scalar},
 };
 constexpr F16wGemmUkernel kF16w[] = {
     {"f16w_gemm_6x16__avx2", 6, 16, f16w_gemm_6x16__avx2},
+    {"f16w_gemm_2x16__avx2", 2, 16, f16w_gemm_2x16__avx2},
     {"f16w_gemm_1x16__avx2", 1, 16, f16w_gemm_1x16__avx2},
     {"f16w_gemm_6x16__scalar", 6, 16, f16w_gemm_6x16__scalar},
+    {"f16w_gemm_2x16__scalar", 2, 16, f16w_gemm_2x16__scalar},
     {"f16w_gemm_1x16__scalar", 1, 16, f16w_gemm_1x16__scalar},
+    {"f16w_gemv_1x64__avx2", 1, 16, f16w_gemv_1x64__avx2},
+    {"f16w_gemv_1x64__scalar", 1, 16, f16w_gemv_1x64__scalar},
 };
 constexpr F16wDecodeUkernel kDecode[] = {{"f16w_decode__avx2", f16w_decode__avx2},
                                          {"f16w_decode__scalar", f16w_decode__scalar}};
@@ -88,8 +118,11 @@ constexpr GemmKernelSet kScalarSet{"scalar",
                                    f32_gemm_4x8__scalar,
                                    f32_gemm_2x8__scalar,
                                    f32_gemm_1x8__scalar,
+                                   f32_gemv_1x32__scalar,
                                    f16w_gemm_4x8__scalar,
+                                   f16w_gemm_2x8__scalar,
                                    f16w_gemm_1x8__scalar,
+                                   f16w_gemv_1x32__scalar,
                                    f16w_decode__scalar};
 #if defined(__wasm_simd128__)
 constexpr GemmKernelSet kSimdSet{"wasmsimd",
@@ -98,15 +131,20 @@ constexpr GemmKernelSet kSimdSet{"wasmsimd",
                                  f32_gemm_4x8__wasmsimd,
                                  f32_gemm_2x8__wasmsimd,
                                  f32_gemm_1x8__wasmsimd,
+                                 f32_gemv_1x32__wasmsimd,
                                  f16w_gemm_4x8__wasmsimd,
+                                 f16w_gemm_2x8__wasmsimd,
                                  f16w_gemm_1x8__wasmsimd,
+                                 f16w_gemv_1x32__wasmsimd,
                                  f16w_decode__wasmsimd};
 #define LMDBG_WASM_ENTRIES_F32                                                                                 \
   {"f32_gemm_4x8__wasmsimd", 4, 8, f32_gemm_4x8__wasmsimd}, {"f32_gemm_2x8__wasmsimd", 2, 8, f32_gemm_2x8__wasmsimd}, \
-      {"f32_gemm_1x8__wasmsimd", 1, 8, f32_gemm_1x8__wasmsimd},
+      {"f32_gemm_1x8__wasmsimd", 1, 8, f32_gemm_1x8__wasmsimd}, {"f32_gemv_1x32__wasmsimd", 1, 8, f32_gemv_1x32__wasmsimd},
 #define LMDBG_WASM_ENTRIES_F16W                                    \
   {"f16w_gemm_4x8__wasmsimd", 4, 8, f16w_gemm_4x8__wasmsimd},      \
-      {"f16w_gemm_1x8__wasmsimd", 1, 8, f16w_gemm_1x8__wasmsimd},
+      {"f16w_gemm_2x8__wasmsimd", 2, 8, f16w_gemm_2x8__wasmsimd},  \
+      {"f16w_gemm_1x8__wasmsimd", 1, 8, f16w_gemm_1x8__wasmsimd},  \
+      {"f16w_gemv_1x32__wasmsimd", 1, 8, f16w_gemv_1x32__wasmsimd},
 #define LMDBG_WASM_ENTRIES_DECODE {"f16w_decode__wasmsimd", f16w_decode__wasmsimd},
 #else
 constexpr const GemmKernelSet& kSimdSet = kScalarSet;
@@ -118,10 +156,13 @@ constexpr F32GemmUkernel kF32[] = {
     LMDBG_WASM_ENTRIES_F32{"f32_gemm_4x8__scalar", 4, 8, f32_gemm_4x8__scalar},
     {"f32_gemm_2x8__scalar", 2, 8, f32_gemm_2x8__scalar},
     {"f32_gemm_1x8__scalar", 1, 8, f32_gemm_1x8__scalar},
+    {"f32_gemv_1x32__scalar", 1, 8, f32_gemv_1x32__scalar},
 };
 constexpr F16wGemmUkernel kF16w[] = {
     LMDBG_WASM_ENTRIES_F16W{"f16w_gemm_4x8__scalar", 4, 8, f16w_gemm_4x8__scalar},
+    {"f16w_gemm_2x8__scalar", 2, 8, f16w_gemm_2x8__scalar},
     {"f16w_gemm_1x8__scalar", 1, 8, f16w_gemm_1x8__scalar},
+    {"f16w_gemv_1x32__scalar", 1, 8, f16w_gemv_1x32__scalar},
 };
 constexpr F16wDecodeUkernel kDecode[] = {LMDBG_WASM_ENTRIES_DECODE{"f16w_decode__scalar", f16w_decode__scalar}};
 #endif
@@ -135,6 +176,13 @@ std::span<const F16wGemmUkernel> f16w_gemm_ukernels() { return kF16w; }
 std::span<const F16wDecodeUkernel> f16w_decode_ukernels() { return kDecode; }
 
 void f16w_prescale_rows(size_t M, size_t K, const float* a, size_t lda, float* out, float* out_scale) {
+  if constexpr (!simd::kF16Scaled) {  // exact decoder: copy, scale 1
+    for (size_t m = 0; m < M; ++m) {
+      std::memcpy(out + m * K, a + m * lda, K * sizeof(float));
+      out_scale[m] = 1.f;
+    }
+    return;
+  }
   for (size_t m = 0; m < M; ++m) {
     const float* row = a + m * lda;
     uint32_t max_bits = 0;  // max of |a| as bits: NaN/Inf sort above every finite value

@@ -4,15 +4,18 @@
 // Naming (XNNPACK): <weights>_gemm_<MR>x<NR>__<isa>. Each SIMD kernel has a __scalar twin of the
 // same tile reading the same packed layout. Which tiles exist was decided by measurement
 // (docs/BENCHMARKS.md, "Kernels"):
-//   wasm simd128: f32 4x8 (+ 2x8, 1x8 for leftover rows / M=1), f16w 4x8 + 1x8. NR = 8.
+//   wasm simd128: f32 4x8 (+ 2x8, 1x8 for leftover rows), f16w 4x8, 2x8, 1x8. NR = 8.
 //                 (2x16, 3x8, 3x16 tie with 4x8; 4x16, 5x8, 6x8 are slower in V8.)
-//   x86 AVX2+FMA: f32 6x16 (+ 2x16, 1x16), f16w 6x16 + 1x16. NR = 16.
+//                 M = 1: f32/f16w gemv 1x32 = four NR = 8 panels side by side (8 accumulators:
+//                 x1.7-1.9 over 1x8, whose 2 accumulators are add-latency bound).
+//                 f16w: in the kernel for M <= 8, else decode once per panel + f32 4x8.
+//   x86 AVX2+FMA: f32 6x16 (+ 2x16, 1x16), f16w 6x16, 2x16, 1x16 (F16C decode), gemv 1x64. NR = 16.
 //   anything else: the scalar 4x8 set.
-// The 1xNR kernels split k over KU accumulator sets (GEMV: M = 1 is latency/memory bound).
+// All of them sum k in the same order (ukernel_impl.h), so results do not depend on the tile.
 //
 // Signatures (rows mr <= MR; nc columns may span several panels; strides in floats):
 //   f32:  c[mr, nc] = a[mr, kc] . w + bias, w = f32 panels [NR bias][kc x NR]
-//   f16w: c = (a' . w16) * out_scale[m] + bias, a' = a rows pre-scaled (see simd.h),
+//   f16w: c = (a' . w16) * out_scale[m] + bias, a' = a rows from f16w_prescale_rows,
 //         w16 = f16 panels [kc x NR] (simd.h group order), bias NR floats per panel.
 //   f16w_decode: one f16 panel + its bias -> one f32 panel, exactly.
 #pragma once
@@ -50,7 +53,10 @@ LMDBG_F32_GEMM_DECL(f32_gemm_4x8__wasmsimd);
 LMDBG_F32_GEMM_DECL(f32_gemm_2x8__wasmsimd);
 LMDBG_F32_GEMM_DECL(f32_gemm_1x8__wasmsimd);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_4x8__wasmsimd);
+LMDBG_F16W_GEMM_DECL(f16w_gemm_2x8__wasmsimd);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_1x8__wasmsimd);
+LMDBG_F32_GEMM_DECL(f32_gemv_1x32__wasmsimd);   // mr = 1
+LMDBG_F16W_GEMM_DECL(f16w_gemv_1x32__wasmsimd);  // mr = 1
 LMDBG_F16W_DECODE_DECL(f16w_decode__wasmsimd);
 #endif
 #if defined(__AVX2__) && defined(__FMA__)
@@ -58,19 +64,28 @@ LMDBG_F32_GEMM_DECL(f32_gemm_6x16__avx2);
 LMDBG_F32_GEMM_DECL(f32_gemm_2x16__avx2);
 LMDBG_F32_GEMM_DECL(f32_gemm_1x16__avx2);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_6x16__avx2);
+LMDBG_F16W_GEMM_DECL(f16w_gemm_2x16__avx2);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_1x16__avx2);
+LMDBG_F32_GEMM_DECL(f32_gemv_1x64__avx2);
+LMDBG_F16W_GEMM_DECL(f16w_gemv_1x64__avx2);
 LMDBG_F16W_DECODE_DECL(f16w_decode__avx2);
 LMDBG_F32_GEMM_DECL(f32_gemm_6x16__scalar);
 LMDBG_F32_GEMM_DECL(f32_gemm_2x16__scalar);
 LMDBG_F32_GEMM_DECL(f32_gemm_1x16__scalar);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_6x16__scalar);
+LMDBG_F16W_GEMM_DECL(f16w_gemm_2x16__scalar);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_1x16__scalar);
+LMDBG_F32_GEMM_DECL(f32_gemv_1x64__scalar);
+LMDBG_F16W_GEMM_DECL(f16w_gemv_1x64__scalar);
 #else
 LMDBG_F32_GEMM_DECL(f32_gemm_4x8__scalar);
 LMDBG_F32_GEMM_DECL(f32_gemm_2x8__scalar);
 LMDBG_F32_GEMM_DECL(f32_gemm_1x8__scalar);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_4x8__scalar);
+LMDBG_F16W_GEMM_DECL(f16w_gemm_2x8__scalar);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_1x8__scalar);
+LMDBG_F32_GEMM_DECL(f32_gemv_1x32__scalar);
+LMDBG_F16W_GEMM_DECL(f16w_gemv_1x32__scalar);
 #endif
 LMDBG_F16W_DECODE_DECL(f16w_decode__scalar);
 
@@ -79,8 +94,8 @@ struct GemmKernelSet {
   const char* isa;
   int mr;                   // main tile rows (mr2 = 2, mr1 = 1)
   int nr;                   // == kPanelNR
-  F32GemmFn f32_main, f32_2, f32_1;
-  F16wGemmFn f16w_main, f16w_1;
+  F32GemmFn f32_main, f32_2, f32_1, f32_gemv;     // f32_gemv: M = 1, all panels
+  F16wGemmFn f16w_main, f16w_2, f16w_1, f16w_gemv;
   F16wDecodeFn f16w_decode;
 };
 const GemmKernelSet& simd_kernel_set();    // the fastest for this build (== scalar set without SIMD)
@@ -94,8 +109,9 @@ std::span<const F32GemmUkernel> f32_gemm_ukernels();
 std::span<const F16wGemmUkernel> f16w_gemm_ukernels();
 std::span<const F16wDecodeUkernel> f16w_decode_ukernels();
 
-// A-row pre-scaling for the f16w kernels: out[m, 0..K) = a[m, 0..K) * 2^s_m with s_m chosen from
-// max|a[m, :]| (simd.h), out_scale[m] = 2^(112 - s_m). out has row stride K.
+// A rows as the f16w kernels want them (out has row stride K). With the scaled integer decoder
+// (simd::kF16Scaled: wasm, scalar) out[m, :] = a[m, :] * 2^s_m with s_m chosen from max|a[m, :]|
+// and out_scale[m] = 2^(112 - s_m); with F16C a plain copy and out_scale[m] = 1.
 void f16w_prescale_rows(size_t M, size_t K, const float* a, size_t lda, float* out, float* out_scale);
 
 }  // namespace lmdbg::kernels
