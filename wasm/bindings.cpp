@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include <memory>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -26,23 +27,39 @@ using emscripten::val;
 
 namespace {
 
-[[noreturn]] void throw_js(const std::string& msg) {
-  val::global("Error").new_(val(msg)).throw_();
-  __builtin_unreachable();
+// Errors never cross C++ frames as JS exceptions: a JS throw there would skip C++ destructors and
+// leak every argument and temporary of the failing call. Each entry point catches, stores the
+// message and returns an empty value; wasm/errors.post.js rethrows it as a JS Error once the C++
+// frames are gone.
+std::string g_error;
+
+std::string take_error() {
+  std::string e;
+  e.swap(g_error);
+  return e;
 }
 
-// Runs f, turning any C++ exception into a JS Error that carries the message.
+template <typename T>
+T empty_value() {
+  if constexpr (std::is_same_v<T, val>)
+    return val::undefined();
+  else
+    return T();
+}
+
 template <typename F>
 auto guarded(F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const lmdbg::Error& e) {
-    throw_js(e.what());
+    g_error = e.what();
   } catch (const std::bad_alloc&) {
-    throw_js("out of memory: the WebAssembly heap cannot grow further (4 GB limit)");
+    g_error = "out of memory: the WebAssembly heap cannot grow further (4 GB limit)";
   } catch (const std::exception& e) {
-    throw_js(e.what());
+    g_error = e.what();
   }
+  if (g_error.empty()) g_error = "unknown error";
+  return empty_value<decltype(f())>();
 }
 
 std::vector<int> to_ids(const val& arr) {
@@ -76,20 +93,27 @@ size_t heap_available() {
   return max > used + margin ? max - used - margin : 0;
 }
 
+lmdbg::LoadOptions parse_load_options(const std::string& options) {
+  lmdbg::LoadOptions opt;
+  const auto o = nlohmann::json::parse(options.empty() ? "{}" : options);
+  const std::string dtype = o.value("dtype", "f32");
+  if (dtype == "f16")
+    opt.storage = lmdbg::kernels::Storage::kF16;
+  else if (dtype != "f32")
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "dtype must be \"f32\" or \"f16\", got \"" + dtype + "\"");
+  opt.memory_limit = heap_available();
+  return opt;
+}
+
 class WasmModel {
  public:
+  WasmModel() = default;
+  explicit WasmModel(std::unique_ptr<lmdbg::Model> m) : model_(std::move(m)) {}
   // weights_ptr/len: the safetensors bytes, already copied into the heap by JS (JS frees them).
   static WasmModel* load(std::string config, uintptr_t weights_ptr, double weights_len, std::string vocab,
                          std::string merges, std::string options) {
     return guarded([&] {
-      lmdbg::LoadOptions opt;
-      const auto o = nlohmann::json::parse(options.empty() ? "{}" : options);
-      const std::string dtype = o.value("dtype", "f32");
-      if (dtype == "f16")
-        opt.storage = lmdbg::kernels::Storage::kF16;
-      else if (dtype != "f32")
-        throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "dtype must be \"f32\" or \"f16\", got \"" + dtype + "\"");
-      opt.memory_limit = heap_available();
+      const lmdbg::LoadOptions opt = parse_load_options(options);
       lmdbg::io::ModelFiles f{config, reinterpret_cast<const uint8_t*>(weights_ptr), static_cast<size_t>(weights_len),
                               vocab, merges};
       auto w = std::make_unique<WasmModel>();
@@ -254,21 +278,44 @@ class WasmModel {
   std::unique_ptr<lmdbg::Clusters> clusters_;
 };
 
+// Streaming load: JS copies model.safetensors into the heap chunk by chunk (reusing one small
+// buffer) and the engine packs tensors as they complete, so the whole file is never in memory.
+class WasmLoader {
+ public:
+  explicit WasmLoader(std::unique_ptr<lmdbg::ModelBuilder> b) : builder_(std::move(b)) {}
+  static WasmLoader* create(std::string config, std::string vocab, std::string merges, std::string options) {
+    return guarded([&] {
+      const lmdbg::LoadOptions opt = parse_load_options(options);
+      return new WasmLoader(std::make_unique<lmdbg::ModelBuilder>(config, vocab, merges, opt));
+    });
+  }
+  // ptr/len: at least the first 8 + header-length bytes; fileSize < 0 when unknown.
+  void setHeader(uintptr_t ptr, double len, double file_size) {
+    guarded([&] {
+      const uint64_t fs = file_size < 0 ? UINT64_MAX : static_cast<uint64_t>(file_size);
+      builder_->set_header(reinterpret_cast<const uint8_t*>(ptr), static_cast<size_t>(len), fs);
+      return 0;
+    });
+  }
+  double headerBytes() const { return static_cast<double>(builder_->header_bytes()); }
+  void feed(uintptr_t ptr, double len) {
+    guarded([&] {
+      builder_->feed(reinterpret_cast<const uint8_t*>(ptr), static_cast<size_t>(len));
+      return 0;
+    });
+  }
+  WasmModel* finish() {
+    return guarded([&] { return new WasmModel(builder_->finish()); });
+  }
+
+ private:
+  std::unique_ptr<lmdbg::ModelBuilder> builder_;
+};
+
 // Token-by-token generation; JS wraps it in an async iterator. Must not outlive its model.
 class WasmGenerator {
  public:
-  WasmGenerator(const WasmModel& m, val ids, std::string interventions_json, std::string sampling_json)
-      : gen_(guarded([&] {
-          const auto v = to_ids(ids);
-          const auto ivs = lmdbg::interventions_from_json(interventions_json.empty() ? "[]" : interventions_json);
-          const auto j = nlohmann::json::parse(sampling_json.empty() ? "{}" : sampling_json);
-          lmdbg::Sampling s;
-          s.greedy = j.value("greedy", true);
-          s.temperature = j.value("temperature", 1.0f);
-          s.top_k = j.value("topK", 0);
-          s.seed = j.value("seed", 0ull);
-          return std::make_unique<lmdbg::Generator>(m.model(), v, ivs, s);
-        })) {}
+  explicit WasmGenerator(std::unique_ptr<lmdbg::Generator> g) : gen_(std::move(g)) {}
   int next() { return guarded([&] { return gen_->next(); }); }
   int remaining() const { return gen_->remaining(); }
 
@@ -276,8 +323,18 @@ class WasmGenerator {
   std::unique_ptr<lmdbg::Generator> gen_;
 };
 
-WasmGenerator* make_generator(const WasmModel& m, val ids, std::string ivs, std::string sampling) {
-  return new WasmGenerator(m, ids, ivs, sampling);
+WasmGenerator* make_generator(const WasmModel& m, val ids, std::string interventions_json, std::string sampling_json) {
+  return guarded([&] {
+    const auto v = to_ids(ids);
+    const auto ivs = lmdbg::interventions_from_json(interventions_json.empty() ? "[]" : interventions_json);
+    const auto j = nlohmann::json::parse(sampling_json.empty() ? "{}" : sampling_json);
+    lmdbg::Sampling s;
+    s.greedy = j.value("greedy", true);
+    s.temperature = j.value("temperature", 1.0f);
+    s.top_k = j.value("topK", 0);
+    s.seed = j.value("seed", 0ull);
+    return new WasmGenerator(std::make_unique<lmdbg::Generator>(m.model(), v, ivs, s));
+  });
 }
 
 double heapBytes() { return static_cast<double>(emscripten_get_heap_size()); }
@@ -304,6 +361,12 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("loadClusters", &WasmModel::loadClusters)
       .function("hasClusters", &WasmModel::hasClusters)
       .function("cluster", &WasmModel::cluster);
+  emscripten::class_<WasmLoader>("Loader")
+      .class_function("create", &WasmLoader::create, emscripten::allow_raw_pointers())
+      .function("setHeader", &WasmLoader::setHeader)
+      .function("headerBytes", &WasmLoader::headerBytes)
+      .function("feed", &WasmLoader::feed)
+      .function("finish", &WasmLoader::finish, emscripten::allow_raw_pointers());
   emscripten::class_<WasmGenerator>("Generator")
       .function("next", &WasmGenerator::next)
       .function("remaining", &WasmGenerator::remaining);
@@ -314,6 +377,7 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
     for (size_t i = 0; i < names.size(); ++i) out += (i ? ",\"" : "\"") + names[i] + "\"";
     return out + "]";
   }));
+  emscripten::function("takeError", &take_error);
   emscripten::function("heapBytes", &heapBytes);
   emscripten::function("heapUsed", &heapUsed);
   emscripten::function("heapMax", &heapMax);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/io/json_depth.h"
 
 namespace lmdbg::io {
 
@@ -63,21 +64,30 @@ const TensorInfo* SafeTensorsView::find(std::string_view name) const {
   return nullptr;
 }
 
-SafeTensorsView parse_safetensors(const uint8_t* data, size_t size, std::string_view what) {
+namespace {
+
+// `size` bytes are available at `data`; the whole file has `file_size` bytes (== size unless only
+// the header was given, in which case tensor data pointers stay null).
+SafeTensorsView parse_impl(const uint8_t* data, size_t size, uint64_t file_size, std::string_view what) {
   const std::string w(what);
-  if (size < 8) bad_file(w + ": file is " + std::to_string(size) + " bytes, too short for a safetensors header");
+  const bool with_data = size == file_size;
+  if (file_size < 8) bad_file(w + ": file is " + std::to_string(file_size) + " bytes, too short for a safetensors header");
+  if (size < 8) bad_file(w + ": the first 8 bytes are needed to read the header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
-  if (n > size - 8)
-    bad_file(w + ": header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(size) +
+  if (n > file_size - 8)
+    bad_file(w + ": header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(file_size) +
              " bytes); the file is truncated or not safetensors");
   if (n > kMaxHeader) bad_file(w + ": header length " + std::to_string(n) + " exceeds the 100 MB limit");
   if (n < 2) bad_file(w + ": header is empty");
+  if (n > size - 8)
+    invalid(w + ": only " + std::to_string(size) + " of the " + std::to_string(8 + n) + " header bytes were given");
 
+  check_json_depth(std::string_view(reinterpret_cast<const char*>(data + 8), n), w + ": header", ErrorCode::kBadFile);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + n));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
     bad_file(w + ": header is not valid JSON (" + e.what() + ")");
   }
   if (!header.is_object()) bad_file(w + ": header is not a JSON object");
@@ -85,7 +95,7 @@ SafeTensorsView parse_safetensors(const uint8_t* data, size_t size, std::string_
   SafeTensorsView view;
   view.header_bytes = 8 + n;
   const uint8_t* base = data + 8 + n;
-  const size_t data_size = size - 8 - n;
+  const uint64_t data_size = file_size - 8 - n;
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -137,19 +147,41 @@ SafeTensorsView parse_safetensors(const uint8_t* data, size_t size, std::string_
     }
     t.begin = static_cast<size_t>(b);
     t.end = static_cast<size_t>(e);
-    t.data = base + t.begin;
+    t.data = with_data ? base + t.begin : nullptr;
     view.tensors.push_back(std::move(t));
   }
 
   std::vector<const TensorInfo*> order;
   for (const auto& t : view.tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < order.size(); ++i) {
-    if (order[i]->begin < order[i - 1]->end && order[i]->begin != order[i]->end &&
-        order[i - 1]->begin != order[i - 1]->end)
-      bad_file(w + ": tensors \"" + order[i - 1]->name + "\" and \"" + order[i]->name + "\" have overlapping data");
+  // Compare each non-empty tensor with the non-empty one reaching furthest before it (not just its
+  // neighbour: an empty tensor in between must not hide an overlap).
+  const TensorInfo* reach = nullptr;
+  for (const TensorInfo* t : order) {
+    if (t->begin == t->end) continue;
+    if (reach && t->begin < reach->end)
+      bad_file(w + ": tensors \"" + reach->name + "\" and \"" + t->name + "\" have overlapping data");
+    if (!reach || t->end > reach->end) reach = t;
   }
   return view;
+}
+
+}  // namespace
+
+SafeTensorsView parse_safetensors(const uint8_t* data, size_t size, std::string_view what) {
+  return parse_impl(data, size, size, what);
+}
+
+uint64_t safetensors_header_length(const uint8_t* first8) {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | first8[i];
+  return n;
+}
+
+SafeTensorsView parse_safetensors_header(const uint8_t* header, size_t available, uint64_t file_size,
+                                         std::string_view what) {
+  if (available >= file_size) return parse_impl(header, static_cast<size_t>(file_size), file_size, what);
+  return parse_impl(header, available, file_size, what);
 }
 
 std::string write_safetensors(const std::vector<TensorToWrite>& tensors,

@@ -41,6 +41,14 @@ struct SafeTensorsView {
 // `what` names the file in error messages (e.g. "model.safetensors").
 SafeTensorsView parse_safetensors(const uint8_t* data, size_t size, std::string_view what = "model.safetensors");
 
+// The first 8 bytes give the header length N; the header is bytes [8, 8 + N).
+uint64_t safetensors_header_length(const uint8_t* first8);
+
+// Parses only the header (at least the first 8 + N bytes), validating offsets against a file of
+// file_size bytes. Tensor data pointers stay null: the data arrives later (streaming loads).
+SafeTensorsView parse_safetensors_header(const uint8_t* header, size_t available, uint64_t file_size,
+                                         std::string_view what = "model.safetensors");
+
 // Writer for tools and tests: tensors are given as (name, dtype, shape, bytes).
 struct TensorToWrite {
   std::string name;

@@ -78,6 +78,8 @@ class PackedMatrix {
   void row(int k, float* out) const;  // W[k, 0..N)
   void col(int n, float* out) const;  // W[0..K, n)  (for a transposed source: data row n)
   float bias(int n) const;
+  // Replaces the N biases (a streaming load may receive a bias after its weight).
+  void set_bias(const float* bias);
 
   // Internal layout, for the kernels.
   int panels() const { return (N_ + NR - 1) / NR; }

@@ -149,6 +149,15 @@ float PackedMatrix::at(int k, int n) const {
   return f16_to_f32(h);
 }
 
+void PackedMatrix::set_bias(const float* bias) {
+  constexpr int NR = PackedMatrix::NR;
+  if (storage_ == Storage::kF32) {
+    for (int n = 0; n < N_; ++n) f32_[static_cast<size_t>(n / NR) * panel_stride() + n % NR] = bias[n];
+  } else {
+    std::copy(bias, bias + N_, bias_.begin());
+  }
+}
+
 float PackedMatrix::bias(int n) const {
   if (storage_ == Storage::kF32) return f32_[(n / NR) * panel_stride() + n % NR];
   return bias_[n];

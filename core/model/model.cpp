@@ -5,16 +5,45 @@
 
 namespace lmdbg {
 
+ModelBuilder::ModelBuilder(std::string_view config_json, std::string_view vocab_json, std::string_view merges_txt,
+                           const LoadOptions& opt)
+    : model_(new Model), opt_(opt) {
+  model_->config_ = parse_config(config_json);
+  check_weight_memory(model_->config_, opt);  // before reading anything else: the config alone names the size
+  model_->tokenizer_ = Tokenizer::from_files(vocab_json, merges_txt);
+  if (model_->tokenizer_.vocab_size() != model_->config_.d_vocab)
+    bad_file("vocab.json has " + std::to_string(model_->tokenizer_.vocab_size()) +
+             " tokens but config.json says vocab_size " + std::to_string(model_->config_.d_vocab));
+}
+
+ModelBuilder::~ModelBuilder() = default;
+
+void ModelBuilder::set_header(const uint8_t* header, size_t available, uint64_t file_size) {
+  if (weights_) fail(ErrorCode::kState, "model.safetensors: header given twice");
+  header_ = io::parse_safetensors_header(header, available, file_size, "model.safetensors");
+  weights_ = std::make_unique<WeightsBuilder>(model_->config_, header_, opt_);
+}
+
+void ModelBuilder::feed(const uint8_t* data, size_t n) {
+  if (!weights_) fail(ErrorCode::kState, "model.safetensors: data given before the header");
+  weights_->feed(data, n);
+}
+
+uint64_t ModelBuilder::header_bytes() const { return header_.header_bytes; }
+
+std::unique_ptr<Model> ModelBuilder::finish() {
+  if (!weights_) fail(ErrorCode::kState, "model.safetensors: no header was given");
+  model_->weights_ = weights_->finish();
+  weights_.reset();
+  return std::move(model_);
+}
+
 std::unique_ptr<Model> Model::load(const io::ModelFiles& f, const LoadOptions& opt) {
-  auto m = std::make_unique<Model>();
-  m->config_ = parse_config(f.config_json);
-  m->tokenizer_ = Tokenizer::from_files(f.vocab_json, f.merges_txt);
-  if (m->tokenizer_.vocab_size() != m->config_.d_vocab)
-    bad_file("vocab.json has " + std::to_string(m->tokenizer_.vocab_size()) + " tokens but config.json says vocab_size " +
-             std::to_string(m->config_.d_vocab));
-  const auto st = io::parse_safetensors(f.safetensors, f.safetensors_size, "model.safetensors");
-  m->weights_ = load_weights(m->config_, st, opt);
-  return m;
+  ModelBuilder b(f.config_json, f.vocab_json, f.merges_txt, opt);
+  b.set_header(f.safetensors, f.safetensors_size, f.safetensors_size);
+  const uint64_t h = b.header_bytes();
+  b.feed(f.safetensors + h, f.safetensors_size - h);
+  return b.finish();
 }
 
 std::unique_ptr<Model> Model::load_dir(const std::string& dir, const LoadOptions& opt) {

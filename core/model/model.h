@@ -9,6 +9,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/io/config.h"
 #include "core/io/files.h"
@@ -38,9 +39,34 @@ class Model {
   void check_tokens(const int* ids, size_t n) const;
 
  private:
+  friend class ModelBuilder;
   Config config_;
   Tokenizer tokenizer_;
   Weights weights_;
+};
+
+// Loads a model as its bytes arrive (the browser streams model.safetensors straight into wasm
+// memory chunk by chunk): config and tokenizer first, then the safetensors header, then the data.
+//   ModelBuilder b(config, vocab, merges, opt);
+//   b.set_header(first_bytes, n, file_size);  // n >= 8 + header length
+//   b.feed(chunk, len); ...                   // the data section, in order
+//   auto model = b.finish();
+class ModelBuilder {
+ public:
+  ModelBuilder(std::string_view config_json, std::string_view vocab_json, std::string_view merges_txt,
+               const LoadOptions& opt = {});
+  ~ModelBuilder();
+  void set_header(const uint8_t* header, size_t available, uint64_t file_size);
+  uint64_t header_bytes() const;  // 8 + header length, after set_header
+  void feed(const uint8_t* data, size_t n);
+  uint64_t received() const { return weights_ ? weights_->received() : 0; }
+  std::unique_ptr<Model> finish();
+
+ private:
+  std::unique_ptr<Model> model_;
+  LoadOptions opt_;
+  io::SafeTensorsView header_;
+  std::unique_ptr<WeightsBuilder> weights_;
 };
 
 int argmax(const float* x, int n);

@@ -1,8 +1,12 @@
 #include "weights.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 #include "core/error.h"
@@ -21,7 +25,7 @@ std::string fmt_shape(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-std::string fmt_bytes(size_t b) {
+std::string fmt_bytes(uint64_t b) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(b) / 1e6);
   return buf;
@@ -55,96 +59,85 @@ float read_elem(const TensorInfo& t, size_t i) {
   }
 }
 
-// Resolves names with or without the "transformer." prefix and checks every tensor.
-class TensorTable {
- public:
-  TensorTable(const io::SafeTensorsView& st, const Config& c, bool check_finite) : check_finite_(check_finite) {
-    for (const auto& t : st.tensors) {
-      std::string key = t.name;
-      if (key.rfind("transformer.", 0) == 0) key = key.substr(12);
-      if (key == "lm_head.weight") continue;  // tied to wte
-      if (is_buffer(key, c.n_layers)) continue;
-      if (by_key_.count(key))
-        bad_file("model.safetensors: tensor \"" + t.name + "\" appears twice (with and without the prefix)");
-      by_key_[key] = &t;
+bool is_buffer(const std::string& key) {
+  if (key.rfind("h.", 0) != 0) return false;
+  const auto dot = key.find('.', 2);
+  if (dot == std::string::npos) return false;
+  const std::string rest = key.substr(dot + 1);
+  return rest == "attn.bias" || rest == "attn.masked_bias";
+}
+
+// Integer tests on the raw bits: a NaN/Inf has an all-ones exponent.
+void check_finite(const TensorInfo& t) {
+  size_t bad = 0, first = 0;
+  const size_t n = t.numel();
+  for (size_t i = 0; i < n; ++i) {
+    bool nonfinite;
+    if (t.dtype == TensorDType::kF32) {
+      uint32_t b;
+      std::memcpy(&b, t.data + 4 * i, 4);
+      nonfinite = (b & 0x7f800000u) == 0x7f800000u;
+    } else {
+      uint16_t h;
+      std::memcpy(&h, t.data + 2 * i, 2);
+      nonfinite = t.dtype == TensorDType::kF16 ? (h & 0x7c00u) == 0x7c00u : (h & 0x7f80u) == 0x7f80u;
     }
+    if (nonfinite && !bad++) first = i;
   }
+  if (bad)
+    bad_file("model.safetensors: " + t.name + " contains " + std::to_string(bad) + " NaN/Inf value(s), first at flat index " +
+             std::to_string(first));
+}
 
-  const TensorInfo& get(const std::string& key, std::vector<int64_t> shape) {
-    auto it = by_key_.find(key);
-    if (it == by_key_.end()) fail(ErrorCode::kMissing, "model.safetensors: missing tensor \"" + key + "\"");
-    const TensorInfo& t = *it->second;
-    used_[key] = true;
-    if (t.dtype != TensorDType::kF32 && t.dtype != TensorDType::kF16 && t.dtype != TensorDType::kBF16)
-      bad_file("model.safetensors: " + t.name + ": dtype " + t.dtype_str + " is not supported (expected F32, F16 or BF16)");
-    if (t.shape != shape)
-      bad_file("model.safetensors: " + t.name + ": expected shape " + fmt_shape(shape) + ", got " + t.shape_str());
-    if (check_finite_) check_finite(t);
-    return t;
-  }
+std::vector<float> to_floats(const TensorInfo& t) {
+  std::vector<float> out(t.numel());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = read_elem(t, i);
+  return out;
+}
 
-  std::vector<float> floats(const std::string& key, std::vector<int64_t> shape) {
-    const TensorInfo& t = get(key, std::move(shape));
-    std::vector<float> out(t.numel());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = read_elem(t, i);
-    return out;
-  }
-
-  kernels::PackedMatrix matrix(const std::string& key, int rows, int cols, const std::string& bias_key,
-                               kernels::Storage storage, bool transposed = false) {
-    const TensorInfo& t = get(key, {rows, cols});
-    std::vector<float> bias;
-    if (!bias_key.empty()) bias = floats(bias_key, {transposed ? rows : cols});
-    kernels::SrcMatrix src{t.data, to_kernel_dtype(t.dtype), rows, cols, transposed};
-    return kernels::PackedMatrix::pack(src, bias.empty() ? nullptr : bias.data(), storage);
-  }
-
-  void check_all_used() const {
-    for (const auto& [key, t] : by_key_)
-      if (!used_.count(key)) bad_file("model.safetensors: unexpected tensor \"" + t->name + "\" for this config");
-  }
-
- private:
-  static bool is_buffer(const std::string& key, int n_layers) {
-    if (key.rfind("h.", 0) != 0) return false;
-    const auto dot = key.find('.', 2);
-    if (dot == std::string::npos) return false;
-    const std::string rest = key.substr(dot + 1);
-    return rest == "attn.bias" || rest == "attn.masked_bias";
-  }
-
-  static void check_finite(const TensorInfo& t) {
-    size_t bad = 0, first = 0;
-    const size_t n = t.numel();
-    for (size_t i = 0; i < n; ++i) {
-      if (!std::isfinite(read_elem(t, i))) {
-        if (!bad) first = i;
-        ++bad;
-      }
+// ||row i|| of a [rows, cols] source, of the values as they will be stored.
+std::vector<float> row_norms(const TensorInfo& t, int rows, int cols, kernels::Storage storage) {
+  std::vector<float> out(rows);
+  for (int i = 0; i < rows; ++i) {
+    double s = 0;
+    for (int j = 0; j < cols; ++j) {
+      float x = read_elem(t, static_cast<size_t>(i) * cols + j);
+      if (storage == kernels::Storage::kF16) x = kernels::f16_to_f32(kernels::f32_to_f16(x));
+      s += static_cast<double>(x) * x;
     }
-    if (bad)
-      bad_file("model.safetensors: " + t.name + " contains " + std::to_string(bad) + " NaN/Inf value(s), first at flat index " +
-               std::to_string(first));
+    out[i] = static_cast<float>(std::sqrt(s));
   }
+  return out;
+}
 
-  bool check_finite_;
-  std::map<std::string, const TensorInfo*> by_key_;
-  std::map<std::string, bool> used_;
-};
+// In 64 bits even where size_t has 32 (wasm): config limits keep every term below 2^50.
+uint64_t packed_bytes(int K, int N, kernels::Storage s) {
+  const uint64_t panels = (static_cast<uint64_t>(N) + kernels::PackedMatrix::NR - 1) / kernels::PackedMatrix::NR;
+  return panels * (static_cast<uint64_t>(K) + 1) * kernels::PackedMatrix::NR * (s == kernels::Storage::kF32 ? 4 : 2);
+}
 
-size_t packed_bytes(int K, int N, kernels::Storage s) {
-  const size_t panels = (static_cast<size_t>(N) + kernels::PackedMatrix::NR - 1) / kernels::PackedMatrix::NR;
-  return panels * (static_cast<size_t>(K) + 1) * kernels::PackedMatrix::NR * (s == kernels::Storage::kF32 ? 4 : 2);
+uint64_t estimate_bytes64(const Config& c, kernels::Storage s) {
+  const int d = c.d_model, m = c.d_mlp;
+  const uint64_t per_layer = packed_bytes(d, 3 * d, s) + packed_bytes(d, d, s) + packed_bytes(d, m, s) +
+                             packed_bytes(m, d, s) + (4 * static_cast<uint64_t>(d) + m) * 4;
+  return packed_bytes(d, c.d_vocab, s) + static_cast<uint64_t>(c.n_ctx) * d * 4 + 2 * static_cast<uint64_t>(d) * 4 +
+         per_layer * c.n_layers;
 }
 
 }  // namespace
 
 size_t estimate_weight_bytes(const Config& c, kernels::Storage s) {
-  const int d = c.d_model, m = c.d_mlp;
-  size_t per_layer = packed_bytes(d, 3 * d, s) + packed_bytes(d, d, s) + packed_bytes(d, m, s) +
-                     packed_bytes(m, d, s) + (4 * static_cast<size_t>(d) + m) * 4;
-  return packed_bytes(d, c.d_vocab, s) + static_cast<size_t>(c.n_ctx) * d * 4 + 2 * static_cast<size_t>(d) * 4 +
-         per_layer * c.n_layers;
+  const uint64_t b = estimate_bytes64(c, s);
+  return b > std::numeric_limits<size_t>::max() ? std::numeric_limits<size_t>::max() : static_cast<size_t>(b);
+}
+
+void check_weight_memory(const Config& c, const LoadOptions& opt) {
+  const uint64_t need = estimate_bytes64(c, opt.storage);
+  if (opt.memory_limit && need > opt.memory_limit)
+    fail(ErrorCode::kOutOfMemory, "model needs " + fmt_bytes(need) + " for its " +
+                                      (opt.storage == kernels::Storage::kF32 ? "f32" : "f16") + " weights but only " +
+                                      fmt_bytes(opt.memory_limit) + " are available" +
+                                      (opt.storage == kernels::Storage::kF32 ? "; try f16 storage" : ""));
 }
 
 size_t Weights::bytes() const {
@@ -155,43 +148,138 @@ size_t Weights::bytes() const {
   return b;
 }
 
-Weights load_weights(const Config& c, const io::SafeTensorsView& st, const LoadOptions& opt) {
-  const size_t need = estimate_weight_bytes(c, opt.storage);
-  if (opt.memory_limit && need > opt.memory_limit)
-    fail(ErrorCode::kOutOfMemory, "model needs " + fmt_bytes(need) + " for its " +
-                                      (opt.storage == kernels::Storage::kF32 ? "f32" : "f16") + " weights but only " +
-                                      fmt_bytes(opt.memory_limit) + " are available" +
-                                      (opt.storage == kernels::Storage::kF32 ? "; try f16 storage" : ""));
-  TensorTable tt(st, c, opt.check_finite);
-  const int d = c.d_model, m = c.d_mlp, V = c.d_vocab;
-  Weights w;
-  w.unembed = tt.matrix("wte.weight", V, d, "", opt.storage, /*transposed=*/true);
-  w.wpe = tt.floats("wpe.weight", {c.n_ctx, d});
-  w.layers.resize(c.n_layers);
+WeightsBuilder::WeightsBuilder(const Config& c, const io::SafeTensorsView& header, const LoadOptions& opt)
+    : c_(c), opt_(opt) {
+  check_weight_memory(c, opt);
+  // Every tensor the config needs, with its shape.
+  const int d = c.d_model, m = c.d_mlp;
+  std::map<std::string, std::vector<int64_t>> need = {{"wte.weight", {c.d_vocab, d}}, {"wpe.weight", {c.n_ctx, d}},
+                                                      {"ln_f.weight", {d}},          {"ln_f.bias", {d}}};
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string p = "h." + std::to_string(l) + ".";
-    LayerWeights& L = w.layers[l];
-    L.ln1_g = tt.floats(p + "ln_1.weight", {d});
-    L.ln1_b = tt.floats(p + "ln_1.bias", {d});
-    L.c_attn = tt.matrix(p + "attn.c_attn.weight", d, 3 * d, p + "attn.c_attn.bias", opt.storage);
-    L.attn_proj = tt.matrix(p + "attn.c_proj.weight", d, d, p + "attn.c_proj.bias", opt.storage);
-    L.ln2_g = tt.floats(p + "ln_2.weight", {d});
-    L.ln2_b = tt.floats(p + "ln_2.bias", {d});
-    L.c_fc = tt.matrix(p + "mlp.c_fc.weight", d, m, p + "mlp.c_fc.bias", opt.storage);
-    L.mlp_proj = tt.matrix(p + "mlp.c_proj.weight", m, d, p + "mlp.c_proj.bias", opt.storage);
-    L.value_norms.resize(m);
-    std::vector<float> row(d);
-    for (int i = 0; i < m; ++i) {
-      L.mlp_proj.row(i, row.data());
-      double s = 0;
-      for (float x : row) s += static_cast<double>(x) * x;
-      L.value_norms[i] = static_cast<float>(std::sqrt(s));
-    }
+    for (const char* ln : {"ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias"}) need[p + ln] = {d};
+    need[p + "attn.c_attn.weight"] = {d, 3 * d};
+    need[p + "attn.c_attn.bias"] = {3 * d};
+    need[p + "attn.c_proj.weight"] = {d, d};
+    need[p + "attn.c_proj.bias"] = {d};
+    need[p + "mlp.c_fc.weight"] = {d, m};
+    need[p + "mlp.c_fc.bias"] = {m};
+    need[p + "mlp.c_proj.weight"] = {m, d};
+    need[p + "mlp.c_proj.bias"] = {d};
   }
-  w.lnf_g = tt.floats("ln_f.weight", {d});
-  w.lnf_b = tt.floats("ln_f.bias", {d});
-  tt.check_all_used();
-  return w;
+  std::map<std::string, const TensorInfo*> by_key;
+  for (const auto& t : header.tensors) {
+    std::string key = t.name;
+    if (key.rfind("transformer.", 0) == 0) key = key.substr(12);
+    if (key == "lm_head.weight" || is_buffer(key)) continue;  // tied to wte / attention-mask buffers
+    if (by_key.count(key))
+      bad_file("model.safetensors: tensor \"" + t.name + "\" appears twice (with and without the prefix)");
+    if (!need.count(key)) bad_file("model.safetensors: unexpected tensor \"" + t.name + "\" for this config");
+    by_key[key] = &t;
+  }
+  for (const auto& [key, shape] : need) {
+    auto it = by_key.find(key);
+    if (it == by_key.end()) fail(ErrorCode::kMissing, "model.safetensors: missing tensor \"" + key + "\"");
+    const TensorInfo& t = *it->second;
+    if (t.dtype != TensorDType::kF32 && t.dtype != TensorDType::kF16 && t.dtype != TensorDType::kBF16)
+      bad_file("model.safetensors: " + t.name + ": dtype " + t.dtype_str + " is not supported (expected F32, F16 or BF16)");
+    if (t.shape != shape)
+      bad_file("model.safetensors: " + t.name + ": expected shape " + fmt_shape(shape) + ", got " + t.shape_str());
+    Job j{t, key};
+    j.info.data = nullptr;
+    jobs_.push_back(std::move(j));
+  }
+  std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) { return a.info.begin < b.info.begin; });
+  for (const auto& j : jobs_) end_ = std::max<uint64_t>(end_, j.info.end);
+  w_.layers.resize(c.n_layers);
+}
+
+void WeightsBuilder::feed(const uint8_t* p, size_t n) {
+  const uint64_t lo = pos_, hi = pos_ + n;
+  while (next_ < jobs_.size()) {
+    Job& j = jobs_[next_];
+    if (j.info.begin >= hi) break;
+    const uint64_t b = std::max<uint64_t>(j.info.begin, lo), e = std::min<uint64_t>(j.info.end, hi);
+    const size_t size = j.info.end - j.info.begin;
+    if (staged_ == 0 && j.info.begin >= lo && j.info.end <= hi) {  // whole tensor in this chunk: no copy
+      io::TensorInfo t = j.info;
+      t.data = p + (j.info.begin - lo);
+      consume(j.key, t);
+      ++next_;
+      continue;
+    }
+    if (staging_.size() != size) staging_.assign(size, 0);
+    std::memcpy(staging_.data() + (b - j.info.begin), p + (b - lo), e - b);
+    staged_ += e - b;
+    if (staged_ < size) break;  // the rest comes with the next chunk
+    io::TensorInfo t = j.info;
+    t.data = staging_.data();
+    consume(j.key, t);
+    staged_ = 0;
+    std::vector<uint8_t>().swap(staging_);
+    ++next_;
+  }
+  pos_ = hi;
+}
+
+void WeightsBuilder::consume(const std::string& key, const io::TensorInfo& t) {
+  if (opt_.check_finite) check_finite(t);
+  const int d = c_.d_model, m = c_.d_mlp;
+  const kernels::Storage s = opt_.storage;
+  auto matrix = [&](kernels::PackedMatrix& out, int rows, int cols, const std::string& bias_key) {
+    out = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), rows, cols}, nullptr, s);
+    auto it = pending_bias_.find(bias_key);
+    if (it != pending_bias_.end()) {
+      out.set_bias(it->second.data());
+      pending_bias_.erase(it);
+    }
+    packed_.insert(bias_key);
+  };
+  auto bias = [&](kernels::PackedMatrix& target) {  // the weight may come before or after its bias
+    auto v = to_floats(t);
+    if (packed_.count(key))
+      target.set_bias(v.data());
+    else
+      pending_bias_[key] = std::move(v);
+  };
+  if (key == "wte.weight") {
+    w_.unembed = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), c_.d_vocab, d, true}, nullptr, s);
+    return;
+  }
+  if (key == "wpe.weight") return void(w_.wpe = to_floats(t));
+  if (key == "ln_f.weight") return void(w_.lnf_g = to_floats(t));
+  if (key == "ln_f.bias") return void(w_.lnf_b = to_floats(t));
+  const auto dot = key.find('.', 2);
+  LayerWeights& L = w_.layers[std::stoi(key.substr(2, dot - 2))];
+  const std::string rest = key.substr(dot + 1), p = key.substr(0, dot + 1);
+  if (rest == "ln_1.weight") L.ln1_g = to_floats(t);
+  else if (rest == "ln_1.bias") L.ln1_b = to_floats(t);
+  else if (rest == "ln_2.weight") L.ln2_g = to_floats(t);
+  else if (rest == "ln_2.bias") L.ln2_b = to_floats(t);
+  else if (rest == "attn.c_attn.weight") matrix(L.c_attn, d, 3 * d, p + "attn.c_attn.bias");
+  else if (rest == "attn.c_attn.bias") bias(L.c_attn);
+  else if (rest == "attn.c_proj.weight") matrix(L.attn_proj, d, d, p + "attn.c_proj.bias");
+  else if (rest == "attn.c_proj.bias") bias(L.attn_proj);
+  else if (rest == "mlp.c_fc.weight") matrix(L.c_fc, d, m, p + "mlp.c_fc.bias");
+  else if (rest == "mlp.c_fc.bias") bias(L.c_fc);
+  else if (rest == "mlp.c_proj.weight") {
+    matrix(L.mlp_proj, m, d, p + "mlp.c_proj.bias");
+    L.value_norms = row_norms(t, m, d, s);
+  } else if (rest == "mlp.c_proj.bias") bias(L.mlp_proj);
+}
+
+Weights WeightsBuilder::finish() {
+  if (next_ < jobs_.size())
+    bad_file("model.safetensors: the data ended after " + std::to_string(pos_) + " bytes, but tensor \"" +
+             jobs_[next_].info.name + "\" needs bytes up to " + std::to_string(jobs_[next_].info.end));
+  return std::move(w_);
+}
+
+Weights load_weights(const Config& c, const uint8_t* file, size_t size, const LoadOptions& opt) {
+  const auto header = io::parse_safetensors(file, size, "model.safetensors");
+  WeightsBuilder b(c, header, opt);
+  b.feed(file + header.header_bytes, size - header.header_bytes);
+  return b.finish();
 }
 
 }  // namespace lmdbg

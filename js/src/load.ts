@@ -1,16 +1,10 @@
-// The load pipeline: open the files, read the small ones, stream model.safetensors straight into a
-// malloc'ed region of the wasm heap (checked against what wasm32 memory can still hold), build the
-// model, free the region.
+// The load pipeline: open the files, read the small ones, then stream model.safetensors chunk by
+// chunk into the engine, which packs the weights as they arrive.
 import type { Dtype, LoadOptions, LoadProgress, ModelSource } from '../types/index.js';
-import type { RawModel, RawModule } from './raw.js';
+import type { RawLoader, RawModel, RawModule } from './raw.js';
 import { formatBytes, throwIfAborted } from './env.js';
 import { getModule } from './module.js';
-import { FILE_NAMES, resolveSource, type FileKey, type OpenedFile } from './sources.js';
-
-/** One allocation above this fails in 3.1.6's wasm32 (ENV.md pitfall 6). */
-const MAX_ALLOCATION = 2 ** 31 - 2 ** 16;
-/** Room kept free for activations and the engine's own bookkeeping (as the engine does). */
-const HEAP_MARGIN = 64 * 2 ** 20;
+import { resolveSource, type FileKey, type OpenedFile } from './sources.js';
 
 class Progress {
   private readonly files = new Map<string, { loaded: number; total: number | null; fromCache: boolean }>();
@@ -57,110 +51,89 @@ async function readAll(f: OpenedFile, progress: Progress, signal?: AbortSignal):
   return out;
 }
 
-/** Bytes of packed weights the engine will allocate: mirrors estimate_weight_bytes (core/model/weights.cpp), without panel padding. */
-export function estimateWeightBytes(configText: Uint8Array, dtype: Dtype): number {
-  try {
-    const c = JSON.parse(new TextDecoder().decode(configText)) as Record<string, unknown>;
-    const int = (k: string): number | null => (Number.isInteger(c[k]) ? (c[k] as number) : null);
-    const d = int('n_embd'), L = int('n_layer'), V = int('vocab_size');
-    const ctx = int('n_positions') ?? int('n_ctx');
-    if (d === null || L === null || V === null || ctx === null) return 0;
-    const m = int('n_inner') ?? 4 * d;
-    const b = dtype === 'f16' ? 2 : 4;
-    const perLayer = (d * 3 * d + d * d + d * m + m * d + 3 * d + d + m + d) * b + (4 * d + m) * 4;
-    return V * d * b + ctx * d * 4 + 2 * d * 4 + L * perLayer;
-  } catch {
-    return 0; // the engine reports the bad config
-  }
-}
-
-function checkFits(M: RawModule, size: number, packed: number, dtype: Dtype): void {
-  const max = M.heapMax();
-  const free = Math.max(0, max - M.heapUsed() - HEAP_MARGIN);
-  const name = FILE_NAMES.weights;
-  if (size > MAX_ALLOCATION)
-    throw new Error(
-      `lmdbg: ${name} is ${formatBytes(size)}; WebAssembly (wasm32) can hold at most ${formatBytes(MAX_ALLOCATION)} in one ` +
-        'piece, so this checkpoint cannot be loaded. Use an F16 checkpoint of the model.',
-    );
-  if (size + packed > free)
-    throw new Error(
-      `lmdbg: ${name} is ${formatBytes(size)}; loading it needs about ${formatBytes(size + packed)} of WebAssembly ` +
-        `memory (the file, then ${formatBytes(packed)} of ${dtype} weights) but wasm32 memory is limited to ` +
-        `${formatBytes(max)}, of which ${formatBytes(free)} are free` +
-        (dtype === 'f32' ? '; try { dtype: "f16" }, which halves the weights.' : '.'),
-    );
-}
+/** Chunks are copied into one reusable heap buffer of this size and fed to the engine. */
+const FEED_BYTES = 4 * 2 ** 20;
 
 function malloc(M: RawModule, n: number): number {
   const p = M._malloc(Math.max(n, 1)) >>> 0;
-  if (p === 0) throw new Error(`lmdbg: out of memory: could not allocate ${formatBytes(n)} in the WebAssembly heap for ${FILE_NAMES.weights}`);
+  if (p === 0) throw new Error(`lmdbg: out of memory: could not allocate ${formatBytes(n)} in the WebAssembly heap`);
   return p;
 }
 
-/** Streams model.safetensors into the heap; returns the region (the caller frees it). */
-async function readWeights(
+/**
+ * Streams model.safetensors into the engine: the header is gathered first (it is small), then every
+ * chunk goes through one reusable 4 MiB heap buffer into the engine, which packs each tensor as it
+ * completes. Neither JS nor the heap ever holds the whole file. The engine refuses, before
+ * allocating, weights that do not fit in wasm32 memory, naming the sizes.
+ */
+async function streamWeights(
   M: RawModule,
+  loader: RawLoader,
   f: OpenedFile,
-  packed: number,
-  dtype: Dtype,
   progress: Progress,
   signal?: AbortSignal,
-): Promise<{ ptr: number; len: number }> {
-  if (f.bytes) {
-    checkFits(M, f.bytes.byteLength, packed, dtype);
-    const ptr = malloc(M, f.bytes.byteLength);
-    M.HEAPU8.set(f.bytes, ptr);
-    progress.advance(f.name, f.bytes.byteLength, true);
-    return { ptr, len: f.bytes.byteLength };
-  }
-  if (f.size === null) {
-    // Unknown size (chunked or compressed transfer): the only case where the bytes gather in JS first.
-    const parts: Uint8Array[] = [];
-    let n = 0;
-    for await (const c of f.chunks(signal)) {
-      parts.push(c);
-      n += c.byteLength;
-      progress.advance(f.name, c.byteLength);
-    }
-    progress.advance(f.name, 0, true);
-    checkFits(M, n, packed, dtype);
-    const ptr = malloc(M, n);
-    let o = 0;
-    for (let i = 0; i < parts.length; i++) {
-      M.HEAPU8.set(parts[i]!, ptr + o);
-      o += parts[i]!.byteLength;
-      parts[i] = new Uint8Array(0); // let the chunk go now
-    }
-    return { ptr, len: n };
-  }
-  checkFits(M, f.size, packed, dtype);
-  let cap = f.size;
-  let ptr = malloc(M, cap);
-  let len = 0;
+): Promise<RawModel> {
+  const buf = malloc(M, FEED_BYTES);
   try {
-    for await (const c of f.chunks(signal)) {
-      if (len + c.byteLength > cap) {
-        // More bytes than announced: grow inside the heap (never a JS copy of the whole file).
-        const next = Math.max(cap * 2, len + c.byteLength);
-        checkFits(M, next, packed, dtype);
-        const p2 = malloc(M, next);
-        M.HEAPU8.copyWithin(p2, ptr, ptr + len);
-        M._free(ptr);
-        ptr = p2;
-        cap = next;
+    let head: Uint8Array | null = new Uint8Array(0); // bytes gathered until the header is complete
+    let received = 0;
+    const feed = (c: Uint8Array) => {
+      for (let o = 0; o < c.byteLength; o += FEED_BYTES) {
+        const part = c.subarray(o, Math.min(c.byteLength, o + FEED_BYTES));
+        M.HEAPU8.set(part, buf); // HEAPU8 re-read each time: memory may have grown meanwhile
+        loader.feed(buf, part.byteLength);
       }
-      M.HEAPU8.set(c, ptr + len); // HEAPU8 re-read for every chunk: memory may have grown meanwhile
-      len += c.byteLength;
-      progress.advance(f.name, c.byteLength);
+    };
+    const take = (c: Uint8Array) => {
+      received += c.byteLength;
+      if (head === null) return feed(c);
+      const joined = new Uint8Array(head.byteLength + c.byteLength);
+      joined.set(head);
+      joined.set(c, head.byteLength);
+      head = joined;
+      if (head.byteLength < 8) return;
+      const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+      // The engine reports a bad length (past the end, too large) with the file's name.
+      const need = 8 + n;
+      const fileSize = f.size ?? (f.bytes ? f.bytes.byteLength : -1);
+      if (head.byteLength < need && (fileSize < 0 || need <= fileSize) && n <= 100 * 2 ** 20) return;
+      const hp = malloc(M, head.byteLength);
+      try {
+        M.HEAPU8.set(head, hp);
+        loader.setHeader(hp, head.byteLength, fileSize);
+      } finally {
+        M._free(hp);
+      }
+      const rest = head.subarray(loader.headerBytes());
+      head = null;
+      feed(rest);
+    };
+    if (f.bytes) {
+      take(f.bytes);
+      progress.advance(f.name, f.bytes.byteLength, true);
+    } else {
+      for await (const c of f.chunks(signal)) {
+        take(c);
+        progress.advance(f.name, c.byteLength);
+      }
+      progress.advance(f.name, 0, true);
     }
-    if (len < f.size)
-      throw new Error(`lmdbg: ${f.name} is truncated: received ${len} of ${f.size} bytes`);
-    progress.advance(f.name, 0, true);
-    return { ptr, len };
-  } catch (e) {
-    M._free(ptr);
-    throw e;
+    if (head !== null) {
+      // Fewer bytes than the header needs: let the engine name the problem.
+      const h: Uint8Array = head;
+      const hp = malloc(M, h.byteLength);
+      try {
+        M.HEAPU8.set(h, hp);
+        loader.setHeader(hp, h.byteLength, received);
+      } finally {
+        M._free(hp);
+      }
+    }
+    if (f.size !== null && received < f.size) throw new Error(`lmdbg: ${f.name} is truncated: received ${received} of ${f.size} bytes`);
+    throwIfAborted(signal);
+    return loader.finish();
+  } finally {
+    M._free(buf);
   }
 }
 
@@ -201,15 +174,15 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     const merges = await readAll(get('merges'), progress, signal);
     const clustersFile = opened.get('clusters');
     const clusters = clustersFile ? await readAll(clustersFile, progress, signal) : null;
-    await openSome(['weights']);
     const M = await modulePromise;
-    const region = await readWeights(M, get('weights'), estimateWeightBytes(config, dtype), dtype, progress, signal);
+    // The engine checks config, tokenizer and the memory the weights need before the big file is opened.
+    const loader = M.Loader.create(config, vocab, merges, JSON.stringify({ dtype }));
     let model: RawModel;
     try {
-      throwIfAborted(signal);
-      model = M.Model.load(config, region.ptr, region.len, vocab, merges, JSON.stringify({ dtype }));
+      await openSome(['weights']);
+      model = await streamWeights(M, loader, get('weights'), progress, signal);
     } finally {
-      M._free(region.ptr);
+      loader.delete();
     }
     if (clusters) {
       try {

@@ -40,6 +40,17 @@ export interface RawModel {
   delete(): void;
 }
 
+/** Streaming load: header first, then the data section in order, chunk by chunk. */
+export interface RawLoader {
+  /** ptr/len hold at least the first 8 + header-length bytes; fileSize < 0 when unknown. */
+  setHeader(ptr: number, len: number, fileSize: number): void;
+  /** 8 + header length, after setHeader. */
+  headerBytes(): number;
+  feed(ptr: number, len: number): void;
+  finish(): RawModel;
+  delete(): void;
+}
+
 export interface RawGenerator {
   next(): number;
   remaining(): number;
@@ -50,6 +61,7 @@ export interface RawModule {
   Model: {
     load(config: RawText, weightsPtr: number, weightsLen: number, vocab: RawText, merges: RawText, optionsJson: string): RawModel;
   };
+  Loader: { create(config: RawText, vocab: RawText, merges: RawText, optionsJson: string): RawLoader };
   createGenerator(model: RawModel, ids: ArrayLike<number>, interventionsJson: string, samplingJson: string): RawGenerator;
   /** JSON array of every hook name, in forward order. */
   hookNames(nLayers: number): string;
