@@ -26,7 +26,7 @@ void normalise(float* v, int d) {
 Clusters cluster_value_vectors(const Model& m, const ClusterOptions& opt) {
   const Config& c = m.config();
   const int d = c.d_model, n = c.n_layers * c.d_mlp;
-  const int k = opt.k > 0 ? opt.k : std::max(1, n / 32);
+  const int k = opt.k > 0 ? opt.k : std::max(1, n / 8);
   if (k > n) invalid("clusters: k = " + std::to_string(k) + " exceeds the " + std::to_string(n) + " value vectors");
   if (opt.iterations < 1) invalid("clusters: iterations must be >= 1");
 
@@ -107,11 +107,11 @@ Clusters clusters_from_json(std::string_view text, const Model& m) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
     bad_file(std::string("value_clusters.json: not valid JSON (") + e.what() + ")");
   }
   const Config& cfg = m.config();
-  if (!j.is_object() || j.value("schema", "") != "lmdbg.clusters/1")
+  if (!j.is_object() || !j.contains("schema") || j["schema"] != "lmdbg.clusters/1")  // value() throws on a non-string
     bad_file("value_clusters.json: not an lmdbg.clusters/1 file");
   Clusters c;
   try {

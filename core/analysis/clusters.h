@@ -22,7 +22,7 @@ struct Clusters {
 };
 
 struct ClusterOptions {
-  int k = 0;          // 0: n / 32
+  int k = 0;          // 0: n / 8 (about 8 vectors a cluster: tight enough to read as one theme)
   int iterations = 20;
   uint64_t seed = 1;
   std::function<void(int iteration, double moved_fraction)> progress;
