@@ -6,82 +6,164 @@
 #include "core/analysis/value_vectors.h"
 #include "core/error.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/rows.h"
 #include "core/kernels/topk.h"
 
 namespace lmdbg {
 
 namespace {
 
-constexpr int kChunk = 256;
-
-// Σ = (1/V) Σ_t (wte[t] - μ)(wte[t] - μ)ᵀ, accumulated over vocabulary chunks with the GEMM.
-std::vector<float> wte_covariance(const Model& m, std::vector<float>& mu) {
-  const Config& c = m.config();
-  const int d = c.d_model, V = c.d_vocab;
-  std::vector<float> rows(static_cast<size_t>(kChunk) * d);
-  std::vector<double> acc_mu(d, 0.0);
-  for (int t = 0; t < V; ++t) {
-    m.embedding(t, rows.data());
-    for (int i = 0; i < d; ++i) acc_mu[i] += rows[i];
-  }
-  mu.assign(d, 0.f);
-  for (int i = 0; i < d; ++i) mu[i] = static_cast<float>(acc_mu[i] / V);
-
-  std::vector<double> sigma(static_cast<size_t>(d) * d, 0.0);
-  std::vector<float> at(static_cast<size_t>(d) * kChunk), prod(static_cast<size_t>(d) * d);
-  for (int t0 = 0; t0 < V; t0 += kChunk) {
-    const int n = std::min(kChunk, V - t0);
-    for (int j = 0; j < n; ++j) {
-      float* r = rows.data() + static_cast<size_t>(j) * d;
-      m.embedding(t0 + j, r);
-      for (int i = 0; i < d; ++i) r[i] -= mu[i];
-    }
-    for (int i = 0; i < d; ++i)
-      for (int j = 0; j < n; ++j) at[static_cast<size_t>(i) * n + j] = rows[static_cast<size_t>(j) * d + i];
-    const auto w = kernels::PackedMatrix::pack({rows.data(), kernels::DType::kF32, n, d}, nullptr,
-                                               kernels::Storage::kF32);
-    kernels::gemm(prod.data(), d, at.data(), n, d, w);
-    for (size_t i = 0; i < prod.size(); ++i) sigma[i] += prod[i];
-  }
-  std::vector<float> out(sigma.size());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(sigma[i] / V);
-  return out;
-}
+constexpr int kChunk = 256;      // tokens (covariance) or vectors (quadratic forms) per unit of work
+constexpr int kMuChunk = 4096;   // tokens per unit while averaging wte
+constexpr int kRowBlock = 96;    // rows of Σ per GEMM call (upper triangle: columns from the block on)
+constexpr int kColBlockU = 64;   // columns of U per packed block (vᵀΣv)
 
 }  // namespace
 
-SearchStats compute_search_stats(const Model& m) {
-  const Config& c = m.config();
-  const int d = c.d_model, D = c.d_mlp;
-  std::vector<float> mu;
-  const std::vector<float> sigma = wte_covariance(m, mu);
-  const auto S = kernels::PackedMatrix::pack({sigma.data(), kernels::DType::kF32, d, d}, nullptr, kernels::Storage::kF32);
+struct SearchStatsBuilder::Impl {
+  const Model& m;
+  int d, V, L, D;
+  int phase = 0;  // 0: mean of wte, 1: covariance, 2: pack U, 3: per-vector moments, 4: done
+  int pos = 0;    // token (phases 0-1) or layer * D + vector (phase 3)
+  size_t units_done = 0, units_total = 0;
+  std::vector<double> mu_acc, sigma;  // sigma: upper triangle of sum_t (w_t - mu)(w_t - mu)^T
+  std::vector<float> mu, at, prod, a, y;
+  struct UBlock {
+    int i0, i1;
+    kernels::PackedMatrix w;  // [d - i0, i1 - i0]: w[jj, ii] = U[i0 + ii, i0 + jj]
+  };
+  std::vector<UBlock> ublocks;
   SearchStats st;
-  st.n_layers = c.n_layers;
-  st.d_mlp = D;
-  st.mean.resize(static_cast<size_t>(c.n_layers) * D);
-  st.std.resize(st.mean.size());
-  std::vector<float> a(static_cast<size_t>(kChunk) * d), as(static_cast<size_t>(kChunk) * d);
-  for (int l = 0; l < c.n_layers; ++l) {
-    for (int i0 = 0; i0 < D; i0 += kChunk) {
-      const int n = std::min(kChunk, D - i0);
-      for (int j = 0; j < n; ++j) m.value_vector(l, i0 + j, a.data() + static_cast<size_t>(j) * d);
-      kernels::gemm(as.data(), d, a.data(), d, n, S);
+
+  explicit Impl(const Model& model) : m(model) {
+    const Config& c = m.config();
+    d = c.d_model;
+    V = c.d_vocab;
+    L = c.n_layers;
+    D = c.d_mlp;
+    units_total = (V + kMuChunk - 1) / kMuChunk + (V + kChunk - 1) / kChunk + 1 +
+                  static_cast<size_t>(L) * ((D + kChunk - 1) / kChunk);
+    mu_acc.assign(d, 0.0);
+    st.n_layers = L;
+    st.d_mlp = D;
+    st.mean.resize(static_cast<size_t>(L) * D);
+    st.std.resize(st.mean.size());
+  }
+
+  void unit() {
+    const kernels::PackedMatrix& U = m.weights().unembed;  // [d, V]: column t = wte[t]
+    if (phase == 0) {  // mu, in double
+      const int n = std::min(kMuChunk, V - pos);
+      at.resize(static_cast<size_t>(d) * n);
+      kernels::copy_cols(U, pos, pos + n, at.data(), n);
+      for (int k = 0; k < d; ++k) {
+        const float* r = at.data() + static_cast<size_t>(k) * n;
+        double s = 0;
+        for (int j = 0; j < n; ++j) s += r[j];
+        mu_acc[k] += s;
+      }
+      pos += n;
+      if (pos == V) {
+        mu.resize(d);
+        for (int k = 0; k < d; ++k) mu[k] = static_cast<float>(mu_acc[k] / V);
+        sigma.assign(static_cast<size_t>(d) * d, 0.0);
+        prod.resize(static_cast<size_t>(d) * d);
+        phase = 1;
+        pos = 0;
+      }
+    } else if (phase == 1) {  // Σ += Rᵀ R over the chunk, R = wte[t0:t1] - mu; upper triangle only
+      const int n = std::min(kChunk, V - pos);
+      at.resize(static_cast<size_t>(d) * n);  // Rᵀ [d, n]
+      kernels::copy_cols(U, pos, pos + n, at.data(), n);
+      for (int k = 0; k < d; ++k) {
+        float* r = at.data() + static_cast<size_t>(k) * n;
+        for (int j = 0; j < n; ++j) r[j] -= mu[k];
+      }
+      // W = R [n, d] (the transposed view of Rᵀ): prod[i, j] = sum_t Rᵀ[i, t] R[t, j].
+      const auto w = kernels::PackedMatrix::pack({at.data(), kernels::DType::kF32, d, n, true}, nullptr,
+                                                 kernels::Storage::kF32);
+      for (int i0 = 0; i0 < d; i0 += kRowBlock) {
+        const int i1 = std::min(d, i0 + kRowBlock);
+        float* c0 = prod.data() + static_cast<size_t>(i0) * d + i0;
+        kernels::gemm_cols(c0, d, at.data() + static_cast<size_t>(i0) * n, n, i1 - i0, w, i0, d);
+        for (int i = i0; i < i1; ++i) {
+          double* s = sigma.data() + static_cast<size_t>(i) * d;
+          const float* p = prod.data() + static_cast<size_t>(i) * d;
+          for (int j = i; j < d; ++j) s[j] += p[j];
+        }
+      }
+      pos += n;
+      if (pos == V) {
+        phase = 2;
+        pos = 0;
+        std::vector<float>().swap(at);
+        std::vector<float>().swap(prod);
+      }
+    } else if (phase == 2) {  // U = upper triangle of Σ / V, diagonal halved, as column blocks
+      std::vector<float> blk;
+      for (int i0 = 0; i0 < d; i0 += kColBlockU) {
+        const int i1 = std::min(d, i0 + kColBlockU), nb = i1 - i0, kb = d - i0;
+        blk.assign(static_cast<size_t>(kb) * nb, 0.f);
+        for (int jj = 0; jj < kb; ++jj) {
+          const int j = i0 + jj;
+          for (int ii = 0; ii < nb; ++ii) {
+            const int i = i0 + ii;
+            if (j < i) continue;
+            const double v = sigma[static_cast<size_t>(i) * d + j] / V;
+            blk[static_cast<size_t>(jj) * nb + ii] = static_cast<float>(j == i ? 0.5 * v : v);
+          }
+        }
+        ublocks.push_back({i0, i1, kernels::PackedMatrix::pack({blk.data(), kernels::DType::kF32, kb, nb}, nullptr,
+                                                               kernels::Storage::kF32)});
+      }
+      std::vector<double>().swap(sigma);
+      a.resize(static_cast<size_t>(kChunk) * d);
+      y.resize(static_cast<size_t>(kChunk) * d);
+      phase = 3;
+      pos = 0;
+    } else if (phase == 3) {  // per vector: mean = mu·v, var = vᵀΣv = 2 v·(U v)
+      const int l = pos / D, i0 = pos % D, n = std::min(kChunk, D - i0);
+      const kernels::PackedMatrix& P = m.weights().layers[l].mlp_proj;
+      if (i0 == 0) kernels::rows_dot(P, mu.data(), 1, d, st.mean.data() + static_cast<size_t>(l) * D, D, 0, D);
+      kernels::copy_rows(P, i0, i0 + n, a.data(), d);
+      for (const auto& b : ublocks)
+        kernels::gemm(y.data() + b.i0, d, a.data() + b.i0, d, n, b.w);
       for (int j = 0; j < n; ++j) {
         const float* v = a.data() + static_cast<size_t>(j) * d;
-        const float* vs = as.data() + static_cast<size_t>(j) * d;
-        double q = 0, mv = 0;
-        for (int i = 0; i < d; ++i) {
-          q += static_cast<double>(v[i]) * vs[i];
-          mv += static_cast<double>(v[i]) * mu[i];
-        }
-        const size_t idx = static_cast<size_t>(l) * D + i0 + j;
-        st.mean[idx] = static_cast<float>(mv);
-        st.std[idx] = static_cast<float>(std::sqrt(std::max(q, 1e-30)));
+        const float* uv = y.data() + static_cast<size_t>(j) * d;
+        double q = 0;
+        for (int k = 0; k < d; ++k) q += static_cast<double>(v[k]) * uv[k];
+        st.std[static_cast<size_t>(l) * D + i0 + j] = static_cast<float>(std::sqrt(std::max(2 * q, 1e-30)));
       }
+      pos += n;
+      if (pos == L * D) phase = 4;
     }
+    ++units_done;
   }
-  return st;
+};
+
+SearchStatsBuilder::SearchStatsBuilder(const Model& m) : impl_(std::make_unique<Impl>(m)) {}
+SearchStatsBuilder::~SearchStatsBuilder() = default;
+
+bool SearchStatsBuilder::step(int units) {
+  for (int u = 0; u < units && impl_->phase < 4; ++u) impl_->unit();
+  return impl_->phase == 4;
+}
+
+double SearchStatsBuilder::progress() const {
+  return impl_->phase == 4 ? 1.0 : static_cast<double>(impl_->units_done) / impl_->units_total;
+}
+
+SearchStats SearchStatsBuilder::take() {
+  if (impl_->phase != 4) fail(ErrorCode::kState, "search statistics: not complete");
+  return std::move(impl_->st);
+}
+
+SearchStats compute_search_stats(const Model& m) {
+  SearchStatsBuilder b(m);
+  while (!b.step(1 << 20)) {
+  }
+  return b.take();
 }
 
 std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std::string>& keywords) {
@@ -109,26 +191,24 @@ std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std:
 
 namespace {
 
-// z[j][i] for tokens[j] and every value vector i: each vector is read once for all tokens.
+// z[j][i] for tokens[j] and every value vector i: v·e_j for a whole layer at once (rows_dot reads
+// the packed c_proj once for all tokens).
 std::vector<std::vector<float>> zscores(const Model& m, const SearchStats& s, const std::vector<int>& tokens) {
   const Config& c = m.config();
   m.check_tokens(tokens.data(), tokens.size());
   if (s.n_layers != c.n_layers || s.d_mlp != c.d_mlp) invalid("search: statistics belong to another model");
-  const int d = c.d_model, q = static_cast<int>(tokens.size());
-  std::vector<float> e(static_cast<size_t>(q) * d), v(d);
+  const int d = c.d_model, q = static_cast<int>(tokens.size()), D = c.d_mlp;
+  std::vector<float> e(static_cast<size_t>(q) * d), dots(static_cast<size_t>(q) * D);
   for (int j = 0; j < q; ++j) m.embedding(tokens[j], e.data() + static_cast<size_t>(j) * d);
-  std::vector<std::vector<float>> z(q, std::vector<float>(static_cast<size_t>(c.n_layers) * c.d_mlp));
-  for (int l = 0; l < c.n_layers; ++l)
-    for (int i = 0; i < c.d_mlp; ++i) {
-      m.value_vector(l, i, v.data());
-      const size_t idx = static_cast<size_t>(l) * c.d_mlp + i;
-      for (int j = 0; j < q; ++j) {
-        const float* ej = e.data() + static_cast<size_t>(j) * d;
-        float dot = 0;
-        for (int k = 0; k < d; ++k) dot += v[k] * ej[k];
-        z[j][idx] = (dot - s.mean[idx]) / s.std[idx];
+  std::vector<std::vector<float>> z(q, std::vector<float>(static_cast<size_t>(c.n_layers) * D));
+  for (int l = 0; l < c.n_layers; ++l) {
+    kernels::rows_dot(m.weights().layers[l].mlp_proj, e.data(), q, d, dots.data(), D, 0, D);
+    for (int j = 0; j < q; ++j)
+      for (int i = 0; i < D; ++i) {
+        const size_t idx = static_cast<size_t>(l) * D + i;
+        z[j][idx] = (dots[static_cast<size_t>(j) * D + i] - s.mean[idx]) / s.std[idx];
       }
-    }
+  }
   return z;
 }
 

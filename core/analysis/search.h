@@ -11,6 +11,7 @@
 // spelling is one token, the first token of each); its score is the best z of those; several
 // keywords add up, so hits promote all of them.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,27 @@ struct SearchStats {
 };
 
 SearchStats compute_search_stats(const Model& m);
+
+// The same computation in bounded steps, so a host can prepare search between requests (the Worker
+// does it when idle). Cost (GPT-2 small): the covariance of wte by a symmetric rank-256 update per
+// chunk of tokens (upper triangle only: V·d²/2 multiply-adds), then vᵀΣv = 2·v·(U v) with U the upper
+// triangle of Σ (diagonal halved), as GEMMs over column blocks that skip U's zero lower part
+// (n·d²/2): about 25·10^9 multiply-adds in all, half of Σ and vᵀΣv computed in full.
+//   SearchStatsBuilder b(model);
+//   while (!b.step(1)) { /* yield */ }     // one unit ~ 256 tokens or vectors, ~10^8 multiply-adds
+//   SearchStats s = b.take();
+class SearchStatsBuilder {
+ public:
+  explicit SearchStatsBuilder(const Model& m);
+  ~SearchStatsBuilder();
+  bool step(int units);     // true once complete
+  double progress() const;  // 0..1
+  SearchStats take();       // after step() returned true
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 struct KeywordTokens {
   std::string keyword;

@@ -2,15 +2,123 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <numeric>
 
+#include "core/analysis/search.h"
 #include "core/error.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/topk.h"
 
 namespace lmdbg {
 
 namespace {
-constexpr int kBatch = 32;  // rows per GEMM: keeps the [rows, V] buffer small (6 MB for GPT-2)
+
+// Tokens per GEMM column block: the [n, 4096] block (1.9 MB for the 120 vectors of a trace)
+// stays small while the GEMM runs with M = n rows, which keeps its 4-row tiles and the panel
+// reuse of a large-M GEMM (a [32, V] batch ran at half the GFLOP/s in wasm).
+constexpr int kColBlock = 4096;
+// Vectors per projection batch (rows of one GEMM).
+constexpr int kMaxRows = 128;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct Ranked {
+  float key;  // value (largest) or -value (smallest); NaN -> -inf, as in kernels::topk
+  int id;
+  float score;
+};
+inline bool better(const Ranked& a, const Ranked& b) { return a.key > b.key || (a.key == b.key && a.id < b.id); }
+inline float key_of(float v, bool largest) { return std::isnan(v) ? -kInf : (largest ? v : -v); }
+
+// Merges the block's top-k (ids relative to c0) into a running list (topk()'s total order).
+void merge(std::vector<Ranked>& run, const float* row, const int* idx, int got, int c0, int k, bool largest) {
+  for (int r = 0; r < got; ++r) run.push_back({key_of(row[idx[r]], largest), c0 + idx[r], row[idx[r]]});
+  std::sort(run.begin(), run.end(), better);
+  if (static_cast<int>(run.size()) > k) run.resize(k);
 }
+
+std::vector<TokenScore> to_scores(const std::vector<Ranked>& run) {
+  std::vector<TokenScore> out;
+  out.reserve(run.size());
+  for (const auto& r : run) out.push_back({r.id, r.score, NAN});
+  return out;
+}
+
+}  // namespace
+
+void project_top_bottom(const Model& m, const float* a, int n, int top_k, int bottom_k,
+                        std::vector<std::vector<TokenScore>>& top, std::vector<std::vector<TokenScore>>& bottom,
+                        int col_block) {
+  const Config& c = m.config();
+  const int V = c.d_vocab, d = c.d_model;
+  const int B = col_block > 0 ? col_block : kColBlock;
+  top.assign(n, {});
+  bottom.assign(n, {});
+  if (n == 0) return;
+  top_k = std::min(top_k, V);
+  bottom_k = std::min(bottom_k, V);
+  const kernels::PackedMatrix& U = m.weights().unembed;
+  std::vector<float> buf(static_cast<size_t>(std::min(n, kMaxRows)) * std::min(B, V));
+  std::vector<int> idx(std::max(1, std::max(top_k, bottom_k)));
+  std::vector<std::vector<Ranked>> rt(n), rb(n);
+  for (int r0 = 0; r0 < n; r0 += kMaxRows) {
+    const int rows = std::min(kMaxRows, n - r0);
+    for (int c0 = 0; c0 < V; c0 += B) {
+      const int c1 = std::min(V, c0 + B), w = c1 - c0;
+      const size_t ld = std::min(B, V);
+      kernels::gemm_cols(buf.data(), ld, a + static_cast<size_t>(r0) * d, d, rows, U, c0, c1);
+      for (int j = 0; j < rows; ++j) {
+        const float* row = buf.data() + static_cast<size_t>(j) * ld;
+        if (top_k > 0) {
+          const int got = kernels::topk(row, w, top_k, idx.data(), true);
+          merge(rt[r0 + j], row, idx.data(), got, c0, top_k, true);
+        }
+        if (bottom_k > 0) {
+          const int got = kernels::topk(row, w, bottom_k, idx.data(), false);
+          merge(rb[r0 + j], row, idx.data(), got, c0, bottom_k, false);
+        }
+      }
+    }
+  }
+  for (int j = 0; j < n; ++j) {
+    top[j] = to_scores(rt[j]);
+    bottom[j] = to_scores(rb[j]);
+  }
+}
+
+namespace {
+
+// Projects refs (distinct, not all indexed) and stores every one in the index; returns the lists
+// with at least max(top_k, k) / max(bottom_k, k) entries.
+void project_and_store(const Model& m, const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k,
+                       std::vector<std::vector<TokenScore>>& top, std::vector<std::vector<TokenScore>>& bottom) {
+  const Config& c = m.config();
+  const int d = c.d_model;
+  ValueIndex& ix = m.value_index();
+  const int K = ix.k();
+  const int n = static_cast<int>(refs.size());
+  std::vector<float> a(static_cast<size_t>(n) * d);
+  for (int j = 0; j < n; ++j) m.value_vector(refs[j].layer, refs[j].index, a.data() + static_cast<size_t>(j) * d);
+  project_top_bottom(m, a.data(), n, std::max(top_k, K), std::max(bottom_k, K), top, bottom);
+  std::vector<int32_t> ti(K), bi(K);
+  std::vector<float> ts(K), bs(K);
+  for (int j = 0; j < n; ++j) {
+    if (static_cast<int>(top[j].size()) < K || static_cast<int>(bottom[j].size()) < K) continue;
+    for (int r = 0; r < K; ++r) {
+      ti[r] = top[j][r].id;
+      ts[r] = top[j][r].logit;
+      bi[r] = bottom[j][r].id;
+      bs[r] = bottom[j][r].logit;
+    }
+    ix.put(refs[j].layer, refs[j].index, ti.data(), ts.data(), bi.data(), bs.data());
+  }
+}
+
+}  // namespace
 
 std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, const std::vector<ValueVectorRef>& refs, int top_k,
                                                    int bottom_k) {
@@ -18,25 +126,239 @@ std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, const std::ve
   for (const auto& r : refs) m.check_neuron(r.layer, r.index);
   if (top_k < 0 || bottom_k < 0 || top_k > c.d_vocab || bottom_k > c.d_vocab)
     invalid("value vectors: top-k must be in [0, " + std::to_string(c.d_vocab) + "]");
+  const ValueIndex& ix = m.value_index();
   std::vector<ValueVectorTokens> out(refs.size());
-  std::vector<float> a(static_cast<size_t>(kBatch) * c.d_model);
-  std::vector<float> logits(static_cast<size_t>(kBatch) * c.d_vocab);
-  for (size_t b0 = 0; b0 < refs.size(); b0 += kBatch) {
-    const int n = static_cast<int>(std::min<size_t>(kBatch, refs.size() - b0));
-    for (int j = 0; j < n; ++j) m.value_vector(refs[b0 + j].layer, refs[b0 + j].index, a.data() + j * c.d_model);
-    kernels::gemm(logits.data(), c.d_vocab, a.data(), c.d_model, n, m.weights().unembed);
-    for (int j = 0; j < n; ++j) {
-      const auto& r = refs[b0 + j];
-      auto& o = out[b0 + j];
-      o.layer = r.layer;
-      o.index = r.index;
-      o.norm = m.weights().layers[r.layer].value_norms[r.index];
-      const float* row = logits.data() + static_cast<size_t>(j) * c.d_vocab;
-      o.top = top_tokens(row, c.d_vocab, top_k, false, true);
-      o.bottom = top_tokens(row, c.d_vocab, bottom_k, false, false);
+  std::vector<int32_t> ti(top_k), bi(bottom_k);
+  std::vector<float> ts(top_k), bs(bottom_k);
+  std::map<std::pair<int, int>, int> missing;  // distinct refs to project -> slot in `todo`
+  std::vector<ValueVectorRef> todo;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const auto& r = refs[i];
+    auto& o = out[i];
+    o.layer = r.layer;
+    o.index = r.index;
+    o.norm = m.weights().layers[r.layer].value_norms[r.index];
+    if (top_k == 0 && bottom_k == 0) continue;
+    if (ix.get(r.layer, r.index, top_k, bottom_k, ti.data(), ts.data(), bi.data(), bs.data())) {
+      for (int k = 0; k < top_k; ++k) o.top.push_back({ti[k], ts[k], NAN});
+      for (int k = 0; k < bottom_k; ++k) o.bottom.push_back({bi[k], bs[k], NAN});
+    } else if (!missing.count({r.layer, r.index})) {
+      missing[{r.layer, r.index}] = static_cast<int>(todo.size());
+      todo.push_back(r);
     }
   }
+  if (todo.empty()) return out;
+  std::vector<std::vector<TokenScore>> top, bottom;
+  project_and_store(m, todo, top_k, bottom_k, top, bottom);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    auto it = missing.find({refs[i].layer, refs[i].index});
+    if (it == missing.end()) continue;
+    const auto& t = top[it->second];
+    const auto& b = bottom[it->second];
+    out[i].top.assign(t.begin(), t.begin() + std::min<size_t>(top_k, t.size()));
+    out[i].bottom.assign(b.begin(), b.begin() + std::min<size_t>(bottom_k, b.size()));
+  }
   return out;
+}
+
+int fill_value_index(const Model& m, int max_vectors) {
+  const Config& c = m.config();
+  ValueIndex& ix = m.value_index();
+  std::vector<ValueVectorRef> todo;
+  {
+    std::lock_guard<std::mutex> lock(ix.mutex());
+    auto& order = ix.fill_order();
+    if (order.empty()) {  // largest norm first; ties by (layer, index)
+      order.resize(static_cast<size_t>(c.n_layers) * c.d_mlp);
+      std::iota(order.begin(), order.end(), 0);
+      const auto& L = m.weights().layers;
+      const int D = c.d_mlp;
+      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+        return L[a / D].value_norms[a % D] > L[b / D].value_norms[b % D];
+      });
+    }
+  }
+  size_t& cur = ix.fill_cursor();
+  const auto& order = ix.fill_order();
+  while (static_cast<int>(todo.size()) < max_vectors && cur < order.size()) {
+    const int v = order[cur++];
+    const int l = v / c.d_mlp, i = v % c.d_mlp;
+    if (!ix.has(l, i)) todo.push_back({l, i});
+  }
+  if (todo.empty()) return 0;
+  std::vector<std::vector<TokenScore>> top, bottom;
+  project_and_store(m, todo, 0, 0, top, bottom);
+  return static_cast<int>(todo.size());
+}
+
+// ---------------------------------------------------------------- value_index.bin
+
+namespace {
+
+constexpr char kMagic[8] = {'L', 'M', 'D', 'B', 'G', 'V', 'I', 'X'};
+constexpr uint32_t kVersion = 1;
+
+void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
+
+uint32_t get_u32(std::string_view b, size_t o) {
+  uint32_t v;
+  std::memcpy(&v, b.data() + o, 4);
+  return v;
+}
+
+[[noreturn]] void bad_index(const std::string& why) { bad_file("value_index.bin: " + why); }
+
+double dot_d(const float* a, const float* b, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+std::string value_index_to_bytes(const Model& m, const SearchStats* stats) {
+  const Config& c = m.config();
+  const ValueIndex& ix = m.value_index();
+  const int L = c.n_layers, D = c.d_mlp, K = ix.k();
+  if (stats && (stats->n_layers != L || stats->d_mlp != D)) invalid("value index: statistics belong to another model");
+  std::string s(kMagic, 8);
+  for (uint32_t v : {kVersion, uint32_t(L), uint32_t(D), uint32_t(c.d_vocab), uint32_t(c.d_model), uint32_t(K),
+                     uint32_t(stats ? 1 : 0), 0u})
+    put_u32(s, v);
+  std::lock_guard<std::mutex> lock(ix.mutex());
+  const auto& flags = ix.filled_flags();
+  s.append(reinterpret_cast<const char*>(flags.data()), flags.size());
+  s.append((4 - flags.size() % 4) % 4, '\0');
+  const size_t per = static_cast<size_t>(2) * K;
+  std::vector<char> zero(per * 8, 0);
+  for (int l = 0; l < L; ++l) {
+    const auto& ids = ix.layer_ids(l);
+    const auto& sc = ix.layer_scores(l);
+    for (int i = 0; i < D; ++i) {
+      if (ids.empty()) {
+        s.append(zero.data(), zero.size());
+        continue;
+      }
+      s.append(reinterpret_cast<const char*>(ids.data() + i * per), per * 4);
+      s.append(reinterpret_cast<const char*>(sc.data() + i * per), per * 4);
+    }
+  }
+  if (stats) {
+    s.append(reinterpret_cast<const char*>(stats->mean.data()), stats->mean.size() * 4);
+    s.append(reinterpret_cast<const char*>(stats->std.data()), stats->std.size() * 4);
+  }
+  return s;
+}
+
+bool value_index_from_bytes(const Model& m, std::string_view b, SearchStats* stats_out) {
+  const Config& c = m.config();
+  const int L = c.n_layers, D = c.d_mlp, V = c.d_vocab, d = c.d_model;
+  const int K = m.value_index().k();
+  if (b.size() < 40 || std::memcmp(b.data(), kMagic, 8) != 0) bad_index("not an lmdbg value index (bad magic)");
+  if (get_u32(b, 8) != kVersion) bad_index("unsupported version " + std::to_string(get_u32(b, 8)));
+  const uint32_t fl = get_u32(b, 8 + 6 * 4);  // the word after k
+  const uint32_t dims[5] = {get_u32(b, 12), get_u32(b, 16), get_u32(b, 20), get_u32(b, 24), get_u32(b, 28)};
+  const uint32_t want[5] = {uint32_t(L), uint32_t(D), uint32_t(V), uint32_t(d), uint32_t(K)};
+  const char* names[5] = {"n_layers", "d_mlp", "d_vocab", "d_model", "k"};
+  for (int i = 0; i < 5; ++i)
+    if (dims[i] != want[i])
+      bad_index("written for " + std::string(names[i]) + " = " + std::to_string(dims[i]) + ", but this model has " +
+                std::to_string(want[i]));
+  if (fl > 1) bad_index("unknown flags " + std::to_string(fl));
+  const bool has_stats = fl & 1;
+  const size_t n = static_cast<size_t>(L) * D, per = static_cast<size_t>(2) * K;
+  const size_t flags_bytes = (n + 3) / 4 * 4;
+  const size_t need = 40 + flags_bytes + n * per * 8 + (has_stats ? n * 8 : 0);
+  if (b.size() != need)
+    bad_index("expected " + std::to_string(need) + " bytes for this model, got " + std::to_string(b.size()));
+  const auto* flags = reinterpret_cast<const uint8_t*>(b.data() + 40);
+  const char* entries = b.data() + 40 + flags_bytes;
+  auto entry = [&](size_t v, std::vector<int32_t>& ids, std::vector<float>& sc) {
+    ids.resize(per);
+    sc.resize(per);
+    std::memcpy(ids.data(), entries + v * per * 8, per * 4);
+    std::memcpy(sc.data(), entries + v * per * 8 + per * 4, per * 4);
+  };
+  // Structure: ids in range, lists sorted the way topk() sorts them.
+  std::vector<int32_t> ids;
+  std::vector<float> sc;
+  std::vector<size_t> present;
+  for (size_t v = 0; v < n; ++v) {
+    if (flags[v] > 1) bad_index("bad flag for vector " + std::to_string(v));
+    if (!flags[v]) continue;
+    present.push_back(v);
+    entry(v, ids, sc);
+    for (size_t r = 0; r < per; ++r)
+      if (ids[r] < 0 || ids[r] >= V) bad_index("token id " + std::to_string(ids[r]) + " out of range");
+    for (int r = 1; r < K; ++r)
+      if (!(sc[r - 1] >= sc[r]) || !(sc[K + r - 1] <= sc[K + r])) bad_index("unsorted token list for vector " + std::to_string(v));
+  }
+  SearchStats st;
+  if (has_stats) {
+    st.n_layers = L;
+    st.d_mlp = D;
+    st.mean.resize(n);
+    st.std.resize(n);
+    const char* p = entries + n * per * 8;
+    std::memcpy(st.mean.data(), p, n * 4);
+    std::memcpy(st.std.data(), p + n * 4, n * 4);
+    for (size_t v = 0; v < n; ++v)
+      if (!std::isfinite(st.mean[v]) || !(st.std[v] > 0.f) || !std::isfinite(st.std[v]))
+        bad_index("bad search statistics for vector " + std::to_string(v));
+  }
+  // Against the weights: the scores of a sample of vectors recomputed (a mismatch means the file was
+  // written for other weights); one vector projected in full: its lists must be the true top/bottom
+  // (within f32 rounding: an index written natively, with FMA, may differ from wasm in the last bits).
+  std::vector<float> v(d), e(d);
+  auto tol = [](double s) { return 1e-3 * std::max(1.0, std::fabs(s)); };
+  const size_t step = std::max<size_t>(1, present.size() / 32);
+  for (size_t q = 0; q < present.size(); q += step) {
+    const size_t vi = present[q];
+    entry(vi, ids, sc);
+    m.value_vector(static_cast<int>(vi / D), static_cast<int>(vi % D), v.data());
+    for (size_t r : {size_t(0), size_t(K)}) {
+      m.embedding(ids[r], e.data());
+      const double s = dot_d(v.data(), e.data(), d);
+      if (std::fabs(s - sc[r]) > tol(s))
+        bad_index("does not match these weights (vector L" + std::to_string(vi / D) + "D" + std::to_string(vi % D) +
+                  ": stored score " + std::to_string(sc[r]) + ", computed " + std::to_string(s) +
+                  "); rebuild it with `lmdbg index`");
+    }
+  }
+  const size_t full = present.empty() ? (has_stats ? 0 : n) : present[present.size() / 2];
+  if (full < n) {
+    const int l = static_cast<int>(full / D), i = static_cast<int>(full % D);
+    const auto r = value_projection(m, l, i);
+    std::vector<float> sorted(r);
+    std::sort(sorted.begin(), sorted.end());
+    if (flags[full]) {
+      entry(full, ids, sc);
+      const double kth_top = sorted[V - K], kth_bottom = sorted[K - 1];
+      for (int q = 0; q < K; ++q) {
+        if (std::fabs(r[ids[q]] - sc[q]) > tol(sc[q]) || std::fabs(r[ids[K + q]] - sc[K + q]) > tol(sc[K + q]))
+          bad_index("does not match these weights (scores of L" + std::to_string(l) + "D" + std::to_string(i) + ")");
+      }
+      if (sc[K - 1] < kth_top - tol(kth_top) || sc[2 * K - 1] > kth_bottom + tol(kth_bottom))
+        bad_index("does not match these weights (token lists of L" + std::to_string(l) + "D" + std::to_string(i) + ")");
+    }
+    if (has_stats) {
+      double mean = 0, var = 0;
+      for (float x : r) mean += x;
+      mean /= V;
+      for (float x : r) var += (x - mean) * (x - mean);
+      const double sd = std::sqrt(var / V);
+      if (std::fabs(mean - st.mean[full]) > 1e-3 * std::max(1.0, sd) || std::fabs(sd - st.std[full]) > 1e-3 * sd)
+        bad_index("search statistics do not match these weights (L" + std::to_string(l) + "D" + std::to_string(i) + ")");
+    }
+  }
+  // Accepted: store everything.
+  ValueIndex& ix = m.value_index();
+  for (size_t vi : present) {
+    entry(vi, ids, sc);
+    ix.put(static_cast<int>(vi / D), static_cast<int>(vi % D), ids.data(), sc.data(), ids.data() + K, sc.data() + K);
+  }
+  if (has_stats && stats_out) *stats_out = std::move(st);
+  return has_stats;
 }
 
 std::vector<float> value_projection(const Model& m, int layer, int index) {

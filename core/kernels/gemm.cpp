@@ -7,6 +7,11 @@
 // larger M (wasm: M > 8) decodes each panel once into an f32 scratch panel that all row tiles
 // reuse (decode cost / (M / MR)); x86 F16C decodes in the kernel for every M. Then the
 // f16-subnormal side list (gemm.h) is added.
+//
+// Threads (parallel.h): a large enough product is split into column ranges, panel-aligned (GEMV:
+// four panels, its kernel's width), several per thread so that a descheduled thread does not hold
+// up the others; each range runs the single-threaded path. The split does not change any result
+// (gemm.h, Determinism).
 #include "gemm.h"
 
 #include <algorithm>
@@ -14,6 +19,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "parallel.h"
 #include "simd.h"
 #include "ukernels.h"
 
@@ -147,19 +153,10 @@ void add_subnormals(float* C, size_t ldc, const float* A, size_t lda, int M, con
   }
 }
 
-}  // namespace
-
-void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1) {
+// gemm_cols on one thread, arguments already checked.
+void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0,
+                      int n1) {
   constexpr int NR = PackedMatrix::NR;
-  if (W.K() == 0) invalid("gemm: W is empty (not packed)");
-  n1 = std::min(n1, W.N());
-  if (M < 0 || n0 < 0 || n0 > n1)
-    invalid("gemm: bad range M = " + std::to_string(M) + ", columns [" + std::to_string(n0) + ", " +
-            std::to_string(n1) + ") of N = " + std::to_string(W.N()));
-  if (M == 0 || n0 == n1) return;
-  if (M > 1 && (lda < static_cast<size_t>(W.K()) || ldc < static_cast<size_t>(n1 - n0)))
-    invalid("gemm: row strides too small: lda = " + std::to_string(lda) + " (K = " + std::to_string(W.K()) +
-            "), ldc = " + std::to_string(ldc) + " (" + std::to_string(n1 - n0) + " columns)");
   const GemmKernelSet& ks = simd_kernel_set();
   float* const C0 = C;
   const int n0_all = n0;
@@ -176,6 +173,45 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   }
   if (n0 < n1) run_panels(ks, C, ldc, A, lda, M, W, n0 / NR, n1 - n0);
   if (!W.f16_subnormals().empty()) add_subnormals(C0, ldc, A, lda, M, W, n0_all, n1);
+}
+
+// Below this many multiply-adds a product stays on one thread: a fork-join costs a few
+// microseconds (more when the workers sleep), 2^17 multiply-adds take ~10-25 us in wasm.
+constexpr double kParallelMinMacs = 1 << 17;
+// Column ranges per thread (balance when a thread is descheduled or slower).
+constexpr int kRangesPerThread = 4;
+
+}  // namespace
+
+void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1) {
+  constexpr int NR = PackedMatrix::NR;
+  if (W.K() == 0) invalid("gemm: W is empty (not packed)");
+  n1 = std::min(n1, W.N());
+  if (M < 0 || n0 < 0 || n0 > n1)
+    invalid("gemm: bad range M = " + std::to_string(M) + ", columns [" + std::to_string(n0) + ", " +
+            std::to_string(n1) + ") of N = " + std::to_string(W.N()));
+  if (M == 0 || n0 == n1) return;
+  if (M > 1 && (lda < static_cast<size_t>(W.K()) || ldc < static_cast<size_t>(n1 - n0)))
+    invalid("gemm: row strides too small: lda = " + std::to_string(lda) + " (K = " + std::to_string(W.K()) +
+            "), ldc = " + std::to_string(ldc) + " (" + std::to_string(n1 - n0) + " columns)");
+  const int nt = num_threads();
+  // Ranges start at multiples of `unit` columns (the GEMV kernel walks four panels at a time).
+  const int unit = M == 1 ? 4 * NR : NR;
+  const int first_end = std::min(n1, (n0 / unit + 1) * unit);  // end of the (maybe partial) first unit
+  const int units = 1 + (n1 - first_end + unit - 1) / unit;
+  if (nt <= 1 || units < 2 || static_cast<double>(M) * W.K() * (n1 - n0) < kParallelMinMacs) {
+    gemm_cols_serial(C, ldc, A, lda, M, W, n0, n1);
+    return;
+  }
+  const int ranges = std::min(units, nt * kRangesPerThread);
+  // Range r covers units [r * units / ranges, (r + 1) * units / ranges); unit u >= 1 starts at
+  // first_end + (u - 1) * unit.
+  const auto col = [&](int u) { return u == 0 ? n0 : std::min(n1, first_end + (u - 1) * unit); };
+  parallel_for(ranges, [&](int r) {
+    const int c0 = col(static_cast<int>(static_cast<long long>(r) * units / ranges));
+    const int c1 = col(static_cast<int>(static_cast<long long>(r + 1) * units / ranges));
+    if (c0 < c1) gemm_cols_serial(C + (c0 - n0), ldc, A, lda, M, W, c0, c1);
+  });
 }
 
 void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W) {

@@ -88,7 +88,8 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
   }
   qkv_.resize(static_cast<size_t>(T) * 3 * d);
   z_.resize(static_cast<size_t>(T) * d);
-  std::vector<float> x(static_cast<size_t>(T) * d);
+  x_.resize(static_cast<size_t>(T) * d);  // members: no allocation per call once warm
+  std::vector<float>& x = x_;
 
   // Embeddings.
   float* emb = slot(Hook::kEmbed, 0);
@@ -137,10 +138,10 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
 
   float* lnf = slot(Hook::kLnFinal, 0);
   ops::layernorm(lnf, x.data(), w.lnf_g.data(), w.lnf_b.data(), T, d, c.ln_eps);
-  logits_rows_ = opt.all_logits ? T : 1;
+  logits_rows_ = !opt.logits ? 0 : opt.all_logits ? T : 1;
   logits_.resize(static_cast<size_t>(logits_rows_) * c.d_vocab);
   const float* rows = opt.all_logits ? lnf : lnf + static_cast<size_t>(T - 1) * d;
-  kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.unembed);
+  if (logits_rows_ > 0) kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.unembed);
   n_past_ = P + T;
 }
 

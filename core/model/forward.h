@@ -14,6 +14,8 @@ namespace lmdbg {
 struct ForwardOptions {
   HookSet keep;                                   // hooks stored for every layer and new position
   bool all_logits = false;                        // logits for every new position (else the last only)
+  bool logits = true;                             // false: no unembedding at all (logits_rows() = 0); a
+                                                  // trace projects ln_final itself, in its lens GEMM
   const Interventions* interventions = nullptr;   // must be resolved (no `on`)
 };
 
@@ -34,7 +36,7 @@ class State {
   // Results of the last forward().
   int last_T() const { return T_; }
   int last_p0() const { return p0_; }
-  // [rows, d_vocab]; rows = T if all_logits, else 1 (the last position).
+  // [rows, d_vocab]; rows = T if all_logits, else 1 (the last position); 0 if !logits.
   const float* logits() const { return logits_.data(); }
   int logits_rows() const { return logits_rows_; }
   // Hook storage for a kept hook: [T, width] ([H, T, p0+T] for the pattern). Null if not kept.
@@ -53,7 +55,7 @@ class State {
   HookSet kept_;
   std::vector<float> kept_store_[kHookCount];   // [L or 1][T][width]
   std::vector<float> scratch_[kHookCount];      // [T][width] for hooks not kept
-  std::vector<float> qkv_, z_;
+  std::vector<float> qkv_, z_, x_;
   std::vector<float> logits_;
   int logits_rows_ = 0;
 };

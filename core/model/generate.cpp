@@ -19,17 +19,21 @@ int Sampler::pick(const float* logits, int n) {
   const int k = s_.top_k > 0 ? std::min(s_.top_k, n) : n;
   idx_.resize(n);
   for (int i = 0; i < n; ++i) idx_[i] = i;
-  auto by_logit = [&](int a, int b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  // NaN logits (a hostile checkpoint or an extreme intervention can produce them) rank last: a
+  // comparator that is not a strict weak order is undefined behaviour for std::sort / nth_element.
+  auto key = [&](int i) { return std::isnan(logits[i]) ? -INFINITY : logits[i]; };
+  auto by_logit = [&](int a, int b) { return key(a) > key(b) || (key(a) == key(b) && a < b); };
   if (k < n) {
     std::nth_element(idx_.begin(), idx_.begin() + k, idx_.end(), by_logit);
     idx_.resize(k);
   }
   std::sort(idx_.begin(), idx_.end(), by_logit);
   p_.resize(idx_.size());
-  const float mx = logits[idx_[0]];
+  const float mx = key(idx_[0]);
+  if (!std::isfinite(mx)) return idx_[0];  // +inf wins outright; no finite logit at all: the first id
   double sum = 0;
   for (size_t i = 0; i < idx_.size(); ++i) {
-    p_[i] = std::exp((logits[idx_[i]] - mx) / s_.temperature);
+    p_[i] = std::exp((key(idx_[i]) - mx) / s_.temperature);
     sum += p_[i];
   }
   const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * sum;

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/io/safetensors.h"
+#include "core/kernels/rows.h"
 
 namespace lmdbg {
 
@@ -35,6 +36,8 @@ std::unique_ptr<Model> ModelBuilder::finish() {
   if (!weights_) fail(ErrorCode::kState, "model.safetensors: no header was given");
   model_->weights_ = weights_->finish();
   weights_.reset();
+  const Config& c = model_->config_;
+  model_->value_index_.init(c.n_layers, c.d_mlp, c.d_vocab);
   return std::move(model_);
 }
 
@@ -49,6 +52,14 @@ std::unique_ptr<Model> Model::load(const io::ModelFiles& f, const LoadOptions& o
 std::unique_ptr<Model> Model::load_dir(const std::string& dir, const LoadOptions& opt) {
   const io::ModelDir d = io::read_model_dir(dir);
   return load(d.files(), opt);
+}
+
+void Model::value_vector(int layer, int index, float* out) const {
+  kernels::copy_rows(weights_.layers[layer].mlp_proj, index, index + 1, out, config_.d_model);
+}
+
+void Model::value_vectors(int layer, int i0, int i1, float* out, size_t ld) const {
+  kernels::copy_rows(weights_.layers[layer].mlp_proj, i0, i1, out, ld);
 }
 
 void Model::check_layer(int layer) const {

@@ -13,6 +13,7 @@
 
 #include "core/io/config.h"
 #include "core/io/files.h"
+#include "core/model/value_index.h"
 #include "core/model/weights.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -31,7 +32,13 @@ class Model {
   // wte[token, :] (d floats).
   void embedding(int token, float* out) const { weights_.unembed.col(token, out); }
   // Row i of layer l's mlp.c_proj.weight: the value vector v_i (d floats).
-  void value_vector(int layer, int index, float* out) const { weights_.layers[layer].mlp_proj.row(index, out); }
+  void value_vector(int layer, int index, float* out) const;
+  // Rows [i0, i1) of layer l's mlp.c_proj.weight, row stride ld.
+  void value_vectors(int layer, int i0, int i1, float* out, size_t ld) const;
+
+  // Every value vector's top/bottom tokens, as far as computed (core/model/value_index.h). Mutable
+  // cache: filling it never changes a result.
+  ValueIndex& value_index() const { return value_index_; }
 
   // Bounds checks shared by every entry point; they throw Error(kInvalidArgument).
   void check_layer(int layer) const;
@@ -43,6 +50,7 @@ class Model {
   Config config_;
   Tokenizer tokenizer_;
   Weights weights_;
+  mutable ValueIndex value_index_;
 };
 
 // Loads a model as its bytes arrive (the browser streams model.safetensors straight into wasm

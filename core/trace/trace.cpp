@@ -63,6 +63,7 @@ Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions&
   ForwardOptions fo;
   fo.keep.add(Hook::kResidMid).add(Hook::kResidPost).add(Hook::kMlpPost);
   if (opt.attention) fo.keep.add(Hook::kPattern);
+  fo.logits = false;  // the lens GEMM below projects ln_f(resid_post[L-1]) itself
   fo.interventions = &tr.options.interventions;
   st.forward(tokens, fo);
 
@@ -72,6 +73,7 @@ Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions&
     State clean(m);
     ForwardOptions co;
     co.keep.add(Hook::kResidPost);
+    co.logits = false;
     clean.forward(tokens, co);
     std::vector<float> rows(ps.size() * d);
     const float* last = clean.hook(Hook::kResidPost, L - 1);
@@ -87,6 +89,7 @@ Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions&
   std::vector<float> x(static_cast<size_t>(2 * L) * d), lens(static_cast<size_t>(2 * L) * V), raw;
   if (opt.raw_lens) raw.resize(lens.size());
   std::vector<float> score(c.d_mlp), e_pred(d), v(d);
+  std::vector<double> lse(2 * L);
   std::vector<int> top_idx(std::max(1, opt.sub_updates));
   std::vector<ValueVectorRef> vv_refs;
   std::map<std::pair<int, int>, size_t> vv_slot;
@@ -103,7 +106,8 @@ Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions&
     lens_logits(m, x.data(), 2 * L, true, lens.data());
     if (opt.raw_lens) lens_logits(m, x.data(), 2 * L, false, raw.data());
     const float* final_logits = lens.data() + static_cast<size_t>(2 * L - 1) * V;  // = ln_f(resid_post[L-1])
-    pt.prediction = top_tokens(final_logits, V, opt.top_k, true);
+    for (int r = 0; r < 2 * L; ++r) lse[r] = logsumexp(lens.data() + static_cast<size_t>(r) * V, V);
+    pt.prediction = top_tokens_lse(final_logits, V, opt.top_k, lse[2 * L - 1]);
     pt.predicted = pt.prediction[0].id;
     if (!clean_final.empty()) {
       pt.clean_prediction = top_tokens(clean_final.data() + j * V, V, opt.top_k, true);
@@ -116,12 +120,12 @@ Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions&
       lt.layer = l;
       const float* lb = lens.data() + static_cast<size_t>(2 * l) * V;
       const float* la = lb + V;
-      lt.before = top_tokens(lb, V, opt.top_k, true);
-      lt.after = top_tokens(la, V, opt.top_k, true);
+      lt.before = top_tokens_lse(lb, V, opt.top_k, lse[2 * l]);
+      lt.after = top_tokens_lse(la, V, opt.top_k, lse[2 * l + 1]);
       lt.rank_before = rank_of(lb, V, pt.predicted);
       lt.rank_after = rank_of(la, V, pt.predicted);
-      lt.prob_before = prob_of(lb, V, pt.predicted, logsumexp(lb, V));
-      lt.prob_after = prob_of(la, V, pt.predicted, logsumexp(la, V));
+      lt.prob_before = prob_of(lb, V, pt.predicted, lse[2 * l]);
+      lt.prob_after = prob_of(la, V, pt.predicted, lse[2 * l + 1]);
       if (opt.raw_lens) {
         lt.raw_before = top_tokens(raw.data() + static_cast<size_t>(2 * l) * V, V, opt.top_k, false);
         lt.raw_after = top_tokens(raw.data() + static_cast<size_t>(2 * l + 1) * V, V, opt.top_k, false);
