@@ -5,6 +5,8 @@
 #include <emscripten/val.h>
 #include <malloc.h>
 
+#include <climits>
+#include <cstdint>
 #include <memory>
 #include <type_traits>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include "core/analysis/search.h"
 #include "core/analysis/value_vectors.h"
 #include "core/error.h"
+#include "core/io/json_depth.h"
 #include "core/interventions/resolve.h"
 #include "core/model/forward.h"
 #include "core/model/generate.h"
@@ -85,6 +88,24 @@ val copy_bytes(const std::string& s) {
       .new_(emscripten::typed_memory_view(s.size(), reinterpret_cast<const uint8_t*>(s.data())));
 }
 
+// Parses a JSON argument from JS, bounded in depth (core/io/json_depth.h) and with an error that names it.
+nlohmann::json parse_arg(std::string_view text, const char* what) {
+  lmdbg::io::check_json_depth(text, what, lmdbg::ErrorCode::kInvalidArgument);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, std::string(what) + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+// An integer argument that fits in int (get<int>() would wrap 4294967297 to 1).
+int int_arg(const nlohmann::json& v, const char* what) {
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(INT_MAX)
+                                           : v.is_number_integer() && v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX;
+  if (!fits) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, std::string(what) + ": " + v.dump() + " is not an integer in range");
+  return v.get<int>();
+}
+
 size_t heap_available() {
   const size_t max = emscripten_get_heap_max();
   const struct mallinfo mi = mallinfo();
@@ -95,7 +116,7 @@ size_t heap_available() {
 
 lmdbg::LoadOptions parse_load_options(const std::string& options) {
   lmdbg::LoadOptions opt;
-  const auto o = nlohmann::json::parse(options.empty() ? "{}" : options);
+  const auto o = parse_arg(options.empty() ? "{}" : options, "load options");
   const std::string dtype = o.value("dtype", "f32");
   if (dtype == "f16")
     opt.storage = lmdbg::kernels::Storage::kF16;
@@ -170,12 +191,13 @@ class WasmModel {
   // JSON array of value vectors for refs [[layer, index], ...].
   std::string valueVectors(std::string refs_json, int top_k, int bottom_k) const {
     return guarded([&] {
-      const auto j = nlohmann::json::parse(refs_json);
+      const auto j = parse_arg(refs_json, "value vectors");
+      if (!j.is_array()) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "value vectors: expected [layer, index] pairs");
       std::vector<lmdbg::ValueVectorRef> refs;
       for (const auto& r : j) {
         if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number_integer())
           throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "value vectors: expected [layer, index] pairs");
-        refs.push_back({r[0].get<int>(), r[1].get<int>()});
+        refs.push_back({int_arg(r[0], "value vectors: layer"), int_arg(r[1], "value vectors: index")});
       }
       const auto vs = lmdbg::value_vector_tokens(*model_, refs, top_k, bottom_k);
       std::string out = "[";
@@ -188,7 +210,7 @@ class WasmModel {
   // The per-vector moments behind keyword search; computed once, on first use.
   void prepareSearch() {
     guarded([&] {
-      if (!stats_) stats_ = std::make_unique<lmdbg::SearchStats>(lmdbg::compute_search_stats(*model_));
+      ensure_search_stats();
       return 0;
     });
   }
@@ -196,13 +218,13 @@ class WasmModel {
 
   std::string search(std::string keywords_json, int limit, int top_k) {
     return guarded([&] {
-      const auto j = nlohmann::json::parse(keywords_json);
+      const auto j = parse_arg(keywords_json, "search keywords");
       std::vector<std::string> kws;
       for (const auto& k : j) {
         if (!k.is_string()) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "search: keywords must be strings");
         kws.push_back(k.get<std::string>());
       }
-      prepareSearch();
+      ensure_search_stats();
       return lmdbg::search_to_json(*model_, kws, lmdbg::search_value_vectors(*model_, *stats_, kws, limit, top_k));
     });
   }
@@ -213,7 +235,7 @@ class WasmModel {
       const auto v = to_ids(ids);
       const auto& c = model_->config();
       std::vector<lmdbg::HookRef> wanted;
-      const auto names = nlohmann::json::parse(names_json.empty() ? "[]" : names_json);
+      const auto names = parse_arg(names_json.empty() ? "[]" : names_json, "hook names");
       if (!names.is_array()) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "names must be an array of hook names");
       for (const auto& n : names) {
         const auto ref = n.is_string() ? lmdbg::parse_hook_name(n.get<std::string>(), c.n_layers) : std::nullopt;
@@ -274,6 +296,9 @@ class WasmModel {
 
  private:
   std::unique_ptr<lmdbg::Model> model_;
+  void ensure_search_stats() {  // throws (inside guarded) when it cannot compute them
+    if (!stats_) stats_ = std::make_unique<lmdbg::SearchStats>(lmdbg::compute_search_stats(*model_));
+  }
   std::unique_ptr<lmdbg::SearchStats> stats_;
   std::unique_ptr<lmdbg::Clusters> clusters_;
 };
@@ -327,11 +352,11 @@ WasmGenerator* make_generator(const WasmModel& m, val ids, std::string intervent
   return guarded([&] {
     const auto v = to_ids(ids);
     const auto ivs = lmdbg::interventions_from_json(interventions_json.empty() ? "[]" : interventions_json);
-    const auto j = nlohmann::json::parse(sampling_json.empty() ? "{}" : sampling_json);
+    const auto j = parse_arg(sampling_json.empty() ? "{}" : sampling_json, "sampling options");
     lmdbg::Sampling s;
     s.greedy = j.value("greedy", true);
     s.temperature = j.value("temperature", 1.0f);
-    s.top_k = j.value("topK", 0);
+    s.top_k = j.contains("topK") ? int_arg(j["topK"], "sampling options: topK") : 0;
     s.seed = j.value("seed", 0ull);
     return new WasmGenerator(std::make_unique<lmdbg::Generator>(m.model(), v, ivs, s));
   });

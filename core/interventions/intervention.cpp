@@ -1,11 +1,14 @@
 #include "intervention.h"
 
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/io/json_depth.h"
 
 namespace lmdbg {
 
@@ -120,10 +123,11 @@ void validate_interventions(const Interventions& ivs, int n_layers, int d_mlp, i
 }
 
 Interventions interventions_from_json(std::string_view text) {
+  io::check_json_depth(text, "interventions", ErrorCode::kInvalidArgument);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
     invalid(std::string("interventions: not valid JSON (") + e.what() + ")");
   }
   if (!j.is_array()) invalid("interventions: expected an array of {layer, index, mode, value?, positions?}");
@@ -136,10 +140,11 @@ Interventions interventions_from_json(std::string_view text) {
       if (!e.contains(key) || !e[key].is_number_integer()) invalid(where + ": \"" + key + "\" must be an integer");
     if (!e.contains("mode") || !e["mode"].is_string()) invalid(where + ": \"mode\" must be a string");
     const std::string mode = e["mode"];
+    // The mode goes into a spec string below: keep "@", ":" and "=" out so the error names the mode.
+    if (mode.find_first_of("@:=") != std::string::npos) invalid(where + ": unknown mode \"" + mode + "\"");
     const bool has_value = e.contains("value") && !e["value"].is_null();
     if (has_value && !e["value"].is_number()) invalid(where + ": \"value\" must be a number");
-    std::string spec = std::to_string(e["layer"].get<long long>()) + ":" + std::to_string(e["index"].get<long long>()) +
-                       ":" + mode;
+    std::string spec = e["layer"].dump() + ":" + e["index"].dump() + ":" + mode;
     Intervention iv = parse_intervention(spec + (mode == "off" || mode == "on" ? "" : "=0"));
     if (mode != "off" && mode != "on") {
       if (!has_value) invalid(where + ": mode " + mode + " needs a \"value\"");
@@ -149,6 +154,10 @@ Interventions interventions_from_json(std::string_view text) {
       if (!e["positions"].is_array()) invalid(where + ": \"positions\" must be null or an array of integers");
       for (const auto& p : e["positions"]) {
         if (!p.is_number_integer()) invalid(where + ": \"positions\" must be null or an array of integers");
+        // get<int>() would wrap 4294967296 to position 0.
+        const bool fits = p.is_number_unsigned() ? p.get<uint64_t>() <= uint64_t(INT_MAX)
+                                                 : p.get<int64_t>() >= INT_MIN && p.get<int64_t>() <= INT_MAX;
+        if (!fits) invalid(where + ": position " + p.dump() + " out of range");
         iv.positions.push_back(p.get<int>());
       }
       if (iv.positions.empty()) invalid(where + ": \"positions\" is empty (use null for every position)");

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "core/model/forward.h"
 
 namespace lmdbg {
@@ -26,8 +27,12 @@ Interventions resolve_on(const Model& model, std::span<const int> prompt, const 
   for (auto& iv : out) {
     if (iv.mode != InterventionMode::kOn) continue;
     const float* coef = clean.hook(Hook::kMlpPost, iv.layer) + static_cast<size_t>(T - 1) * c.d_mlp;
+    const float s = max_subupdate_score(model, iv.layer, coef);
+    if (!std::isfinite(s))
+      invalid("intervention " + format_intervention(iv) + ": layer " + std::to_string(iv.layer) +
+              "'s largest sub-update score in the clean run is not finite (the activations overflow float)");
     iv.mode = InterventionMode::kPre;
-    iv.value = max_subupdate_score(model, iv.layer, coef) + 0.01f;
+    iv.value = s + 0.01f;
   }
   return out;
 }

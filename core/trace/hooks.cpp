@@ -51,7 +51,9 @@ std::optional<HookRef> parse_hook_name(std::string_view name, int n_layers) {
   name.remove_prefix(prefix.size());
   int layer = -1;
   const auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), layer);
-  if (ec != std::errc() || p == name.data() || *p != '.' || layer < 0 || layer >= n_layers) return std::nullopt;
+  if (ec != std::errc() || p == name.data() || p == name.data() + name.size() || *p != '.' || layer < 0 ||
+      layer >= n_layers)
+    return std::nullopt;
   if (name[0] == '0' && p - name.data() > 1) return std::nullopt;  // no leading zeros
   const std::string_view rest(p + 1, name.data() + name.size() - (p + 1));
   for (const auto& e : kTable)

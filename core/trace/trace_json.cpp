@@ -1,11 +1,14 @@
 // trace_to_json: the schema documented in docs/trace-schema.md. camelCase keys; every token entry
 // carries its id and text.
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/analysis/value_vectors.h"
 #include "core/error.h"
+#include "core/io/json_depth.h"
 #include "trace.h"
 
 namespace lmdbg {
@@ -37,18 +40,27 @@ json intervention_json(const Intervention& iv) {
 }  // namespace
 
 TraceOptions trace_options_from_json(std::string_view text) {
+  io::check_json_depth(text, "trace options", ErrorCode::kInvalidArgument);
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.empty() ? std::string_view("{}") : text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
     invalid(std::string("trace options: not valid JSON (") + e.what() + ")");
   }
   if (!j.is_object()) invalid("trace options: expected an object");
   TraceOptions o;
+  // An integer that fits in int (get<int>() would silently wrap 4294967297 to 1).
+  auto as_int = [](const nlohmann::json& v, int& out) {
+    if (!v.is_number_integer()) return false;
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT_MAX)
+                               : v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX)
+      return false;
+    out = v.get<int>();
+    return true;
+  };
   auto get_int = [&](const char* key, int& out) {
     if (!j.contains(key) || j[key].is_null()) return;
-    if (!j[key].is_number_integer()) invalid(std::string("trace options: \"") + key + "\" must be an integer");
-    out = j[key].get<int>();
+    if (!as_int(j[key], out)) invalid(std::string("trace options: \"") + key + "\" must be an integer in int range");
   };
   auto get_bool = [&](const char* key, bool& out) {
     if (!j.contains(key) || j[key].is_null()) return;
@@ -72,8 +84,9 @@ TraceOptions trace_options_from_json(std::string_view text) {
     } else if (p == "last") {
     } else if (p.is_array()) {
       for (const auto& x : p) {
-        if (!x.is_number_integer()) invalid("trace options: \"positions\" must be \"last\", \"all\" or integers");
-        o.positions.push_back(x.get<int>());
+        int pos;
+        if (!as_int(x, pos)) invalid("trace options: \"positions\" must be \"last\", \"all\" or integers");
+        o.positions.push_back(pos);
       }
     } else {
       invalid("trace options: \"positions\" must be \"last\", \"all\" or an array of integers");

@@ -1,8 +1,11 @@
 // The lmdbg CLI as a user runs it: JSON on stdout, exit 0 / 1 (runtime error) / 2 (usage).
+#include <unistd.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/io/safetensors.h"
@@ -17,8 +20,11 @@ struct CliRun {
   std::string out;
 };
 
+// One stderr file per test process: ctest -j runs the Cli.* tests side by side.
+const std::string kStderr = "/tmp/lmdbg_cli_test_stderr." + std::to_string(getpid());
+
 CliRun run(const std::string& args) {
-  const std::string cmd = std::string(LMDBG_CLI_PATH) + " " + args + " 2>/tmp/lmdbg_cli_test_stderr";
+  const std::string cmd = std::string(LMDBG_CLI_PATH) + " " + args + " 2>" + kStderr;
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -29,7 +35,7 @@ CliRun run(const std::string& args) {
   return {WEXITSTATUS(st), out};
 }
 
-std::string stderr_text() { return lmdbg::test::read_text("/tmp/lmdbg_cli_test_stderr"); }
+std::string stderr_text() { return lmdbg::test::read_text(kStderr); }
 
 const std::string kModel = lmdbg::test::model_dir("l4-f32");
 
@@ -130,4 +136,47 @@ TEST(Cli, UsageErrorsExit2RuntimeErrorsExit1) {
   EXPECT_NE(stderr_text().find("layer 9 out of range"), std::string::npos);
   EXPECT_EQ(run("generate " + kModel + " --ids 1,99999 -n 2").status, 1);
   EXPECT_EQ(run("value " + kModel + " --layer 0 --index 256").status, 1);
+}
+
+// convert: F32 -> F16 must round exactly as PyTorch's .half() does: l4-f16-prefix holds the same
+// weights as l4-f32, converted by torch (with the key prefix and the mask buffers, which convert drops).
+TEST(Cli, ConvertWritesTheTorchHalfOfEveryWeightAndLoads) {
+  const std::string out = "/tmp/lmdbg_cli_convert." + std::to_string(getpid());
+  const CliRun r = run("convert " + kModel + " -o " + out);
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  const json report = json::parse(r.out);
+  EXPECT_GT(report["weights"].get<long>(), 100000);
+  EXPECT_LT(report["bytesAfter"].get<double>(), 0.51 * report["bytesBefore"].get<double>());
+
+  const auto got_bytes = lmdbg::io::FileBytes::read(out + "/model.safetensors");
+  const auto want_bytes = lmdbg::io::FileBytes::read(lmdbg::test::model_dir("l4-f16-prefix") + "/model.safetensors");
+  const auto got = lmdbg::io::parse_safetensors(got_bytes.data(), got_bytes.size());
+  const auto want = lmdbg::io::parse_safetensors(want_bytes.data(), want_bytes.size());
+  size_t compared = 0;
+  for (const auto& t : want.tensors) {
+    if (t.name.ends_with(".attn.bias") || t.name.ends_with(".attn.masked_bias")) continue;
+    const auto* g = got.find(t.name.substr(std::string("transformer.").size()));
+    ASSERT_NE(g, nullptr) << t.name;
+    EXPECT_EQ(g->dtype, lmdbg::io::TensorDType::kF16) << t.name;
+    EXPECT_EQ(g->shape, t.shape) << t.name;
+    ASSERT_EQ(g->end - g->begin, t.end - t.begin) << t.name;
+    EXPECT_EQ(std::memcmp(g->data, t.data, t.end - t.begin), 0) << t.name << " differs from torch's .half()";
+    ++compared;
+  }
+  EXPECT_EQ(compared, got.tensors.size());
+  EXPECT_EQ(lmdbg::test::read_text(out + "/vocab.json"), lmdbg::test::read_text(kModel + "/vocab.json"));
+
+  // It loads and runs: the same trace JSON as the torch-converted fixture.
+  const CliRun a = run("trace " + out + " --prompt \"The river\" --json");
+  const CliRun b = run("trace " + lmdbg::test::model_dir("l4-f16-prefix") + " --prompt \"The river\" --json");
+  ASSERT_EQ(a.status, 0);
+  EXPECT_EQ(a.out, b.out);
+
+  // Converting again is the identity; -o MODEL is refused.
+  const CliRun again = run("convert " + out + " -o " + out + ".2");
+  ASSERT_EQ(again.status, 0);
+  EXPECT_EQ(lmdbg::test::read_text(out + ".2/model.safetensors"), lmdbg::test::read_text(out + "/model.safetensors"));
+  EXPECT_EQ(run("convert " + out + " -o " + out).status, 2);
+  std::filesystem::remove_all(out);
+  std::filesystem::remove_all(out + ".2");
 }
