@@ -1,7 +1,10 @@
 // lmdbg: the native command line. MODEL is a Hugging Face layout folder
 // (config.json, model.safetensors, vocab.json, merges.txt).
 // Exit status: 0 ok, 1 runtime error (message on stderr), 2 bad arguments (usage on stderr).
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -14,10 +17,12 @@
 #include "core/analysis/analysis_json.h"
 #include "core/analysis/clusters.h"
 #include "core/analysis/search.h"
+#include "core/analysis/value_vectors.h"
 #include "core/error.h"
 #include "core/interventions/resolve.h"
 #include "core/io/files.h"
 #include "core/io/safetensors.h"
+#include "core/kernels/fp16.h"
 #include "core/model/forward.h"
 #include "core/model/generate.h"
 #include "core/model/model.h"
@@ -39,6 +44,10 @@ commands:
   value MODEL --layer L --index I [--top-k K] --json
   search MODEL --keywords a,b [--limit N] [--top-k K] --json
   cluster MODEL [--k K] [--iterations N] [--seed S] [-o FILE]   (default MODEL/value_clusters.json)
+  index MODEL [-o FILE]      every value vector's top/bottom tokens and the search statistics
+                             (default MODEL/value_index.bin, read by trace/value/search)
+  convert MODEL -o DIR       the checkpoint with F16 weights (half the download) plus its config,
+                             vocab.json, merges.txt (and value_clusters.json if present)
 
 options:
   --dtype f32|f16     weight storage (default f32)
@@ -240,6 +249,8 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+std::unique_ptr<lmdbg::SearchStats> load_index(const std::string& dir, const lmdbg::Model& m);
+
 int cmd_trace(const Args& a) {
   lmdbg::TraceOptions opt;
   if (a.has("--top-k")) opt.top_k = static_cast<int>(parse_long(a.get("--top-k"), "--top-k"));
@@ -255,6 +266,7 @@ int cmd_trace(const Args& a) {
   opt.attention = a.has("--attention");
   opt.interventions = interventions(a);
   auto m = load(a);
+  load_index(a.model, *m);
   const auto ids = prompt_ids(a, *m);
   const auto t = lmdbg::run_trace(*m, ids, opt);
   std::cout << lmdbg::trace_to_json(*m, t, opt.attention) << "\n";
@@ -269,12 +281,132 @@ std::unique_ptr<lmdbg::Clusters> load_clusters(const std::string& dir, const lmd
   return std::make_unique<lmdbg::Clusters>(lmdbg::clusters_from_json(read_text_file(path), m));
 }
 
+// value_index.bin beside the checkpoint, when present: fills the model's index; returns the search
+// statistics it holds (if any).
+std::unique_ptr<lmdbg::SearchStats> load_index(const std::string& dir, const lmdbg::Model& m) {
+  const std::string path = dir + "/value_index.bin";
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return nullptr;
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto st = std::make_unique<lmdbg::SearchStats>();
+  if (!lmdbg::value_index_from_bytes(m, bytes, st.get())) return nullptr;
+  return st;
+}
+
+int cmd_index(const Args& a) {
+  auto m = load(a);
+  const size_t total = m->value_index().total();
+  size_t done = 0, last = 0;
+  while (const int n = lmdbg::fill_value_index(*m, 128)) {
+    done += n;
+    if (done - last >= total / 20 || done == total) {
+      std::fprintf(stderr, "value vectors: %zu / %zu\n", done, total);
+      last = done;
+    }
+  }
+  const auto stats = lmdbg::compute_search_stats(*m);
+  const std::string out = a.get("-o", a.model + "/value_index.bin");
+  const std::string bytes = lmdbg::value_index_to_bytes(*m, &stats);
+  std::ofstream f(out, std::ios::binary);
+  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out + ": cannot write");
+  std::fprintf(stderr, "wrote the index of %zu value vectors (%.1f MB) to %s\n", total, bytes.size() / 1e6, out.c_str());
+  return 0;
+}
+
+// One tensor's values as f32 (F64, F32, F16, BF16; the header was validated by parse_safetensors).
+std::vector<float> tensor_f32(const lmdbg::io::TensorInfo& t) {
+  using lmdbg::io::TensorDType;
+  std::vector<float> out(t.numel());
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint8_t* p = t.data + i * lmdbg::io::dtype_size(t.dtype);
+    if (t.dtype == TensorDType::kF32) {
+      std::memcpy(&out[i], p, 4);
+    } else if (t.dtype == TensorDType::kF64) {
+      double d;
+      std::memcpy(&d, p, 8);
+      out[i] = static_cast<float>(d);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, p, 2);
+      out[i] = t.dtype == TensorDType::kF16 ? lmdbg::kernels::f16_to_f32(h) : lmdbg::kernels::bf16_to_f32(h);
+    }
+  }
+  return out;
+}
+
+void write_file(const std::string& path, std::string_view bytes) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, path + ": cannot write");
+}
+
+// HF folder -> the same folder with every weight stored as F16 (round to nearest even, subnormals
+// kept), so that the demo can offer half-size downloads. The model is loaded first: only a
+// checkpoint that loads is converted. The attention-mask buffers (attn.bias, attn.masked_bias) are
+// dropped: every GPT-2 loader rebuilds them.
+int cmd_convert(const Args& a) {
+  namespace fs = std::filesystem;
+  using lmdbg::io::TensorDType;
+  if (!a.has("-o")) throw UsageError("convert needs -o DIR");
+  const std::string out_dir = a.get("-o");
+  std::error_code ec;
+  if (fs::exists(out_dir, ec) && fs::equivalent(out_dir, a.model, ec))
+    throw UsageError("convert: -o must be another folder than MODEL");
+  load(a);  // validates config, tokenizer and every tensor
+  const lmdbg::io::ModelDir d = lmdbg::io::read_model_dir(a.model);
+  const auto st = lmdbg::io::parse_safetensors(d.weights.data(), d.weights.size());
+  std::vector<std::vector<uint16_t>> halves;
+  std::vector<lmdbg::io::TensorToWrite> out;
+  halves.reserve(st.tensors.size());
+  size_t n_weights = 0, n_flushed = 0;
+  for (const auto& t : st.tensors) {
+    const bool mask = t.name.ends_with(".attn.bias") || t.name.ends_with(".attn.masked_bias");
+    const bool is_float = t.dtype == TensorDType::kF32 || t.dtype == TensorDType::kF64 ||
+                          t.dtype == TensorDType::kF16 || t.dtype == TensorDType::kBF16;
+    if (mask || !is_float) continue;
+    const std::vector<float> v = tensor_f32(t);
+    auto& h = halves.emplace_back(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      h[i] = lmdbg::kernels::f32_to_f16(v[i]);
+      if ((h[i] & 0x7c00u) == 0x7c00u)
+        throw lmdbg::Error(lmdbg::ErrorCode::kBadFile, "convert: tensor " + t.name + " holds " + std::to_string(v[i]) +
+                                                           " at flat index " + std::to_string(i) +
+                                                           ", beyond F16's range (65504): keep this model in F32");
+      n_flushed += v[i] != 0.f && (h[i] & 0x7fffu) == 0;
+    }
+    n_weights += v.size();
+    out.push_back({t.name, TensorDType::kF16, t.shape, h.data()});
+  }
+  fs::create_directories(out_dir, ec);
+  if (ec) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out_dir + ": cannot create (" + ec.message() + ")");
+  const std::string bytes = lmdbg::io::write_safetensors(out, {{"format", "pt"}, {"producer", "lmdbg convert"}});
+  write_file(out_dir + "/model.safetensors", bytes);
+  write_file(out_dir + "/config.json", d.config.view());
+  write_file(out_dir + "/vocab.json", d.vocab.view());
+  write_file(out_dir + "/merges.txt", d.merges.view());
+  const fs::path clusters = fs::path(a.model) / "value_clusters.json";
+  if (fs::exists(clusters)) fs::copy_file(clusters, fs::path(out_dir) / "value_clusters.json", fs::copy_options::overwrite_existing);
+  json report = {{"tensors", out.size()},
+                 {"weights", n_weights},
+                 {"flushedToZero", n_flushed},
+                 {"bytesBefore", d.weights.size()},
+                 {"bytesAfter", bytes.size()}};
+  std::cout << report.dump() << "\n";
+  // The written folder must load like the original.
+  Args check = a;
+  check.model = out_dir;
+  load(check);
+  return 0;
+}
+
 int cmd_value(const Args& a) {
   if (!a.has("--layer") || !a.has("--index")) throw UsageError("value needs --layer L --index I");
   const int layer = static_cast<int>(parse_long(a.get("--layer"), "--layer"));
   const int index = static_cast<int>(parse_long(a.get("--index"), "--index"));
   const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
   auto m = load(a);
+  load_index(a.model, *m);
   const auto v = lmdbg::value_vector_tokens(*m, {{layer, index}}, k, k);
   const auto clusters = load_clusters(a.model, *m);
   std::cout << lmdbg::value_vector_to_json(*m, v[0], clusters.get()) << "\n";
@@ -287,7 +419,8 @@ int cmd_search(const Args& a) {
   const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
   const auto keywords = split(a.get("--keywords"), ',');
   auto m = load(a);
-  const auto stats = lmdbg::compute_search_stats(*m);
+  auto indexed = load_index(a.model, *m);
+  const auto stats = indexed ? std::move(*indexed) : lmdbg::compute_search_stats(*m);
   const auto hits = lmdbg::search_value_vectors(*m, stats, keywords, limit, k);
   std::cout << lmdbg::search_to_json(*m, keywords, hits) << "\n";
   return 0;
@@ -323,6 +456,8 @@ int main(int argc, char** argv) {
     if (a.cmd == "value") return cmd_value(a);
     if (a.cmd == "search") return cmd_search(a);
     if (a.cmd == "cluster") return cmd_cluster(a);
+    if (a.cmd == "index") return cmd_index(a);
+    if (a.cmd == "convert") return cmd_convert(a);
     throw UsageError("unknown command \"" + a.cmd + "\"");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "lmdbg: %s\n\n%s", e.what(), kUsage);
