@@ -23,6 +23,7 @@ import type { RawGenerator, RawModel, RawModule, RawText } from './raw.js';
 import { abortError, isNode, yieldToEventLoop } from './env.js';
 import { loadModel } from './load.js';
 import { fromFileData } from './sources.js';
+import { moduleThreads } from './module.js';
 
 // ignoreBOM: keep a leading U+FEFF (by default TextDecoder drops it, and decode() would lose text).
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -86,12 +87,12 @@ export class LMDebugger implements Debugger {
 
   #ids(prompt: string | number[]): number[] {
     const m = this.#m;
-    return typeof prompt === 'string' ? Array.from(m.tokenize(prompt, false)) : checkIds(prompt);
+    return typeof prompt === 'string' ? Array.from(m.tokenize(wellFormed(prompt), false)) : checkIds(prompt);
   }
 
   async tokenize(text: string, options: { allowSpecial?: boolean } = {}): Promise<number[]> {
     if (typeof text !== 'string') throw new Error('lmdbg: tokenize expects a string');
-    return Array.from(this.#m.tokenize(text, options.allowSpecial === true));
+    return Array.from(this.#m.tokenize(wellFormed(text), options.allowSpecial === true));
   }
 
   async decode(ids: number[]): Promise<string> {
@@ -195,7 +196,7 @@ export class LMDebugger implements Debugger {
 
   async memory(): Promise<MemoryInfo> {
     const m = this.#m;
-    return { heapBytes: this.#M.heapBytes(), heapUsed: this.#M.heapUsed(), weightBytes: m.weightBytes() };
+    return { heapBytes: this.#M.heapBytes(), heapUsed: this.#M.heapUsed(), weightBytes: m.weightBytes(), threads: moduleThreads() };
   }
 
   async dispose(): Promise<void> {
@@ -238,4 +239,13 @@ export function samplingJson(s: GenerateOptions['sampling']): string {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`lmdbg: sampling.seed must be a non-negative integer, got ${String(seed)}`);
   out.seed = seed;
   return JSON.stringify(out);
+}
+
+/**
+ * A lone UTF-16 surrogate becomes U+FFFD, as TextEncoder does. (Embind's string conversion would
+ * otherwise merge it with the next code unit: "\uD800 " lost its space.)
+ */
+function wellFormed(text: string): string {
+  const s = text as string & { toWellFormed?: () => string };
+  return typeof s.toWellFormed === 'function' ? s.toWellFormed() : new TextDecoder().decode(new TextEncoder().encode(text));
 }

@@ -3,7 +3,7 @@
 import type { Dtype, LoadOptions, LoadProgress, ModelSource } from '../types/index.js';
 import type { RawLoader, RawModel, RawModule } from './raw.js';
 import { formatBytes, throwIfAborted } from './env.js';
-import { getModule } from './module.js';
+import { getModule, resolveThreads } from './module.js';
 import { resolveSource, type FileKey, type OpenedFile } from './sources.js';
 
 class Progress {
@@ -147,7 +147,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const dtype: Dtype = options.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`lmdbg: dtype must be "f32" or "f16", got ${JSON.stringify(dtype)}`);
   throwIfAborted(signal);
-  const modulePromise = getModule(options.wasmUrl);
+  const modulePromise = resolveThreads(options.threads, options.wasmUrl).then((n) => getModule(options.wasmUrl, n));
   modulePromise.catch(() => {}); // reported below, after the files
   const provider = await resolveSource(source, options);
   // The small files first; model.safetensors is opened only when they are in, so that a download

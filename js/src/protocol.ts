@@ -26,6 +26,7 @@ export interface WorkerLoadOptions {
   hubHost?: string;
   revision?: string;
   wasmUrl?: string;
+  threads?: boolean | number;
   progress: boolean;
 }
 

@@ -69,6 +69,7 @@ export class WorkerDebugger implements Debugger {
         ...(options.hubHost !== undefined ? { hubHost: absoluteUrl(options.hubHost) } : {}),
         ...(options.revision !== undefined ? { revision: options.revision } : {}),
         ...(options.wasmUrl !== undefined ? { wasmUrl: absoluteUrl(options.wasmUrl) } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
         progress: typeof options.onProgress === 'function',
       },
     };
@@ -215,6 +216,8 @@ export class WorkerDebugger implements Debugger {
     try {
       this.#send({ type: 'generate', id, prompt, options: rest });
       for (;;) {
+        // A disposed model yields nothing more, not even tokens that already arrived.
+        if (this.#disposed) throw new Error('lmdbg: this model has been disposed');
         if (tokens.length) {
           if (signal?.aborted) throw abortError(signal);
           yield tokens.shift()!;
@@ -223,7 +226,6 @@ export class WorkerDebugger implements Debugger {
         if (error) throw error;
         if (signal?.aborted) throw abortError(signal);
         if (finished) return;
-        if (this.#disposed) throw new Error('lmdbg: this model has been disposed');
         await new Promise<void>((r) => (wake = r));
         wake = null;
       }

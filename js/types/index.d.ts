@@ -97,6 +97,18 @@ export interface LoadOptions {
    * interleaved. In Node this option throws.
    */
   worker?: boolean;
+  /**
+   * Threads for the engine's matrix products: the threaded build (lmdbg-threads.wasm, its Workers
+   * pre-started) instead of the single-threaded lmdbg.wasm. Default: automatic, i.e. the hardware
+   * threads (at most 8) on a cross-origin isolated page or Worker (`crossOriginIsolated`, served
+   * with `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`),
+   * 1 elsewhere and in Node. `false` or 1: single-threaded; `true`: the hardware threads (at most
+   * 8); n: n threads. More than 1 where SharedArrayBuffer is missing throws. Like wasmUrl, the
+   * first load of a page, Worker or process decides; with threads, wasmUrl names
+   * lmdbg-threads.wasm, beside which lmdbg-threads.mjs and lmdbg-threads.worker.js must be served.
+   * Results are bitwise the same for every thread count.
+   */
+  threads?: boolean | number;
 }
 
 export interface Token {
@@ -313,6 +325,8 @@ export interface MemoryInfo {
   heapBytes: number;
   heapUsed: number;
   weightBytes: number;
+  /** Threads of the engine's matrix products (1: the single-threaded build; see LoadOptions.threads). */
+  threads: number;
 }
 
 /**

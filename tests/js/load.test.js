@@ -248,3 +248,49 @@ describe('bad local sources and dispose', () => {
     await expect(d2.trace('x')).rejects.toThrow(/disposed/);
   });
 });
+
+// `lmdbg convert` (the native CLI, built by `npm run build:native`) writes F16 weights; the result loads
+// through every source kind and traces exactly like l4-f16-prefix, whose weights torch's .half() made from
+// the same F32 fixture.
+describe('a folder written by `lmdbg convert`', () => {
+  const cli = path.join(root, 'build/lmdbg');
+  let out, hub, want, want16;
+  beforeAll(async () => {
+    const { existsSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { execFileSync } = await import('node:child_process');
+    expect(existsSync(cli), `${cli} is missing: run \`npm run build:native\``).toBe(true);
+    out = path.join(mkdtempSync(path.join(tmpdir(), 'lmdbg-convert-')), 'l4-f16');
+    execFileSync(cli, ['convert', modelDir('l4-f32'), '-o', out]);
+    hub = await startHub({ repos: { 'lmdbg-test/converted': out } });
+    for (const dtype of ['f32', 'f16']) {
+      const ref = await LMDebugger.load(modelDir('l4-f16-prefix'), { dtype });
+      const t = await ref.trace(PROMPT, { positions: 'all' });
+      if (dtype === 'f32') want = t;
+      else want16 = t;
+      await ref.dispose();
+    }
+  });
+  afterAll(async () => {
+    await hub?.close();
+    const { rmSync } = await import('node:fs');
+    if (out) rmSync(path.dirname(out), { recursive: true, force: true });
+  });
+
+  it('is half the size and loads from a folder, a Hub id, a base URL and bytes, with f32 and f16 storage', async () => {
+    expect(statSync(path.join(out, 'model.safetensors')).size).toBeLessThan(0.51 * statSync(path.join(modelDir('l4-f32'), 'model.safetensors')).size);
+    const files = Object.fromEntries(['config.json', 'vocab.json', 'merges.txt', 'model.safetensors'].map((n) => [n, readFileSync(path.join(out, n))]));
+    const sources = [
+      [out, {}],
+      ['lmdbg-test/converted', { hubHost: hub.url }],
+      [`${hub.url}/lmdbg-test/converted/resolve/main`, {}],
+      [{ config: files['config.json'], vocab: files['vocab.json'], merges: files['merges.txt'], weights: files['model.safetensors'] }, {}],
+      [out, { dtype: 'f16' }],
+    ];
+    for (const [source, options] of sources) {
+      const dbg = await LMDebugger.load(source, options);
+      expect(await dbg.trace(PROMPT, { positions: 'all' }), JSON.stringify(options)).toEqual(options.dtype === 'f16' ? want16 : want);
+      await dbg.dispose();
+    }
+  });
+});

@@ -77,6 +77,14 @@ describe('GPT-2 tokenizer (real vocabulary) through the package', () => {
     expect(checked).toBeGreaterThan(4000);
   });
 
+  it('a lone surrogate becomes U+FFFD and keeps its neighbours', async () => {
+    for (const [bad, good] of [['\uD800 x', '\uFFFD x'], ['a\uDC00b', 'a\uFFFDb'], ['\uD83D', '\uFFFD']]) {
+      const ids = await dbg.tokenize(bad);
+      expect(ids, JSON.stringify(bad)).toEqual(tiktoken.encode(good, [], []));
+      expect(await dbg.decode(ids)).toBe(good);
+    }
+  });
+
   it('toStrTokens marks partial UTF-8 characters with U+FFFD and decode joins them', async () => {
     const text = '日本 🎉';
     const ids = await dbg.tokenize(text);
