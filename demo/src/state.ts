@@ -1,0 +1,125 @@
+// The page state that lives in the URL, so that a view can be shared: model, prompt, interventions,
+// selected layer, open value vector. Parsing is bounded: length limits, whitelisted characters, validated
+// numbers; anything out of bounds is dropped (and reported), never evaluated.
+import { parseIntervention, type Intervention, type InterventionMode } from 'lmdbg';
+
+export interface UIIntervention extends Intervention {
+  /** Inactive interventions stay in the list but are not applied. */
+  active: boolean;
+}
+
+export interface UrlState {
+  model: string | null;
+  prompt: string | null;
+  interventions: UIIntervention[];
+  layer: number | null;
+  detail: { layer: number; index: number } | null;
+  embed: boolean;
+  /** Same-origin path of a Hub mirror (tests, self-hosting); absent = huggingface.co. */
+  hub: string | null;
+}
+
+export const LIMITS = {
+  query: 8192,
+  prompt: 2000,
+  model: 160,
+  interventions: 32,
+  spec: 200,
+  layer: 999,
+  index: 999_999,
+  value: 1e6,
+};
+
+const MODEL_RE = /^(bundled|files|hub:[A-Za-z0-9][A-Za-z0-9._-]{0,95}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?)$/;
+const NUM = '[-+]?(?:\\d{1,7}(?:\\.\\d{0,7})?|\\.\\d{1,7})(?:[eE][-+]?\\d{1,2})?';
+const SPEC_RE = new RegExp(`^L(\\d{1,3})D(\\d{1,6})(?::(off|on|set|pre|scale|add)(?:=(${NUM}))?)?(?:@(\\d{1,4}(?:,\\d{1,4}){0,63}))?$`);
+const NAME_RE = /^L(\d{1,3})D(\d{1,6})$/;
+const HUB_RE = /^\/[A-Za-z0-9_\-/.]{0,64}$/;
+
+export const MODES: InterventionMode[] = ['off', 'on', 'set', 'scale', 'add', 'pre'];
+export const MODES_WITH_VALUE = new Set<InterventionMode>(['set', 'scale', 'add', 'pre']);
+
+/** Validated intervention spec ("L12D34:off", "L3D5:set=2@0,1") -> Intervention, or an Error saying why not. */
+export function parseSpec(text: string): Intervention {
+  const spec = text.trim();
+  if (spec.length > LIMITS.spec) throw new Error('intervention: too long');
+  const m = SPEC_RE.exec(spec);
+  if (!m) throw new Error(`"${spec.slice(0, 40)}" is not an intervention like L12D34, L12D34:off or L12D34:set=2`);
+  const mode = (m[3] ?? 'off') as InterventionMode;
+  if (MODES_WITH_VALUE.has(mode) && m[4] === undefined) throw new Error(`${mode} needs a value, e.g. L${m[1]}D${m[2]}:${mode}=2`);
+  if (!MODES_WITH_VALUE.has(mode) && m[4] !== undefined) throw new Error(`${mode} takes no value`);
+  const canonical = `L${m[1]}D${m[2]}:${mode}${m[4] !== undefined ? `=${m[4]}` : ''}${m[5] ? `@${m[5]}` : ''}`;
+  const iv = parseIntervention(canonical);
+  if (iv.value !== undefined && !(Number.isFinite(iv.value) && Math.abs(iv.value) <= LIMITS.value))
+    throw new Error(`value must be a number within ±${LIMITS.value}`);
+  return iv;
+}
+
+export function specOf(iv: Intervention): string {
+  let s = `L${iv.layer}D${iv.index}:${iv.mode}`;
+  if (MODES_WITH_VALUE.has(iv.mode)) s += `=${iv.value ?? 0}`;
+  if (iv.positions && iv.positions.length) s += `@${iv.positions.join(',')}`;
+  return s;
+}
+
+export function parseName(text: string): { layer: number; index: number } | null {
+  const m = NAME_RE.exec(text.trim());
+  return m ? { layer: Number(m[1]), index: Number(m[2]) } : null;
+}
+
+function intParam(v: string | null, max: number): number | null {
+  if (v === null || !/^\d{1,6}$/.test(v)) return null;
+  const n = Number(v);
+  return n <= max ? n : null;
+}
+
+export function parseUrlState(search: string, warn: (msg: string) => void = () => {}): UrlState {
+  const st: UrlState = { model: null, prompt: null, interventions: [], layer: null, detail: null, embed: false, hub: null };
+  if (search.length > LIMITS.query) {
+    warn(`The link's state is longer than ${LIMITS.query} characters and was ignored.`);
+    return st;
+  }
+  const q = new URLSearchParams(search);
+  st.embed = q.get('embed') === '1';
+  const model = q.get('m');
+  if (model !== null) {
+    if (model.length <= LIMITS.model && MODEL_RE.test(model)) st.model = model;
+    else warn('The link names an invalid model; it was ignored.');
+  }
+  const prompt = q.get('p');
+  if (prompt !== null) {
+    if (prompt.length <= LIMITS.prompt) st.prompt = prompt;
+    else warn(`The prompt in the link is longer than ${LIMITS.prompt} characters; it was ignored.`);
+  }
+  const ivs = q.getAll('iv');
+  if (ivs.length > LIMITS.interventions) warn(`Only the first ${LIMITS.interventions} interventions of the link were kept.`);
+  for (const raw of ivs.slice(0, LIMITS.interventions)) {
+    const active = !raw.startsWith('!');
+    try {
+      st.interventions.push({ ...parseSpec(active ? raw : raw.slice(1)), active });
+    } catch (e) {
+      warn(`Ignored intervention: ${(e as Error).message}`);
+    }
+  }
+  st.layer = intParam(q.get('l'), LIMITS.layer);
+  const d = q.get('d');
+  if (d !== null && d.length < 16) st.detail = parseName(d);
+  const hub = q.get('hub');
+  if (hub !== null) {
+    if (HUB_RE.test(hub) && !hub.startsWith('//') && !hub.includes('..')) st.hub = hub;
+    else warn('The link names an invalid hub mirror; it was ignored (only same-origin paths are allowed).');
+  }
+  return st;
+}
+
+export function serializeUrlState(st: UrlState): string {
+  const q = new URLSearchParams();
+  if (st.model) q.set('m', st.model);
+  if (st.hub) q.set('hub', st.hub);
+  if (st.prompt) q.set('p', st.prompt.slice(0, LIMITS.prompt));
+  for (const iv of st.interventions.slice(0, LIMITS.interventions)) q.append('iv', (iv.active ? '' : '!') + specOf(iv));
+  if (st.layer !== null) q.set('l', String(st.layer));
+  if (st.detail) q.set('d', `L${st.detail.layer}D${st.detail.index}`);
+  if (st.embed) q.set('embed', '1');
+  return q.toString();
+}

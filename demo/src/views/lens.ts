@@ -1,0 +1,140 @@
+// The logit lens over layers × positions (a trace with positions 'all'), and the predicted token's rank and
+// probability through the layers (before and after each FFN).
+import type { App } from '../app';
+import { $, fmt, h, pct, replace, s, tokenEl, tokenLabel } from '../dom';
+
+export function lensView(app: App): void {
+  const panel = $('#panel-lens');
+  let which: 'after' | 'before' = 'after';
+  const toggle = h(
+    'div',
+    { class: 'row small', role: 'radiogroup', 'aria-label': 'Lens of' },
+    (['after', 'before'] as const).map((w) =>
+      h(
+        'label',
+        null,
+        h('input', { type: 'radio', name: 'lens-which', value: w, props: { checked: w === which }, on: { change: () => { which = w; render(); } } }),
+        w === 'after' ? ' after each FFN (resid_post)' : ' before each FFN (resid_mid)',
+      ),
+    ),
+  );
+  const body = h('div', { class: 'lens-body' });
+  replace(panel, h('p', { class: 'small muted' }, 'Top token of softmax(wte · ln_f(x)) at every layer and position; the shade is its probability. Outlined cells already hold the final prediction.'), toggle, body);
+
+  const render = () => {
+    const t = app.lens;
+    if (!t) {
+      // Same height as the coming table (one row per layer), so nothing below moves.
+      const n = app.dbg?.config.nLayers ?? 0;
+      const rows = Array.from({ length: n }, (_, i) => h('tr', null, h('th', { scope: 'row' }, h('span', { class: 'layer-btn ghost' }, String(n - 1 - i))), h('td', { class: 'lens-cell ghost' }, '\u00a0')));
+      replace(
+        body,
+        h('div', { class: 'scroll-x' }, h('table', { class: 'lens-table skeleton', 'aria-hidden': 'true' }, h('caption', { class: 'sr-only' }, 'Logit lens'), h('thead', null, h('tr', null, h('th', null, 'Layer'), h('th', { class: 'lens-col' }, h('span', { class: 'tok' }, app.trace ? '…' : '\u00a0')))), h('tbody', null, rows))),
+      );
+      return;
+    }
+    const L = t.model.nLayers;
+    const skipped = t.tokens.length - t.positions.length;
+    const head = h('tr', null, h('th', { scope: 'col' }, 'Layer'), t.positions.map((p) => h('th', { scope: 'col', class: 'lens-col' }, tokenEl(t.tokens[p.position]))));
+    const rows = [];
+    for (let l = L - 1; l >= 0; l--) {
+      rows.push(
+        h(
+          'tr',
+          { class: app.layer === l ? 'selected' : '' },
+          h('th', { scope: 'row' }, h('button', { type: 'button', class: 'layer-btn', 'aria-label': `Select layer ${l}`, on: { click: () => app.selectLayer(l) } }, String(l))),
+          t.positions.map((p) => {
+            const top = p.layers[l][which][0];
+            const prob = top.prob ?? 0;
+            const final = top.id === p.predicted.id;
+            return h(
+              'td',
+              { class: ['lens-cell', final && 'final', prob > 0.5 && 'dark'], style: { '--p': prob.toFixed(3) }, title: `layer ${l}, after ${JSON.stringify(t.tokens[p.position].text)}: ${JSON.stringify(top.text)} ${pct(prob)}` },
+              tokenLabel(top.text),
+            );
+          }),
+        ),
+      );
+    }
+    replace(
+      body,
+      skipped > 0 ? h('p', { class: 'small muted' }, `The last ${t.positions.length} of ${t.tokens.length} positions.`) : null,
+      h(
+        'div',
+        { class: 'scroll-x' },
+        h('table', { class: 'lens-table' }, h('caption', { class: 'sr-only' }, `Logit lens ${which} the FFN: top token per layer (rows, last layer first) and position (columns)`), h('thead', null, head), h('tbody', null, rows)),
+      ),
+    );
+  };
+  app.on('lens', render);
+  app.on('trace', () => {
+    if (app.lens && app.lens.tokens.length !== app.trace?.tokens.length) app.lens = null;
+    if (!app.lens) render();
+  });
+  app.on('model', render);
+  app.on('layer', render);
+  render();
+}
+
+export function rankView(app: App): void {
+  const panel = $('#panel-rank');
+  const render = () => {
+    const t = app.trace;
+    if (!t) {
+      replace(panel, h('p', { class: 'muted placeholder' }, 'Trace a prompt to follow the predicted token through the layers.'));
+      return;
+    }
+    const pos = t.positions[t.positions.length - 1];
+    const pts: { label: string; layer: number; rank: number; prob: number }[] = [];
+    for (const l of pos.layers) {
+      pts.push({ label: `${l.layer} before FFN`, layer: l.layer, rank: l.predictedRank.before, prob: l.predictedProb.before });
+      pts.push({ label: `${l.layer} after FFN`, layer: l.layer, rank: l.predictedRank.after, prob: l.predictedProb.after });
+    }
+    const W = 640, H = 220, ml = 48, mr = 48, mt = 12, mb = 34;
+    const iw = W - ml - mr, ih = H - mt - mb;
+    const maxRank = Math.max(10, ...pts.map((p) => p.rank + 1));
+    const logMax = Math.log10(maxRank);
+    const x = (i: number) => ml + (pts.length === 1 ? iw / 2 : (i * iw) / (pts.length - 1));
+    const yr = (r: number) => mt + (Math.log10(r + 1) / logMax) * ih; // rank 0 at the top
+    const yp = (p: number) => mt + (1 - p) * ih;
+    const rankPath = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${yr(p.rank).toFixed(1)}`).join('');
+    const probPath = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${yp(p.prob).toFixed(1)}`).join('');
+    const ticks: SVGElement[] = [];
+    for (let r = 1; r <= maxRank; r *= 10) {
+      ticks.push(s('line', { x1: ml, x2: W - mr, y1: yr(r - 1), y2: yr(r - 1), class: 'grid' }));
+      ticks.push(s('text', { x: ml - 6, y: yr(r - 1) + 4, 'text-anchor': 'end', class: 'axis rank' }, String(r)));
+    }
+    for (const p of [0, 0.5, 1]) ticks.push(s('text', { x: W - mr + 6, y: yp(p) + 4, class: 'axis prob' }, `${p * 100}%`));
+    for (const l of pos.layers) {
+      const i = 2 * l.layer;
+      ticks.push(s('text', { x: (x(i) + x(i + 1)) / 2, y: H - mb + 16, 'text-anchor': 'middle', class: 'axis' }, String(l.layer)));
+      if (app.layer === l.layer) ticks.push(s('rect', { x: x(i) - 4, y: mt, width: x(i + 1) - x(i) + 8, height: ih, class: 'sel' }));
+    }
+    const svg = s(
+      'svg',
+      { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': `Rank and probability of the predicted token ${JSON.stringify(pos.predicted.text)} through the layers; the table below has the numbers` },
+      ticks,
+      s('text', { x: ml + iw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis' }, 'layer (before → after FFN)'),
+      s('path', { d: rankPath, class: 'line rank' }),
+      s('path', { d: probPath, class: 'line prob' }),
+      pts.map((p, i) => s('circle', { cx: x(i), cy: yr(p.rank), r: 3, class: 'dot rank' }, s('title', null, `layer ${p.label}: rank ${p.rank + 1}`))),
+      pts.map((p, i) => s('circle', { cx: x(i), cy: yp(p.prob), r: 3, class: 'dot prob' }, s('title', null, `layer ${p.label}: p ${pct(p.prob)}`))),
+    );
+    const legend = h('p', { class: 'legend small' }, h('span', { class: 'key rank' }, 'rank (log scale, left)'), ' ', h('span', { class: 'key prob' }, 'probability (right)'), ' of ', tokenEl(pos.predicted));
+    const table = h(
+      'details',
+      null,
+      h('summary', null, 'Numbers'),
+      h(
+        'div',
+        { class: 'scroll-x' },
+        h('table', { class: 'num-table' }, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Layer'), h('th', { scope: 'col' }, 'Rank'), h('th', { scope: 'col' }, 'Probability'))), h('tbody', null, pts.map((p) => h('tr', null, h('th', { scope: 'row' }, p.label), h('td', { class: 'num' }, String(p.rank + 1)), h('td', { class: 'num' }, fmt(p.prob, 4)))))),
+      ),
+    );
+    replace(panel, legend, svg, table);
+  };
+  app.on('trace', render);
+  app.on('model', render);
+  app.on('layer', render);
+  render();
+}

@@ -1,0 +1,698 @@
+#!/usr/bin/env node
+// End-to-end tests of the demo page (demo/dist, built by `npm run build:demo`) in headless Chromium.
+// Two models: the bundled offline model, and a fixture GPT-2 served by a local mock Hugging Face Hub
+// (tests/js/helpers.js, mirrored same-origin under /_hub/ by demo/serve.mjs). For each: the trace renders,
+// a sub-update opens its details, switching an intervention changes the prediction, search returns
+// results, generation streams tokens, a share URL round-trips, embed mode works, markup stays text, the
+// page is keyboard-usable, does not shift while tracing, fits a phone, and logs no console errors. Then,
+// with the servers stopped and the browser offline, the bundled model still traces, intervenes, searches
+// and generates. Screenshots go to tests/artifacts/e2e/. Ends with "N passed, N failed".
+//
+//   node tests/e2e/run.mjs [--only hub|bundled] [--verbose]
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { artifacts, bundledAvailable, distDir, ensureArtifacts, FIXTURE, launch, startServers, STALL, waitIdle, waitTraced } from './lib.mjs';
+import { existsSync } from 'node:fs';
+
+const argv = process.argv.slice(2);
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
+const verbose = argv.includes('--verbose');
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+async function test(suite, name, page, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${suite}: ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    failures.push(`${suite}: ${name}`);
+    console.log(`FAIL ${suite}: ${name} (${Date.now() - t0} ms)\n     ${String(e && e.stack ? e.stack : e).split('\n').slice(0, verbose ? 8 : 2).join('\n     ')}`);
+  } finally {
+    if (page && !page.isClosed()) await page.screenshot({ path: path.join(artifacts, `${slug(suite)}--${slug(name)}.png`), fullPage: true }).catch(() => {});
+  }
+}
+
+/** Console errors, page errors and dialogs (an XSS would open one) of every page of a context. */
+function watch(context) {
+  const errors = [];
+  const hook = (page) => {
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
+      else if (verbose) console.log(`     [console.${m.type()}] ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('dialog', (d) => {
+      errors.push(`dialog: ${d.type()} ${d.message()}`);
+      d.dismiss().catch(() => {});
+    });
+  };
+  context.pages().forEach(hook);
+  context.on('page', hook);
+  return errors;
+}
+
+async function traces(page) {
+  return page.evaluate(() => window.lmdbgApp?.traces ?? 0);
+}
+async function waitNextTrace(page, before, timeout = 60_000) {
+  await page.waitForFunction((n) => window.lmdbgApp && window.lmdbgApp.traces > n && !document.querySelector('#busy.on'), before, { timeout });
+}
+
+/**
+ * Finds (through the API, in the page) an intervention that changes the top prediction: an LM-Debugger
+ * switch (off/on) of a dominant sub-update when one does it, else setting a coefficient (m = 10, 20, 50).
+ */
+async function findChangingIntervention(page) {
+  return page.evaluate(async () => {
+    const app = window.lmdbgApp;
+    const ids = await app.tokens();
+    const pos = app.trace.positions[app.trace.positions.length - 1];
+    const subs = [...pos.layers].reverse().flatMap((l) => l.subUpdates);
+    const tries = [];
+    for (const mode of ['on', 'off']) for (const su of subs) tries.push({ layer: su.layer, index: su.index, mode });
+    for (const value of [10, 20, 50]) for (const su of subs) tries.push({ layer: su.layer, index: su.index, mode: 'set', value });
+    for (const iv of tries) {
+      const r = await app.dbg.trace(ids, { topK: 1, subUpdates: 0, valueTopK: 0, interventions: [iv] });
+      if (r.positions[0].clean.changed)
+        return { spec: `L${iv.layer}D${iv.index}:${iv.mode}${iv.mode === 'set' ? `=${iv.value}` : ''}`, mode: iv.mode, clean: r.positions[0].clean.predicted.text, now: r.positions[0].predicted.text };
+    }
+    return null;
+  });
+}
+
+// The shown top prediction: the last column (with interventions when there are some).
+const predTop = (page) =>
+  page.evaluate(() => {
+    const cols = document.querySelectorAll('#prediction .pred-col');
+    const tok = cols[cols.length - 1]?.querySelector('.pred-row .tok');
+    return tok ? JSON.parse(tok.title.replace(/ \(id \d+\)$/, '')) : null;
+  });
+const ivSpecs = (page) => page.evaluate(() => [...document.querySelectorAll('#interventions .iv')].map((e) => `${e.classList.contains('inactive') ? '!' : ''}${e.dataset.spec}`));
+
+async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
+  const errors = watch(context);
+  const page = await context.newPage();
+  const q = new URLSearchParams({ m: model, p: prompt });
+  if (hub) q.set('hub', '/_hub');
+  const url = `${siteUrl}?${q}`;
+  let config = null;
+  let changing = null;
+
+  await test(label, 'the trace renders', page, async () => {
+    await page.goto(url);
+    if (hub) {
+      // Not cached yet: the page asks before downloading, then shows bytes and speed.
+      await page.locator('#welcome button.primary').waitFor({ timeout: 20_000 });
+      await page.evaluate(() => {
+        window.__progress = [];
+        const rec = () => window.__progress.push([document.querySelector('#busy-detail').textContent, document.querySelector('#busy-progress').getAttribute('value')]);
+        new MutationObserver(rec).observe(document.querySelector('#busy'), { subtree: true, childList: true, characterData: true, attributes: true });
+      });
+      await page.locator('#welcome button.primary').click();
+    }
+    await waitTraced(page);
+    config = await page.evaluate(() => window.lmdbgApp.dbg.config);
+    const T = await page.evaluate(() => window.lmdbgApp.trace.tokens.length);
+    assert((await page.locator('#layers .layer-table:not(.skeleton) tbody tr').count()) === config.nLayers, 'one row per layer');
+    assert((await page.locator('#prediction .pred-row').count()) === 10, 'top-10 prediction');
+    assert((await page.locator('#layers .chip').count()) >= config.nLayers, 'sub-update chips in every layer');
+    const chip = await page.locator('#layers .chip').first().textContent();
+    assert(/^L\d+D\d+[+−]\d/.test(chip), `chip shows L{l}D{i} and a signed score: ${chip}`);
+    assert((await page.locator('#panel-lens .lens-cell').count()) === config.nLayers * T, 'logit lens: layers × positions');
+    // The DOM shows what the API computed.
+    const api = await page.evaluate(() => window.lmdbgApp.trace.positions[0].predicted.text);
+    assert((await predTop(page)) === api, 'top prediction matches the trace');
+    await page.locator('#tab-rank').click();
+    assert((await page.locator('#panel-rank circle').count()) === 4 * config.nLayers, 'rank and probability: 2 points per layer each');
+    await page.locator('#tab-attn').click();
+    assert((await page.locator('#panel-attn .head').count()) === config.nHeads, 'one thumbnail per head');
+    await page.locator('#panel-attn canvas.attn-big').focus();
+    await page.keyboard.press('ArrowDown');
+    assert(/attends to/.test(await page.locator('#panel-attn .readout').textContent()), 'the attention cursor is read out');
+    await page.locator('#tab-lens').click();
+    if (hub) {
+      const prog = await page.evaluate(() => window.__progress);
+      assert(prog.some(([t]) => /\d(\.\d)? (KB|MB) \/ \d/.test(t)), `progress shows bytes: ${JSON.stringify(prog.slice(-3))}`);
+      assert(prog.some(([t]) => /\d(\.\d)? (KB|MB)\/s/.test(t)), 'progress shows a speed');
+      assert(prog.some(([, v]) => v !== null && Number(v) > 0 && Number(v) < 1), 'the progress bar moves');
+    }
+  });
+
+  await test(label, 'a sub-update opens its details', page, async () => {
+    const chip = page.locator('#layers .layer-table .chip').first();
+    const name = await chip.getAttribute('data-name');
+    await chip.click();
+    await page.locator(`#details .vv[data-name="${name}"]`).waitFor({ timeout: 20_000 });
+    const lists = page.locator('#details .vv .mini-list');
+    assert((await lists.nth(0).locator('li').count()) === 15 && (await lists.nth(1).locator('li').count()) === 15, 'top and bottom tokens');
+    // Its values are the API's.
+    const [l, i] = name.slice(1).split('D').map(Number);
+    const top = await page.evaluate(([l, i]) => window.lmdbgApp.dbg.valueVector(l, i, { topK: 1 }).then((v) => v.top[0].text), [l, i]);
+    assert(JSON.parse((await lists.nth(0).locator('.tok').first().getAttribute('title')).replace(/ \(id \d+\)$/, '')) === top, 'top token matches the API');
+    if (await page.evaluate(() => window.lmdbgApp.hasClusters)) assert((await page.locator('#details .cluster .chip').count()) > 0, 'its cluster, when clusters are loaded');
+    // Add an intervention from it, then remove it.
+    await page.locator('#details .vv button', { hasText: 'Switch on' }).click();
+    assert((await ivSpecs(page)).includes(`${name}:on`), 'added from the details panel');
+    await page.locator('#interventions .iv button[aria-label^="Remove"]').first().click();
+    assert((await ivSpecs(page)).length === 0, 'removed');
+    // From the layer view too.
+    await page.locator('#layers .layer-btn').nth(1).click();
+    await page.locator('#layer-detail .sub-table button', { hasText: 'Off' }).first().click();
+    assert((await ivSpecs(page)).length === 1 && (await ivSpecs(page))[0].endsWith(':off'), 'added from the layer view');
+    await page.locator('#interventions button', { hasText: 'Clear all' }).click();
+    await waitIdle(page);
+  });
+
+  await test(label, 'switching an intervention changes the prediction', page, async () => {
+    await page.waitForTimeout(400); // let the re-trace from the previous test settle
+    await waitIdle(page);
+    changing = await findChangingIntervention(page);
+    assert(changing, 'some sub-update switch changes the prediction');
+    const clean = await predTop(page);
+    let n = await traces(page);
+    await page.fill('#iv-spec', changing.spec);
+    await page.press('#iv-spec', 'Enter');
+    await waitNextTrace(page, n);
+    assert((await page.locator('#prediction .banner.changed[data-changed="true"]').count()) === 1, 'a banner says the prediction changed');
+    const cols = page.locator('#prediction .pred-col');
+    assert((await cols.count()) === 2, 'clean beside intervened');
+    assert((await page.locator('#prediction .pred-row.changed').count()) > 0, 'the change is highlighted');
+    const newTop = await page.evaluate(() => window.lmdbgApp.trace.positions[0].predicted.text);
+    assert(newTop !== clean && newTop === changing.now, `new prediction ${JSON.stringify(newTop)} (clean ${JSON.stringify(clean)})`);
+    // Switch it off: back to the clean prediction.
+    n = await traces(page);
+    await page.locator('#iv-0-active').uncheck();
+    await waitNextTrace(page, n);
+    assert((await predTop(page)) === clean && (await page.locator('#prediction .banner.changed').count()) === 0, 'inactive: clean again');
+    n = await traces(page);
+    await page.locator('#iv-0-active').check();
+    await waitNextTrace(page, n);
+    assert((await predTop(page)) === changing.now, 'active again');
+    // Set a value instead (LM-Debugger's numeric mode).
+    // Change its mode and value from the panel, then put it back.
+    n = await traces(page);
+    await page.selectOption('#iv-0-mode', changing.mode === 'set' ? 'off' : 'set');
+    await waitNextTrace(page, n);
+    assert((await ivSpecs(page))[0].includes(changing.mode === 'set' ? ':off' : ':set='), 'mode changed');
+    n = await traces(page);
+    await page.selectOption('#iv-0-mode', changing.mode);
+    await waitNextTrace(page, n);
+    if (changing.mode === 'set') {
+      n = await traces(page);
+      await page.fill('#iv-0-value', changing.spec.split('=')[1]);
+      await page.press('#iv-0-value', 'Enter');
+      await waitNextTrace(page, n);
+    }
+    assert((await ivSpecs(page))[0] === changing.spec && (await predTop(page)) === changing.now, `back to ${changing.spec}: ${(await ivSpecs(page))[0]}`);
+  });
+
+  await test(label, 'search returns results', page, async () => {
+    await page.fill('#search-q', keyword);
+    await page.locator('#search .hit').first().waitFor({ timeout: 30_000 });
+    const hits = await page.locator('#search .hit').count();
+    assert(hits > 0 && hits <= 20, `hits: ${hits}`);
+    assert((await page.locator('#search .hit .tok.match').count()) > 0, 'matched tokens are marked');
+    const name = await page.locator('#search .hit').first().getAttribute('data-name');
+    await page.locator('#search .hit').first().click();
+    await page.locator(`#details .vv[data-name="${name}"]`).waitFor({ timeout: 20_000 });
+  });
+
+  await test(label, 'generation streams tokens', page, async () => {
+    await page.evaluate(() => {
+      window.__gen = [];
+      new MutationObserver(() => window.__gen.push(document.querySelectorAll('#gen-out .gen-tok').length)).observe(document.querySelector('#gen-out'), { childList: true, subtree: true });
+    });
+    await page.fill('#gen-n', '12');
+    await page.locator('#gen-go').click();
+    await page.waitForFunction(() => document.querySelectorAll('#gen-out .gen-block').length === 2 && !document.querySelector('#gen-go').disabled, null, { timeout: 60_000 });
+    const batches = await page.evaluate(() => window.__gen);
+    const distinct = new Set(batches.filter((n) => n > 0));
+    const ivCount = await page.locator('#gen-out .gen-block.intervened .gen-tok').count();
+    assert(ivCount >= 1 && ivCount <= 12, `tokens with interventions: ${ivCount}`);
+    assert(distinct.size >= Math.min(ivCount, 3), `tokens arrived one by one (${[...distinct].join(',')})`);
+    assert(/intervention/.test(await page.locator('#gen-out .gen-block.intervened h4').textContent()), 'labelled as intervened');
+    // The streamed continuation is the API's greedy continuation with the same interventions.
+    const want = await page.evaluate(async () => {
+      const app = window.lmdbgApp;
+      let s = '';
+      for await (const t of app.dbg.generate(await app.tokens(), { maxNewTokens: 12, interventions: app.activeInterventions() })) s += t.text;
+      return s;
+    });
+    const got = await page.locator('#gen-out .gen-block.intervened .gen-new').evaluate((e) => [...e.querySelectorAll('.gen-tok')].map((t) => t.textContent).join(''));
+    assert(got === want, `streamed text ${JSON.stringify(got)} = API ${JSON.stringify(want)}`);
+    // Stop ends a long generation (best effort on a fast model: it may finish first).
+    await page.fill('#gen-n', '200');
+    await page.locator('#gen-go').click();
+    await page.locator('#gen-stop').click({ timeout: 3000 }).catch(() => {});
+    await page.waitForFunction(() => !document.querySelector('#gen-go').disabled, null, { timeout: 60_000 });
+  });
+
+  let shareUrl = '';
+  await test(label, 'a share URL round-trips', page, async () => {
+    await page.locator('#layers .layer-btn').nth(config.nLayers - 1).click();
+    shareUrl = await page.inputValue('#share-url');
+    assert(shareUrl.length < 4000 && new URL(shareUrl).searchParams.get('iv'), `share URL: ${shareUrl}`);
+    const want = {
+      prompt: await page.inputValue('#prompt'),
+      ivs: await ivSpecs(page),
+      layer: await page.locator('#layers .layer-btn[aria-pressed="true"]').textContent(),
+      detail: await page.locator('#details .vv').getAttribute('data-name'),
+      top: await predTop(page),
+    };
+    const p2 = await context.newPage();
+    try {
+      await p2.goto(shareUrl);
+      await waitTraced(p2);
+      await p2.locator('#details .vv').waitFor({ timeout: 20_000 });
+      const got = {
+        prompt: await p2.inputValue('#prompt'),
+        ivs: await ivSpecs(p2),
+        layer: await p2.locator('#layers .layer-btn[aria-pressed="true"]').textContent(),
+        detail: await p2.locator('#details .vv').getAttribute('data-name'),
+        top: await predTop(p2),
+      };
+      assert(JSON.stringify(got) === JSON.stringify(want), `same view: ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      assert((await p2.inputValue('#share-url')) === shareUrl, 'the same link again');
+      // Bounded parsing: oversized or malformed state is dropped with a message, never run.
+      const bad = new URL(shareUrl);
+      bad.searchParams.set('p', 'x'.repeat(3000));
+      bad.searchParams.set('l', '1e9');
+      bad.searchParams.append('iv', 'L1D2:off;alert(1)');
+      bad.searchParams.append('iv', 'L99999D1:off');
+      await p2.goto(bad.href);
+      await waitIdle(p2);
+      assert(!(await p2.inputValue('#prompt')).startsWith('xxx'), 'over-long prompt ignored');
+      const ivs = await ivSpecs(p2);
+      assert(ivs.length === want.ivs.length, `malformed interventions dropped: ${JSON.stringify(ivs)}`);
+      assert((await p2.locator('#layers .layer-btn[aria-pressed="true"]').count()) === 0, 'invalid layer ignored');
+      assert(await p2.locator('#toast').isVisible(), 'the user is told');
+    } finally {
+      await p2.close();
+    }
+  });
+
+  await test(label, 'embed mode works', page, async () => {
+    const snippet = await page.inputValue('#embed-snippet');
+    assert(/^<iframe src="[^"]+embed=1"/.test(snippet), `snippet: ${snippet}`);
+    const src = /src="([^"]+)"/.exec(snippet)[1].replace(/&amp;/g, '&');
+    const p3 = await context.newPage();
+    try {
+      await p3.setContent(`<!doctype html><title>blog</title><p>A figure:</p>${snippet}`);
+      const f = p3.frameLocator('iframe');
+      const frame = await (await p3.waitForSelector('iframe')).contentFrame();
+      await frame.waitForURL((u) => u.href === src, { timeout: 20_000 });
+      // Storage is partitioned per embedding site: a Hub model may ask before downloading again.
+      await frame.waitForFunction(() => window.lmdbgApp && (window.lmdbgApp.dbg || !document.querySelector('#welcome').hidden), null, { timeout: 30_000 });
+      if (!(await frame.evaluate(() => !!window.lmdbgApp.dbg))) await f.locator('#welcome button.primary').click();
+      await waitTraced(frame);
+      assert((await frame.locator('#app').count()) === 0 && (await frame.locator('.embed').count()) === 1, 'compact layout');
+      assert((await frame.locator('#prediction .pred-col').count()) === 2 && (await frame.locator('#prediction .pred-col').last().locator('.pred-row:visible').count()) === 5, 'top-5, clean beside intervened');
+      assert((await frame.locator('#prediction .banner.changed').count()) === 1, 'the shared intervention is live');
+      assert((await frame.locator('#panel-rank svg circle').count()) === 4 * config.nLayers, 'rank chart');
+      const n = await frame.evaluate(() => window.lmdbgApp.traces);
+      await frame.locator('#embed-ivs input[type=checkbox]').first().uncheck();
+      await frame.waitForFunction((n) => window.lmdbgApp.traces > n && !document.querySelector('#busy.on'), n, { timeout: 30_000 });
+      assert((await frame.locator('#prediction .banner.changed').count()) === 0, 'switching it off in the embed re-traces');
+      const open = await frame.locator('#embed-open').getAttribute('href');
+      assert(!new URL(open).searchParams.has('embed'), 'links to the full page');
+      const fits = await frame.evaluate(() => document.documentElement.scrollHeight <= 460 + 4);
+      assert(fits, 'fits the 460 px iframe');
+      await p3.screenshot({ path: path.join(artifacts, `${slug(label)}--embed.png`) });
+    } finally {
+      await p3.close();
+    }
+  });
+
+  await test(label, 'a prompt containing markup stays text', page, async () => {
+    // Short enough for the fixture's 64-token context.
+    const evil = '<img src=x onerror=alert(1)><|endoftext|><b>b</b>&amp;';
+    const n = await traces(page);
+    await page.fill('#prompt', evil);
+    await page.locator('#trace-btn').click();
+    await waitNextTrace(page, n);
+    const toks = await page.evaluate(() => [...document.querySelectorAll('#tokens .tok')].map((e) => JSON.parse(e.title.replace(/ \(id \d+\)$/, ''))));
+    assert(toks.join('') === evil, `tokens re-join to the prompt: ${JSON.stringify(toks)}`);
+    assert(toks.includes('<|endoftext|>'), '<|endoftext|> is one (special) token, shown as text');
+    const els = await page.evaluate(() => ({
+      img: document.querySelectorAll('img').length,
+      b: document.querySelectorAll('main b').length,
+      inlineScripts: [...document.querySelectorAll('script')].filter((s) => !s.src).length,
+      text: document.querySelector('#tokens').textContent,
+    }));
+    assert(els.img === 0 && els.b === 0 && els.inlineScripts === 0, `no elements from data: ${JSON.stringify(els)}`);
+    assert(els.text.includes('<img') && els.text.includes('<|endoftext|>'), 'visible as text');
+    assert((await page.locator('#panel-lens thead .tok').count()) === toks.length, 'lens headers are the tokens');
+    // Generated text and names are text too.
+    await page.fill('#gen-n', '3');
+    await page.locator('#gen-go').click();
+    await page.waitForFunction(() => !document.querySelector('#gen-go').disabled && document.querySelector('#gen-out .gen-prompt'), null, { timeout: 60_000 });
+    assert((await page.locator('#gen-out .gen-prompt').first().textContent()) === evil, 'generation shows the prompt as text');
+    const csp = await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.content ?? '');
+    assert(/script-src 'self' 'wasm-unsafe-eval'/.test(csp) && !/unsafe-inline/.test(csp), `CSP: ${csp}`);
+    // The Worker gets its policy from its script's response (demo/serve.mjs sends it).
+    const workerCsp = await page.evaluate(async () => {
+      const u = performance.getEntriesByType('resource').map((e) => e.name).find((n) => /\/assets\/worker-[^/]*\.js$/.test(n));
+      return u ? (await fetch(u)).headers.get('content-security-policy') : 'no worker script';
+    });
+    assert(/connect-src 'self' https:\/\/huggingface\.co/.test(workerCsp ?? ''), `worker CSP: ${workerCsp}`);
+  });
+
+  await test(label, 'an error is shown as text and the page stays usable', page, async () => {
+    const n = await traces(page);
+    await page.fill('#prompt', 'word '.repeat(config.nCtx + 8));
+    await page.locator('#trace-btn').click();
+    await page.locator('#toast.error').waitFor({ timeout: 30_000 });
+    assert(/exceeds|context/.test(await page.locator('#toast').textContent()), `message: ${await page.locator('#toast').textContent()}`);
+    await page.locator('#toast button').click();
+    await page.fill('#prompt', prompt);
+    await page.locator('#trace-btn').click();
+    await waitNextTrace(page, n);
+  });
+
+  await test(label, 'value-vector names are saved locally and export/import', page, async () => {
+    const vv = page.locator('#details .vv');
+    const name = await vv.getAttribute('data-name');
+    const label2 = '<i>river</i> neuron';
+    await page.fill('#vv-name', label2);
+    await page.press('#vv-name', 'Tab');
+    const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('lmdbg.names.v1')));
+    const key = await page.evaluate(() => window.lmdbgApp.names.model);
+    assert(stored[key][name] === label2, 'in localStorage');
+    assert((await page.locator('main i').count()) === 0, 'a name with markup is text');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#details button', { hasText: 'Export names' }).click()]);
+    const file = path.join(artifacts, `${slug(label)}-names.json`);
+    await download.saveAs(file);
+    const exported = JSON.parse((await import('node:fs')).readFileSync(file, 'utf8'));
+    assert(exported.schema === 'lmdbg.names/1' && exported.names[name] === label2, 'exported');
+    const other = `L0D${config.dMlp - 1}`;
+    writeFileSync(file, JSON.stringify({ schema: 'lmdbg.names/1', names: { [other]: 'imported one', 'L1D2;bad': 'x' } }));
+    await page.setInputFiles('#names-import', file);
+    await page.waitForFunction((o) => window.lmdbgApp.names.get(o) === 'imported one', other);
+    assert(!(await page.evaluate(() => window.lmdbgApp.names.get('L1D2;bad'))), 'invalid keys are skipped');
+  });
+
+  await test(label, 'keyboard-accessible with labels', page, async () => {
+    const unlabeled = await page.evaluate(() => {
+      const bad = [];
+      for (const el of document.querySelectorAll('input, select, textarea, button')) {
+        if (el.closest('[hidden]') || el.type === 'hidden') continue;
+        const name = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.labels && el.labels.length && [...el.labels].map((l) => l.textContent).join('').trim()) || (el.tagName === 'BUTTON' && el.textContent.trim()) || el.title;
+        if (!name) bad.push(el.outerHTML.slice(0, 80));
+      }
+      return bad;
+    });
+    assert(unlabeled.length === 0, `unlabeled controls: ${unlabeled.join(' | ')}`);
+    // Skip link -> prompt, type, Ctrl+Enter traces.
+    await page.goto(`${siteUrl}?${q}`);
+    await waitTraced(page);
+    await page.keyboard.press('Tab');
+    assert((await page.evaluate(() => document.activeElement.className)) === 'skip', 'the first Tab reaches the skip link');
+    await page.keyboard.press('Enter');
+    await page.locator('#prompt').focus(); // fragment navigation moves the start point; make it explicit
+    const n = await traces(page);
+    await page.keyboard.press('End');
+    await page.keyboard.type(' by');
+    await page.keyboard.press('Control+Enter');
+    await waitNextTrace(page, n);
+    assert((await page.inputValue('#prompt')).endsWith(' by'), 'typed');
+    // Tabs follow the arrow keys.
+    await page.locator('#tab-lens').focus();
+    await page.keyboard.press('ArrowRight');
+    assert((await page.locator('#tab-rank').getAttribute('aria-selected')) === 'true' && (await page.locator('#panel-rank').isVisible()), 'arrow keys switch tabs');
+    await page.keyboard.press('ArrowLeft');
+    // A layer button by keyboard.
+    await page.locator('#layers .layer-btn').first().focus();
+    await page.keyboard.press('Enter');
+    assert((await page.locator('#layer-detail .layer-full').count()) === 1, 'Enter opens a layer');
+  });
+
+  await test(label, 'no layout shift while tracing', page, async () => {
+    // Adding an intervention grows its list (the user's doing); tracing itself must not move anything.
+    if ((await ivSpecs(page)).length === 0) {
+      const n0 = await traces(page);
+      await page.fill('#iv-spec', changing.spec);
+      await page.press('#iv-spec', 'Enter');
+      await waitNextTrace(page, n0);
+    }
+    await page.evaluate(() => {
+      window.__cls = [];
+      new PerformanceObserver((l) => {
+        for (const e of l.getEntries())
+          window.__cls.push({
+            v: e.value,
+            at: Math.round(e.startTime),
+            src: e.sources?.map((s) => `${s.node?.id || s.node?.className || s.node?.nodeName} y ${Math.round(s.previousRect.y)}→${Math.round(s.currentRect.y)} h ${Math.round(s.previousRect.height)}→${Math.round(s.currentRect.height)}`),
+          });
+      }).observe({ type: 'layout-shift', buffered: false });
+    });
+    let n = await traces(page);
+    await page.evaluate(() => window.__cls.push({ v: 0, step: 'trace', at: Math.round(performance.now()) }));
+    await page.fill('#prompt', `${prompt} a`);
+    await page.locator('#trace-btn').click();
+    await waitNextTrace(page, n);
+    n = await traces(page);
+    await page.evaluate(() => window.__cls.push({ v: 0, step: 'off', at: Math.round(performance.now()) }));
+    await page.locator('#iv-0-active').uncheck();
+    await waitNextTrace(page, n);
+    n = await traces(page);
+    await page.evaluate(() => window.__cls.push({ v: 0, step: 'on', at: Math.round(performance.now()) }));
+    await page.locator('#iv-0-active').check();
+    await waitNextTrace(page, n);
+    await page.waitForTimeout(300);
+    const shifts = await page.evaluate(() => window.__cls);
+    const cls = shifts.reduce((a, s) => a + s.v, 0);
+    assert(cls < 0.01, `cumulative layout shift ${cls.toFixed(4)}: ${JSON.stringify(shifts).slice(0, 1200)}`);
+  });
+
+  await test(label, 'usable at phone width', page, async () => {
+    const p4 = await context.newPage();
+    try {
+      await p4.setViewportSize({ width: 390, height: 844 });
+      await p4.goto(shareUrl);
+      await waitTraced(p4);
+      const m = await p4.evaluate(() => ({ sw: document.documentElement.scrollWidth, w: window.innerWidth, trace: document.querySelector('#trace-btn').getBoundingClientRect().right }));
+      assert(m.sw <= m.w && m.trace <= m.w, `no horizontal page scroll: ${JSON.stringify(m)}`);
+      await p4.screenshot({ path: path.join(artifacts, `${slug(label)}--phone.png`), fullPage: true });
+    } finally {
+      await p4.close();
+    }
+  });
+
+  return { page, errors, shareUrl };
+}
+
+async function main() {
+  if (!existsSync(path.join(distDir, 'index.html'))) {
+    console.log('demo/dist is missing: run `npm run build:demo` first');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  ensureArtifacts();
+  const { hub, site } = await startServers();
+  const siteUrl = site.url;
+  const contexts = [];
+  try {
+    // ---- the fixture model from the mock Hub
+    let hubRun = null;
+    let hubCtx = null;
+    if (only !== 'bundled') {
+      const { context, close } = await launch('hub');
+      contexts.push(close);
+      hubCtx = context;
+      hubRun = await suite('hub fixture', { context, siteUrl, model: `hub:${FIXTURE}`, hub: true, prompt: 'The river bank was', keyword: 'river' });
+
+      await test('hub fixture', 'busy state with cancel', hubRun.page, async () => {
+        const p = await context.newPage();
+        try {
+          await p.goto(`${siteUrl}?m=hub:${STALL}&hub=%2F_hub&p=x`);
+          await p.locator('#welcome button.primary').click();
+          await p.locator('#busy.on').waitFor({ timeout: 10_000 });
+          assert(/Loading/.test(await p.locator('#busy-label').textContent()), 'says what it is doing');
+          assert(await p.locator('#busy-cancel').isEnabled(), 'Cancel is offered');
+          await p.locator('#busy-cancel').click();
+          await p.waitForFunction(() => !document.querySelector('#busy.on'), null, { timeout: 10_000 });
+          assert(await p.locator('#welcome').isVisible(), 'back to the model choice');
+          assert(!(await p.locator('#toast.error').isVisible()), 'a cancel is not an error');
+        } finally {
+          await p.close();
+        }
+      });
+
+      await test('hub fixture', "the user's own files, by drag and drop", hubRun.page, async () => {
+        const p = await context.newPage();
+        try {
+          await p.goto(`${siteUrl}?m=files&p=The+river`);
+          await p.locator('#model-drop').waitFor();
+          assert(/Drop the four files/.test(await p.locator('#welcome').textContent()), 'asks for the files');
+          // A real drop event carrying File objects (their bytes fetched from the mock Hub).
+          const dt = await p.evaluateHandle(async (repo) => {
+            const dt = new DataTransfer();
+            for (const name of ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt', 'notes.txt']) {
+              const bytes = name === 'notes.txt' ? new Uint8Array([104, 105]) : await (await fetch(`_hub/${repo}/resolve/main/${name}`)).arrayBuffer();
+              dt.items.add(new File([bytes], name));
+            }
+            return dt;
+          }, FIXTURE);
+          await p.dispatchEvent('#model-drop', 'dragover', { dataTransfer: dt });
+          await p.dispatchEvent('#model-drop', 'drop', { dataTransfer: dt });
+          await waitTraced(p);
+          const list = await p.locator('#model-drop-list').textContent();
+          assert(/✓ model\.safetensors/.test(list) && /ignored: notes\.txt/.test(list), `file list: ${list}`);
+          assert(/your model/.test(await p.locator('#model-status').textContent()), 'loaded from the files');
+          assert((await p.locator('#layers .layer-table:not(.skeleton) tbody tr').count()) === 4, 'traced');
+          // The file input (keyboard users) works too: a partial set reports what is missing.
+          await p.setInputFiles('#model-files', []);
+        } finally {
+          await p.close();
+        }
+      });
+
+      await test('hub fixture', 'a cached Hub model is shown as available offline', hubRun.page, async () => {
+        const p = await context.newPage();
+        try {
+          await p.goto(`${siteUrl}?m=hub:${FIXTURE}&hub=%2F_hub&p=The`);
+          await waitTraced(p);
+          const opt = await p.locator('#model-select option:checked').textContent();
+          assert(/available offline/.test(opt), `option: ${opt}`);
+        } finally {
+          await p.close();
+        }
+      });
+      await test('hub fixture', 'no console errors', null, async () => {
+        assert(hubRun.errors.length === 0, hubRun.errors.join('\n'));
+      });
+    }
+
+    // ---- the bundled model
+    let bundledRun = null;
+    let bundledCtx = null;
+    if (only !== 'hub') {
+      if (!bundledAvailable()) {
+        await test('bundled', 'the bundled model exists (demo/public/models/lmdbg-mini)', null, async () => assert(false, 'missing'));
+      } else {
+        const { context, close } = await launch('bundled');
+        contexts.push(close);
+        bundledCtx = context;
+        bundledRun = await suite('bundled', { context, siteUrl, model: 'bundled', hub: false, prompt: 'The river bank was', keyword: 'river' });
+        await test('bundled', 'the model card is shown', bundledRun.page, async () => {
+          const text = await bundledRun.page.locator('#model-card').textContent();
+          assert(/Layers/.test(text) && (await bundledRun.page.locator('#model-card pre.readme').count()) === 1, 'config and README');
+          await bundledRun.page.waitForFunction(() => !/Loading the model card/.test(document.querySelector('#model-card pre.readme').textContent));
+        });
+        await test('bundled', 'a first visit offers GPT-2 from the Hub (default) or the bundled model', bundledRun.page, async () => {
+          const p = await context.newPage();
+          const hubRequests = [];
+          p.on('request', (r) => /huggingface\.co|hf\.co/.test(r.url()) && hubRequests.push(r.url()));
+          try {
+            await p.goto(siteUrl);
+            await p.locator('#welcome').waitFor();
+            assert((await p.inputValue('#model-select')) === 'hub:openai-community/gpt2', 'GPT-2 small is the default choice');
+            assert(/Download and load openai-community\/gpt2/.test(await p.locator('#welcome').textContent()), 'asks before a large download');
+            assert(hubRequests.length === 0, 'nothing downloaded without asking');
+            await p.locator('#welcome button', { hasText: 'lmdbg-mini' }).click();
+            await waitTraced(p);
+            assert((await p.inputValue('#prompt')) === 'The capital of France is', 'a default prompt');
+            assert(new URL(p.url()).searchParams.get('m') === 'bundled', 'the URL records the model');
+          } finally {
+            await p.close();
+          }
+        });
+        await test('bundled', 'no console errors', null, async () => {
+          assert(bundledRun.errors.length === 0, bundledRun.errors.join('\n'));
+        });
+      }
+    }
+
+    // ---- offline: stop every server, then use the page again
+    for (const [name, run] of [['bundled', bundledRun], ['hub fixture', hubRun]]) {
+      if (!run) continue;
+      await test(name, 'a service worker keeps the app shell and the bundled model', run.page, async () => {
+        const info = await run.page.evaluate(async () => {
+          const reg = await Promise.race([navigator.serviceWorker.ready, new Promise((r) => setTimeout(() => r(null), 30_000))]); // active = installed (precache done)
+          if (!reg) return { error: `no active service worker after 30 s (${(await navigator.serviceWorker.getRegistrations()).length} registrations)` };
+          const keys = await caches.keys();
+          const shell = keys.find((k) => k.startsWith('lmdbg-shell-'));
+          const urls = shell ? (await (await caches.open(shell)).keys()).map((r) => new URL(r.url).pathname) : [];
+          return { scope: reg.scope, controlled: !!navigator.serviceWorker.controller, urls };
+        });
+        assert(!info.error, info.error);
+        assert(info.controlled, 'the page is controlled');
+        assert(info.urls.some((u) => u.endsWith('.wasm')) && info.urls.some((u) => /\/assets\/worker-.*\.js$/.test(u)), `shell cached: ${info.urls.join(' ')}`);
+        assert(info.urls.some((u) => u.endsWith('/models/lmdbg-mini/model.safetensors')), 'bundled model cached');
+      });
+    }
+    await site.close();
+    await hub.close();
+    if (bundledCtx && bundledRun) {
+      await bundledCtx.setOffline(true);
+      const page = bundledRun.page;
+      // Failed requests are expected with the network off; anything else is an error.
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error' && !/ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|Failed to fetch/.test(m.text())) errors.push(m.text());
+      });
+      await test('bundled offline', 'the page and the bundled model load with the network off', page, async () => {
+        await page.goto(bundledRun.shareUrl);
+        await waitTraced(page);
+        assert((await page.locator('#prediction .pred-col').last().locator('.pred-row').count()) === 10, 'traced');
+        assert((await page.locator('#prediction .banner.changed').count()) === 1, 'with the shared intervention');
+      });
+      await test('bundled offline', 'intervenes offline', page, async () => {
+        await page.locator('#interventions button', { hasText: 'Clear all' }).click();
+        await page.waitForTimeout(400);
+        await waitIdle(page);
+        const ch = await findChangingIntervention(page);
+        assert(ch, 'found one');
+        const n = await traces(page);
+        await page.fill('#iv-spec', ch.spec);
+        await page.press('#iv-spec', 'Enter');
+        await waitNextTrace(page, n);
+        assert((await page.locator('#prediction .banner.changed').count()) === 1, 'changed');
+      });
+      await test('bundled offline', 'searches offline', page, async () => {
+        await page.fill('#search-q', 'water');
+        await page.locator('#search .hit').first().waitFor({ timeout: 30_000 });
+      });
+      await test('bundled offline', 'generates offline', page, async () => {
+        await page.fill('#gen-n', '5');
+        await page.locator('#gen-go').click();
+        await page.waitForFunction(() => !document.querySelector('#gen-go').disabled && document.querySelectorAll('#gen-out .gen-tok').length > 0, null, { timeout: 60_000 });
+        assert(errors.length === 0, errors.join('\n'));
+      });
+    }
+    if (hubCtx && hubRun) {
+      await hubCtx.setOffline(true);
+      await test('hub offline', 'a Hub model cached by the package loads with the network off', hubRun.page, async () => {
+        const page = hubRun.page;
+        await page.goto(`${siteUrl}?m=hub:${FIXTURE}&hub=%2F_hub&p=The+river`);
+        await waitTraced(page);
+        assert((await page.locator('#prediction .pred-col').last().locator('.pred-row').count()) === 10, 'traced');
+      });
+    }
+  } finally {
+    for (const close of contexts) await close();
+    await site.close().catch(() => {});
+    await hub.close().catch(() => {});
+  }
+  if (failures.length) console.log(`\nFailed:\n  ${failures.join('\n  ')}`);
+  console.log(`Artifacts: ${path.relative(process.cwd(), artifacts)}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
