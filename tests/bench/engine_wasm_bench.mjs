@@ -1,13 +1,14 @@
 // Engine benchmark of the wasm build in Node (single thread): the issue's goals on a GPT-2-small-shaped
 // checkpoint (random fp32 weights; /usr/bin/python3 weights_tools/make_gpt2_shaped.py --out build/bench-models/gpt2-small).
 //
-//   node tests/bench/engine_wasm_bench.mjs [--wasm DIR] [--model DIR] [--rounds N] [--cold N] [SECTION...]
+//   node tests/bench/engine_wasm_bench.mjs [--wasm DIR] [--model DIR] [--rounds N] [--cold N] [--json FILE] [SECTION...]
 //     DIR defaults: dist/wasm, build/bench-models/gpt2-small. Sections (default: all):
 //       cold      fresh node processes: bytes in memory -> model -> first trace (f32, f16), peak heap
 //       engine    forward 32/128 tokens, full trace (ratios to the forward in the same rounds),
 //                 generation step (32 tokens of context) f32/f16, with f16/f32 ratios
-//       vtokens   value-vector top tokens: cold (cache cleared) vs warm; background fill rate
+//       vtokens   value-vector top tokens: cold (not yet in the model's value index) vs warm; background fill rate
 //       search    prepareSearch (fresh model) and search()
+//     --json FILE writes every per-round sample (tests/bench/run.mjs turns them into docs/BENCHMARKS.md).
 //
 // Timing. Every figure is the median over rounds of the CPU time of this process
 // (process.cpuUsage(): time spent descheduled on the shared cores does not count; wall time beside
@@ -16,9 +17,13 @@
 // first-use cost in fresh processes). Ratios are taken per round, between operations measured
 // alternately in that round, then their median is reported.
 //
+// "Not cached" (the model's value index does not hold the value vectors' top tokens yet): the cache is
+// cleared before each such call when the bindings can (clearValueTokenCache), otherwise the call runs on a
+// model loaded afresh before it (not timed), the only way to get an empty index from the raw module.
+//
 // Loading uses the raw module the way js/src/load.ts does: config/vocab/merges as bytes, then
 // model.safetensors streamed through one 4 MiB heap buffer into the engine's Loader.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -37,6 +42,9 @@ const modelDir = path.resolve(opt('--model', path.join(root, 'build/bench-models
 const ROUNDS = Number(opt('--rounds', '7'));
 const COLD = Number(opt('--cold', '3'));
 const child = opt('--child', null); // internal: one cold run, prints JSON
+const jsonOut = opt('--json', null);
+// Raw samples for --json: {cpu: [...], wall: [...]} per operation, in round order.
+const report = { date: new Date().toISOString(), node: process.version, model: modelDir, rounds: ROUNDS };
 const sections = args.length ? args : ['cold', 'engine', 'vtokens', 'search'];
 
 const PROMPT =
@@ -107,7 +115,11 @@ function time(fn) {
 
 // Runs the named operations alternately for ROUNDS rounds after `warm` warm-up calls each.
 function rounds(ops, warm = 3, n = ROUNDS) {
-  for (const op of ops) for (let i = 0; i < warm; i++) op.fn();
+  for (const op of ops)
+    for (let i = 0; i < warm; i++) {
+      op.before?.();
+      op.fn();
+    }
   const res = ops.map(() => ({ cpu: [], wall: [] }));
   for (let r = 0; r < n; r++)
     ops.forEach((op, i) => {
@@ -164,6 +176,7 @@ function cold() {
       if (r.status !== 0) throw new Error(`cold child failed: ${r.stderr}`);
       runs.push(JSON.parse(r.stdout.trim().split('\n').pop()));
     }
+    (report.cold ??= {})[dtype] = runs;
     const m = (k) => median(runs.map((x) => x[k]));
     console.log(
       `${dtype} | ${fmt(m('startMs'))} | ${fmt(m('loadMs'))} (${fmt(m('loadCpu'))}) | ${fmt(m('traceMs'))} (${fmt(m('traceCpu'))}) | ` +
@@ -183,15 +196,11 @@ function engine(M, files) {
     const model = models[dtype];
     const ids32 = promptIds(model, 32), ids128 = promptIds(model, 128);
     const noVT = JSON.stringify({ valueTopK: 0 });
-    const hasCache = typeof model.clearValueTokenCache === 'function';
+    const fresh = uncached(M, files, model, dtype);
     const ops = [
       { name: 'forward 32', fn: () => model.logits(ids32, false) },
       { name: 'trace 32 (warm cache)', fn: () => trace(model, ids32) },
-      {
-        name: 'trace 32 (cold: value-token cache cleared)',
-        before: () => hasCache && model.clearValueTokenCache(),
-        fn: () => trace(model, ids32),
-      },
+      { name: 'trace 32 (value tokens not cached)', before: fresh.before, fn: () => trace(fresh.model(), ids32) },
       { name: 'trace 32, valueTopK 0', fn: () => trace(model, ids32, noVT) },
       { name: 'forward 128', fn: () => model.logits(ids128, false) },
     ];
@@ -200,7 +209,9 @@ function engine(M, files) {
       console.log(`${dtype} ${op.name}: ${fmt(median(res[i].cpu))} (${fmt(median(res[i].wall))}) ms` +
         (i >= 1 && i <= 3 ? `  = x${fmt(ratio(res[i], res[0]), 2)} forward 32` : '')),
     );
+    fresh.done();
     out[dtype] = res;
+    (report.engine ??= {})[dtype] = Object.fromEntries(ops.map((op, i) => [op.name, res[i]]));
   }
   // Generation: one token per step with 32 tokens of context (a fresh 32-token generator each round,
   // its prompt processed in the first next(); the second next() is the timed step).
@@ -222,6 +233,7 @@ function engine(M, files) {
   const ops = [gen.f32, gen.f16];
   for (const op of ops) for (let i = 0; i < 3; i++) { op.before(); op.fn(); }
   const res = rounds(ops, 0, ROUNDS * 2);
+  report.gen = { f32: res[0], f16: res[1] };
   console.log(`generation step (32 tokens of context) f32: ${fmt(median(res[0].cpu), 1)} (${fmt(median(res[0].wall), 1)}) ms, ` +
     `f16: ${fmt(median(res[1].cpu), 1)} (${fmt(median(res[1].wall), 1)}) ms, f16/f32 x${fmt(ratio(res[1], res[0]), 2)}`);
   console.log(`f16/f32: forward 32 x${fmt(ratio(out.f16[0], out.f32[0]), 2)}, trace x${fmt(ratio(out.f16[1], out.f32[1]), 2)}, forward 128 x${fmt(ratio(out.f16[4], out.f32[4]), 2)}`);
@@ -230,28 +242,52 @@ function engine(M, files) {
 
 // ------------------------------------------------------------------ value-vector tokens
 
+// A model whose value index is empty before every `before()`: `model` itself, cleared, when the bindings
+// allow it, else a fresh load (the previous one deleted first, so at most one extra model lives).
+function uncached(M, files, model, dtype) {
+  if (typeof model.clearValueTokenCache === 'function')
+    return { before: () => model.clearValueTokenCache(), model: () => model, done() {} };
+  let m = null;
+  return {
+    before() {
+      m?.delete();
+      m = load(M, files, dtype);
+    },
+    model: () => m,
+    done() {
+      m?.delete();
+      m = null;
+    },
+  };
+}
+
 function vtokens(M, files) {
   const model = load(M, files, 'f32');
-  if (typeof model.clearValueTokenCache !== 'function') {
-    console.log('\n## vtokens: this build has no value-token cache');
-    model.delete();
-    return;
-  }
   console.log('\n## value-vector top tokens (120 distinct vectors, top/bottom 10)');
   const refs = [];
-  for (let l = 0; l < 12; l++) for (let i = 0; i < 10; i++) refs.push([l, (i * 307 + l * 11) % 3072]);
+  const cfg = JSON.parse(model.configJson());
+  for (let l = 0; l < cfg.nLayers; l++) for (let i = 0; i < 10; i++) refs.push([l, (i * 307 + l * 11) % cfg.dMlp]);
   const rj = JSON.stringify(refs);
+  const fresh = uncached(M, files, model, 'f32');
   const ops = [
-    { name: 'cold (cache cleared)', before: () => model.clearValueTokenCache(), fn: () => model.valueVectors(rj, 10, 10) },
+    { name: 'cold (not cached)', before: fresh.before, fn: () => fresh.model().valueVectors(rj, 10, 10) },
     { name: 'warm (cached)', fn: () => model.valueVectors(rj, 10, 10) },
   ];
   const res = rounds(ops, 2);
+  fresh.done();
   ops.forEach((op, i) => console.log(`${op.name}: ${fmt(median(res[i].cpu), 1)} (${fmt(median(res[i].wall), 1)}) ms`));
+  report.vtokens = { cold: res[0], warm: res[1] };
+  if (typeof model.fillValueTokenCache !== 'function') {
+    console.log('background fill: not exposed by this build');
+    model.delete();
+    return;
+  }
   model.clearValueTokenCache();
   const c0 = cpuMs();
   let st = null;
   for (let i = 0; i < 10; i++) st = JSON.parse(model.fillValueTokenCache(50));
   const dt = cpuMs() - c0;
+  report.vtokens.fill = { vectors: st.filled, total: st.total, cpu: dt };
   console.log(`background fill: ${st.filled} vectors in ${fmt(dt)} ms CPU (${fmt(dt / st.filled, 2)} ms/vector; all ${st.total}: ~${fmt((dt / st.filled) * st.total / 1000)} s)`);
   model.delete();
 }
@@ -271,6 +307,7 @@ function search(M, files) {
     const res = rounds(ops, 2);
     console.log(`${dtype} prepareSearch (first call, fresh model): ${fmt(c)} (${fmt(w)}) ms`);
     ops.forEach((op, i) => console.log(`${dtype} ${op.name}: ${fmt(median(res[i].cpu), 1)} (${fmt(median(res[i].wall), 1)}) ms`));
+    (report.search ??= {})[dtype] = { prepare: { cpu: c, wall: w }, search: res[0], searchNoTokens: res[1] };
     model.delete();
   }
 }
@@ -293,5 +330,7 @@ if (child) {
       else throw new Error(`unknown section ${s}`);
     }
     console.log(`\npeak wasm heap of this process: ${fmt(MiB(M.heapBytes()))} MiB`);
+    report.heapPeak = M.heapBytes();
   }
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(report));
 }
