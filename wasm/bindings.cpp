@@ -106,10 +106,13 @@ int int_arg(const nlohmann::json& v, const char* what) {
   return v.get<int>();
 }
 
+// Bytes malloc has handed out. mallinfo's fields are int: above 2 GB they read negative as a double (heapUsed), so take
+// the bits as unsigned (wasm32 memory is at most 4 GB).
+size_t heap_in_use() { return static_cast<uint32_t>(mallinfo().uordblks); }
+
 size_t heap_available() {
   const size_t max = emscripten_get_heap_max();
-  const struct mallinfo mi = mallinfo();
-  const size_t used = static_cast<size_t>(mi.uordblks);
+  const size_t used = heap_in_use();
   const size_t margin = 64u << 20;
   return max > used + margin ? max - used - margin : 0;
 }
@@ -363,7 +366,7 @@ WasmGenerator* make_generator(const WasmModel& m, val ids, std::string intervent
 }
 
 double heapBytes() { return static_cast<double>(emscripten_get_heap_size()); }
-double heapUsed() { return static_cast<double>(mallinfo().uordblks); }
+double heapUsed() { return static_cast<double>(heap_in_use()); }
 double heapMax() { return static_cast<double>(emscripten_get_heap_max()); }
 
 }  // namespace

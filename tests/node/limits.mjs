@@ -25,7 +25,7 @@ function expectThrow(name, fn, substring) {
 const enc = new TextEncoder();
 function loadFiles(f, opts = {}) {
   const w = f.weights;
-  const ptr = M._malloc(Math.max(1, w.length));
+  const ptr = M._malloc(Math.max(1, w.length)) >>> 0; // past 2 GB a pointer reads negative as an i32
   M.HEAPU8.set(w, ptr);
   try {
     return M.Model.load(f.config, ptr, w.length, f.vocab, f.merges, JSON.stringify(opts));
@@ -226,5 +226,24 @@ check(`every call after an error returned the same trace as before (${recovered}
   check('a failed load leaks nothing', load < 64, `${load} bytes/call (config + vocab + merges = ${base.config.length + base.vocab.length + base.merges.length} bytes)`);
 }
 good.delete();
+
+// ---- more than 2 GB in use: mallinfo's int fields wrap there (found loading gpt2-xl in f16) ----
+{
+  const before = M.heapUsed();
+  const big = [M._malloc(1.1e9), M._malloc(1.1e9)]; // size_t is 32-bit: two halves
+  check('2.2 GB allocated', big[0] !== 0 && big[1] !== 0);
+  const used = M.heapUsed();
+  check('heapUsed counts past 2 GB', used >= before + 2.2e9, `${before} -> ${used}`);
+  // The memory check must see about 4 GB - 2.2 GB available, not a full heap.
+  const small = (() => { try { return loadFiles(base); } catch (e) { return e; } })();
+  check('with 2.2 GB in use a small model still loads', !(small instanceof Error), small instanceof Error ? small.message : '');
+  if (!(small instanceof Error)) small.delete();
+  let msg = '';
+  try { loadFiles({ ...base, config: base.config.replace(/"n_embd": *\d+/, '"n_embd": 8192') }).delete(); } catch (e) { msg = e.message; }
+  const avail = Number(/only ([\d.]+) MB are available/.exec(msg)?.[1]);
+  check('a model too large for the rest is refused, naming what is left (~1.8 GB)', avail > 1500 && avail < 2100, msg);
+  for (const p of big) M._free(p);
+  check('and back after free', M.heapUsed() === before, `${M.heapUsed()} vs ${before}`);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
