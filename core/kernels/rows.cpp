@@ -14,13 +14,7 @@ namespace lmdbg::kernels {
 
 namespace {
 
-#if defined(__wasm_simd128__)
-using S = simd::WasmSimd;
-#elif defined(LMDBG_KERNELS_AVX2)
-using S = simd::Avx2;
-#else
-using S = simd::Scalar;
-#endif
+using S = simd::Native;
 using V = S::V;
 constexpr int NR = PackedMatrix::NR;
 constexpr int WL = S::W;

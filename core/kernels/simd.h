@@ -151,4 +151,13 @@ struct Avx2 {
 };
 #endif
 
+// The widest of the above that this build has (for kernels with one code path).
+#if defined(__wasm_simd128__)
+using Native = WasmSimd;
+#elif defined(LMDBG_KERNELS_AVX2)
+using Native = Avx2;
+#else
+using Native = Scalar;
+#endif
+
 }  // namespace lmdbg::kernels::simd

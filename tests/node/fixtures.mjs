@@ -43,3 +43,34 @@ export function maxAbsDiff(a, b) {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/** The raw wasm module of a build folder (dist/wasm by default), without the package. */
+export async function rawModule(wasmDir = path.join(root, 'dist/wasm')) {
+  const { readFileSync } = await import('node:fs');
+  const { pathToFileURL } = await import('node:url');
+  const { default: create } = await import(pathToFileURL(path.join(wasmDir, 'lmdbg.mjs')).href);
+  return create({ wasmBinary: readFileSync(path.join(wasmDir, 'lmdbg.wasm')) });
+}
+
+/** Plain-node checks: `check` prints ok/FAIL per case, `done` prints "N passed, N failed" and exits. */
+export function checks() {
+  let passed = 0, failed = 0;
+  const check = (name, ok, detail = '') => {
+    if (ok) passed++;
+    else failed++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
+  };
+  const expectThrow = (name, fn, substring) => {
+    try {
+      fn();
+      check(name, false, 'did not throw');
+    } catch (e) {
+      check(name, e instanceof Error && e.message.includes(substring), e instanceof Error ? e.message : `non-Error thrown: ${e}`);
+    }
+  };
+  const done = () => {
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+  };
+  return { check, expectThrow, done };
+}

@@ -5,22 +5,12 @@
 // every error the next call returns exactly what it returned before. Usage: node tests/node/limits.mjs [WASM_DIR]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root, readModelFiles } from './fixtures.mjs';
+import { root, readModelFiles, rawModule, checks } from './fixtures.mjs';
 
 const wasmDir = path.resolve(process.argv[2] ?? path.join(root, 'dist/wasm'));
-const { default: createLmdbgModule } = await import(pathToFileURL(path.join(wasmDir, 'lmdbg.mjs')).href);
-const M = await createLmdbgModule({ wasmBinary: readFileSync(path.join(wasmDir, 'lmdbg.wasm')) });
+const M = await rawModule(wasmDir);
 
-let passed = 0, failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) passed++; else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-}
-function expectThrow(name, fn, substring) {
-  try { fn(); check(name, false, 'did not throw'); }
-  catch (e) { check(name, e instanceof Error && e.message.includes(substring), e instanceof Error ? e.message : `non-Error thrown: ${e}`); }
-}
+const { check, expectThrow, done } = checks();
 
 const enc = new TextEncoder();
 function loadFiles(f, opts = {}) {
@@ -245,5 +235,4 @@ good.delete();
   for (const p of big) M._free(p);
   check('and back after free', M.heapUsed() === before, `${M.heapUsed()} vs ${before}`);
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+done();

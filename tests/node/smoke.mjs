@@ -1,23 +1,12 @@
 // Plain-node test of the raw wasm module (no Vitest, no package wrapper): load, tokenize, decode,
 // logits against the PyTorch reference, errors. Usage: node tests/node/smoke.mjs [WASM_DIR]
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root, readModelFiles, readReference, maxAbsDiff } from './fixtures.mjs';
+import { root, readModelFiles, readReference, maxAbsDiff, rawModule, checks } from './fixtures.mjs';
 
 const wasmDir = path.resolve(process.argv[2] ?? path.join(root, 'dist/wasm'));
-const { default: createLmdbgModule } = await import(pathToFileURL(path.join(wasmDir, 'lmdbg.mjs')).href);
-const M = await createLmdbgModule({ wasmBinary: readFileSync(path.join(wasmDir, 'lmdbg.wasm')) });
+const M = await rawModule(wasmDir);
 
-let passed = 0, failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) passed++; else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-}
-function expectThrow(name, fn, substring) {
-  try { fn(); check(name, false, 'did not throw'); }
-  catch (e) { check(name, e instanceof Error && e.message.includes(substring), e.message); }
-}
+const { check, expectThrow, done } = checks();
 
 function load(variant, opts = {}) {
   const f = readModelFiles(variant);
@@ -96,5 +85,4 @@ M._free(p);
 check('next load works', load('l2-f16').logits([5], false).length === 507);
 m.delete();
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+done();

@@ -1,29 +1,17 @@
 // Soak test of the raw wasm module in plain node: 1,000 traces with interventions do not grow the heap;
 // nor do generators, cached runs and searches; delete() (the package's dispose()) gives back what the
 // model took, and repeated load/delete cycles do not grow the wasm memory. Failed requests are measured
-// separately (each leaks its marshalled arguments: a known wasm/bindings.cpp bug, printed as KNOWN-BUG).
+// separately: each must leak nothing.
 // Prints the numbers (a "SOAK {...}" JSON line) for docs/RELIABILITY.md.
 // Usage: node tests/node/soak.mjs [WASM_DIR] [N_TRACES]
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root, readModelFiles } from './fixtures.mjs';
+import { root, readModelFiles, rawModule, checks } from './fixtures.mjs';
 
 const wasmDir = path.resolve(process.argv[2] ?? path.join(root, 'dist/wasm'));
 const N = Number(process.argv[3] ?? 1000);
-const { default: createLmdbgModule } = await import(pathToFileURL(path.join(wasmDir, 'lmdbg.mjs')).href);
-const M = await createLmdbgModule({ wasmBinary: readFileSync(path.join(wasmDir, 'lmdbg.wasm')) });
+const M = await rawModule(wasmDir);
 
-let passed = 0, failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) passed++; else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ' — ' + detail : ''}`);
-}
-let known = 0;
-function knownBug(name, ok, detail = '') {  // see tests/node/limits.mjs
-  if (ok) passed++; else known++;
-  console.log(`${ok ? 'ok  ' : 'KNOWN-BUG'} ${name}${detail ? ' — ' + detail : ''}`);
-}
+const { check, expectThrow, done } = checks();
 
 const files = readModelFiles('l4-f32');
 function load() {
@@ -114,7 +102,7 @@ for (let i = 0; i < nErr; i++) {
 const leakPerError = (M.heapUsed() - usedErr0) / nErr;
 errOk &&= JSON.parse(model.trace([1, 2, 3], '{}').json).positions.length === 1;
 check(`${nErr} failed requests each threw an Error, and the model still answers`, errOk);
-knownBug('failed requests leak nothing', leakPerError < 1, `${leakPerError.toFixed(1)} bytes per failed request`);
+check('failed requests leak nothing', leakPerError < 1, `${leakPerError.toFixed(1)} bytes per failed request`);
 const usedErr1 = M.heapUsed();
 
 // dispose: delete() frees everything the model holds.
@@ -143,6 +131,4 @@ console.log('SOAK ' + JSON.stringify({
     afterGenerators: usedAfter2, leakPerFailedRequest: +leakPerError.toFixed(1), afterDelete: usedFreed, afterCycles: usedCycles },
   heapBytes: { start: bytes0, afterWarmup: bytesWarm, afterTraces: bytesEnd, afterCycles: M.heapBytes() },
 }));
-if (known) console.log(`${known} known bug(s) in wasm/bindings.cpp (see docs/RELIABILITY.md)`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+done();
