@@ -97,11 +97,12 @@ async function child() {
       pass1() {
         m.logits(prompts[32].slice(0, 1), false);
       },
-      steps(n, time) {
+      async steps(n, time) {
         const g = M.createGenerator(m, prompts[32], '[]', '{"greedy":true}');
         try {
           g.next(); // the prompt
-          for (let i = 0; i < n; i++) time(() => g.next());
+          // Awaited: `time` is async, and un-awaited samples would each run until all n steps were done.
+          for (let i = 0; i < n; i++) await time(() => g.next());
         } finally {
           g.delete();
         }
