@@ -6,7 +6,8 @@
 //       cold      fresh node processes: bytes in memory -> model -> first trace (f32, f16), peak heap
 //       engine    forward 32/128 tokens, full trace (ratios to the forward in the same rounds),
 //                 generation step (32 tokens of context) f32/f16, with f16/f32 ratios
-//       vtokens   value-vector top tokens: cold (not yet in the model's value index) vs warm; background fill rate
+//       vtokens   value-vector top tokens: cold (not yet in the model's value index) vs warm; background fill
+//                 rate (Model.fillValueIndex, when the build has it)
 //       search    prepareSearch (fresh model) and search()
 //     --json FILE writes every per-round sample (tests/bench/run.mjs turns them into docs/BENCHMARKS.md).
 //
@@ -17,9 +18,8 @@
 // first-use cost in fresh processes). Ratios are taken per round, between operations measured
 // alternately in that round, then their median is reported.
 //
-// "Not cached" (the model's value index does not hold the value vectors' top tokens yet): the cache is
-// cleared before each such call when the bindings can (clearValueTokenCache), otherwise the call runs on a
-// model loaded afresh before it (not timed), the only way to get an empty index from the raw module.
+// "Not cached" (the model's value index does not hold the value vectors' top tokens yet): such a call runs
+// on a model loaded afresh before it (not timed), the only way to get an empty index from the raw module.
 //
 // Loading uses the raw module the way js/src/load.ts does: config/vocab/merges as bytes, then
 // model.safetensors streamed through one 4 MiB heap buffer into the engine's Loader.
@@ -196,7 +196,7 @@ function engine(M, files) {
     const model = models[dtype];
     const ids32 = promptIds(model, 32), ids128 = promptIds(model, 128);
     const noVT = JSON.stringify({ valueTopK: 0 });
-    const fresh = uncached(M, files, model, dtype);
+    const fresh = uncached(M, files, dtype);
     const ops = [
       { name: 'forward 32', fn: () => model.logits(ids32, false) },
       { name: 'trace 32 (warm cache)', fn: () => trace(model, ids32) },
@@ -242,11 +242,9 @@ function engine(M, files) {
 
 // ------------------------------------------------------------------ value-vector tokens
 
-// A model whose value index is empty before every `before()`: `model` itself, cleared, when the bindings
-// allow it, else a fresh load (the previous one deleted first, so at most one extra model lives).
-function uncached(M, files, model, dtype) {
-  if (typeof model.clearValueTokenCache === 'function')
-    return { before: () => model.clearValueTokenCache(), model: () => model, done() {} };
+// A model whose value index is empty after every `before()`: a fresh load (the previous one deleted
+// first, so at most one extra model lives).
+function uncached(M, files, dtype) {
   let m = null;
   return {
     before() {
@@ -268,7 +266,7 @@ function vtokens(M, files) {
   const cfg = JSON.parse(model.configJson());
   for (let l = 0; l < cfg.nLayers; l++) for (let i = 0; i < 10; i++) refs.push([l, (i * 307 + l * 11) % cfg.dMlp]);
   const rj = JSON.stringify(refs);
-  const fresh = uncached(M, files, model, 'f32');
+  const fresh = uncached(M, files, 'f32');
   const ops = [
     { name: 'cold (not cached)', before: fresh.before, fn: () => fresh.model().valueVectors(rj, 10, 10) },
     { name: 'warm (cached)', fn: () => model.valueVectors(rj, 10, 10) },
@@ -277,19 +275,19 @@ function vtokens(M, files) {
   fresh.done();
   ops.forEach((op, i) => console.log(`${op.name}: ${fmt(median(res[i].cpu), 1)} (${fmt(median(res[i].wall), 1)}) ms`));
   report.vtokens = { cold: res[0], warm: res[1] };
-  if (typeof model.fillValueTokenCache !== 'function') {
-    console.log('background fill: not exposed by this build');
-    model.delete();
-    return;
-  }
-  model.clearValueTokenCache();
-  const c0 = cpuMs();
-  let st = null;
-  for (let i = 0; i < 10; i++) st = JSON.parse(model.fillValueTokenCache(50));
-  const dt = cpuMs() - c0;
-  report.vtokens.fill = { vectors: st.filled, total: st.total, cpu: dt };
-  console.log(`background fill: ${st.filled} vectors in ${fmt(dt)} ms CPU (${fmt(dt / st.filled, 2)} ms/vector; all ${st.total}: ~${fmt((dt / st.filled) * st.total / 1000)} s)`);
+  // Background fill (Model.fillValueIndex(n): up to n more vectors, largest norm first), on a fresh model.
+  const canFill = typeof model.fillValueIndex === 'function';
   model.delete();
+  if (!canFill) return console.log('background fill: not exposed by this build');
+  const m = load(M, files, 'f32');
+  const c0 = cpuMs();
+  let filled = 0;
+  for (let i = 0; i < 10; i++) filled += m.fillValueIndex(50);
+  const dt = cpuMs() - c0;
+  const total = m.valueIndexTotal();
+  report.vtokens.fill = { vectors: filled, total, cpu: dt };
+  console.log(`background fill: ${filled} vectors in ${fmt(dt)} ms CPU (${fmt(dt / filled, 2)} ms/vector; all ${total}: ~${fmt((dt / filled) * total / 1000)} s)`);
+  m.delete();
 }
 
 // ------------------------------------------------------------------ search
