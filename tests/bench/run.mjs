@@ -92,7 +92,8 @@ if (!renderOnly) {
   const dirty = git('status', '--porcelain', '--untracked-files=no', 'core', 'wasm', 'js/src', 'tests/bench') !== '';
   for (const s of sections) {
     const m = { start: new Date().toISOString(), commit: git('rev-parse', '--short', 'HEAD') + (dirty ? '+local changes' : ''),
-      cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavgStart: os.loadavg(), quick };
+      cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavgStart: os.loadavg(), quick,
+      wasmBuilt: existsSync(path.join(root, 'dist/wasm/lmdbg.wasm')) ? statSync(path.join(root, 'dist/wasm/lmdbg.wasm')).mtime : null };
     ({ wasm: runWasm, ort: runOrt, native: runNative })[s]();
     meta[s] = { ...m, end: new Date().toISOString(), loadavgEnd: os.loadavg() };
     writeFileSync(out('meta.json'), JSON.stringify(meta, null, 1));
@@ -215,7 +216,8 @@ for (const [label, op] of [['first trace (value tokens not cached)', 'trace 32 (
 const runLine = (s) => {
   const m = META[s];
   if (!m) return '';
-  return `_${s}: ${m.start.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, ${m.cpu}, ${m.cores} cores, Node ${m.node}, ` +
+  const built = s !== 'native' && m.wasmBuilt ? ` (dist/wasm built ${new Date(m.wasmBuilt).toISOString().slice(11, 16)})` : '';
+  return `_${s}: ${m.start.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}${built}, ${m.cpu}, ${m.cores} cores, Node ${m.node}, ` +
     `load average ${m.loadavgStart[0].toFixed(1)} -> ${m.loadavgEnd[0].toFixed(1)}${m.quick ? ', **--quick**' : ''}._`;
 };
 
@@ -306,7 +308,7 @@ function gbRows(j) {
 }
 function nativeEngineBlock() {
   if (!NE) return '_No results: `npm run bench -- native`._';
-  const L = [runLine('native'), '', 'Google Benchmark (`build/lmdbg_bench --benchmark_filter=^Engine_`), the same checkpoint, one thread, AVX2/FMA/F16C; median CPU ms. The second argument is the prompt length.', '',
+  const L = [runLine('native'), '', 'Google Benchmark (`build/lmdbg_bench --benchmark_filter=^Engine_`), the same checkpoint, one thread, AVX2/FMA/F16C, Release (-O3); median CPU ms. (Debian\'s libbenchmark warns that it was built as DEBUG: that is the harness, not the code timed.)', '',
     '| benchmark | storage | CPU ms | wall ms |', '|---|---|---|---|'];
   const label = { Load: 'load (bytes -> packed model)', Forward: 'forward, T-token prompt', Trace: 'full trace, T-token prompt',
     GenerateStep: 'generation step, 32-token context', SearchStats: 'prepareSearch (search statistics)', Search: 'search river,water' };
