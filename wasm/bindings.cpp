@@ -219,6 +219,25 @@ class WasmModel {
   }
   bool searchReady() const { return stats_ != nullptr; }
 
+  // Idle-time work in bounded steps (LoadOptions.precompute): each call costs tens of milliseconds.
+  // Up to max_vectors more value vectors into the model's index; 0 once it is complete.
+  int fillValueIndex(int max_vectors) {
+    return guarded([&] { return lmdbg::fill_value_index(*model_, max_vectors); });
+  }
+  double valueIndexFilled() const { return static_cast<double>(model_->value_index().filled()); }
+  double valueIndexTotal() const { return static_cast<double>(model_->value_index().total()); }
+  // Advances the search statistics by `units` steps (~10^8 multiply-adds each); true once ready.
+  bool searchStatsStep(int units) {
+    return guarded([&] {
+      if (stats_) return true;
+      if (!builder_) builder_ = std::make_unique<lmdbg::SearchStatsBuilder>(*model_);
+      if (!builder_->step(units)) return false;
+      stats_ = std::make_unique<lmdbg::SearchStats>(builder_->take());
+      builder_.reset();
+      return true;
+    });
+  }
+
   std::string search(std::string keywords_json, int limit, int top_k) {
     return guarded([&] {
       const auto j = parse_arg(keywords_json, "search keywords");
@@ -300,9 +319,18 @@ class WasmModel {
  private:
   std::unique_ptr<lmdbg::Model> model_;
   void ensure_search_stats() {  // throws (inside guarded) when it cannot compute them
-    if (!stats_) stats_ = std::make_unique<lmdbg::SearchStats>(lmdbg::compute_search_stats(*model_));
+    if (stats_) return;
+    if (builder_) {  // finish what idle steps began
+      while (!builder_->step(64)) {
+      }
+      stats_ = std::make_unique<lmdbg::SearchStats>(builder_->take());
+      builder_.reset();
+      return;
+    }
+    stats_ = std::make_unique<lmdbg::SearchStats>(lmdbg::compute_search_stats(*model_));
   }
   std::unique_ptr<lmdbg::SearchStats> stats_;
+  std::unique_ptr<lmdbg::SearchStatsBuilder> builder_;
   std::unique_ptr<lmdbg::Clusters> clusters_;
 };
 
@@ -384,6 +412,10 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("valueVectors", &WasmModel::valueVectors)
       .function("prepareSearch", &WasmModel::prepareSearch)
       .function("searchReady", &WasmModel::searchReady)
+      .function("fillValueIndex", &WasmModel::fillValueIndex)
+      .function("valueIndexFilled", &WasmModel::valueIndexFilled)
+      .function("valueIndexTotal", &WasmModel::valueIndexTotal)
+      .function("searchStatsStep", &WasmModel::searchStatsStep)
       .function("search", &WasmModel::search)
       .function("runWithCache", &WasmModel::runWithCache)
       .function("loadClusters", &WasmModel::loadClusters)

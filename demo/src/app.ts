@@ -174,6 +174,9 @@ export class App {
         cache: e.kind === 'hub',
         onProgress,
         signal: ac.signal,
+        // The Worker uses idle time for the search statistics and every value vector's top tokens,
+        // so that later traces and searches do no projections.
+        precompute: true,
       });
       if (seq !== this.loadSeq || task.cancelled) {
         await dbg.dispose();

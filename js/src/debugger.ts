@@ -25,6 +25,9 @@ import { loadModel } from './load.js';
 import { fromFileData } from './sources.js';
 import { moduleThreads } from './module.js';
 
+const IDLE_AFTER_MS = 100;
+const SLICE_MS = 25;
+
 // ignoreBOM: keep a leading U+FEFF (by default TextDecoder drops it, and decode() would lose text).
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -61,12 +64,14 @@ export class LMDebugger implements Debugger {
   #model: RawModel | null;
   #generators = new Set<RawGenerator>();
   #endOfText: number | null | undefined = undefined;
+  #lastCall = 0; // performance.now() of the latest API call: idle work waits for a quiet moment
 
   /** Use LMDebugger.load(). */
-  private constructor(M: RawModule, model: RawModel) {
+  private constructor(M: RawModule, model: RawModel, precompute: boolean) {
     this.#M = M;
     this.#model = model;
     this.config = Object.freeze(JSON.parse(model.configJson()) as ModelConfig);
+    if (precompute) this.#idleLater(IDLE_AFTER_MS);
   }
 
   static async load(source: ModelSource, options: LoadOptions = {}): Promise<Debugger> {
@@ -76,13 +81,40 @@ export class LMDebugger implements Debugger {
       const { WorkerDebugger } = await import('./worker-client.js');
       return WorkerDebugger.load(source, options);
     }
+    if (options.precompute !== undefined && typeof options.precompute !== 'boolean')
+      throw new Error(`lmdbg: precompute must be true or false, got ${String(options.precompute)}`);
     const { M, model } = await loadModel(source, options);
-    return new LMDebugger(M, model);
+    return new LMDebugger(M, model, options.precompute === true);
   }
 
   get #m(): RawModel {
     if (!this.#model) throw new Error('lmdbg: this model has been disposed');
+    this.#lastCall = performance.now();
     return this.#model;
+  }
+
+  // LoadOptions.precompute: search statistics, then the value index, in slices of about SLICE_MS,
+  // each only once no call has come for IDLE_AFTER_MS. The timer never keeps Node alive.
+  #idleLater(ms: number): void {
+    const t = setTimeout(() => this.#idleSlice(), ms) as unknown as { unref?: () => void };
+    t.unref?.();
+  }
+
+  #idleSlice(): void {
+    const m = this.#model;
+    if (!m) return; // disposed
+    const quiet = performance.now() - this.#lastCall;
+    if (quiet < IDLE_AFTER_MS) return this.#idleLater(IDLE_AFTER_MS - quiet);
+    const start = performance.now();
+    try {
+      while (performance.now() - start < SLICE_MS) {
+        if (!m.searchReady()) m.searchStatsStep(1);
+        else if (m.fillValueIndex(8) === 0) return; // all done
+      }
+    } catch {
+      return; // e.g. out of memory: leave the rest to the calls that need it
+    }
+    this.#idleLater(0);
   }
 
   #ids(prompt: string | number[]): number[] {
@@ -153,6 +185,7 @@ export class LMDebugger implements Debugger {
         if (signal?.aborted) throw abortError(signal);
         if (!this.#generators.has(gen)) throw new Error('lmdbg: this model has been disposed');
         if (gen.remaining() <= 0) return; // the end of the context
+        this.#lastCall = performance.now();
         const id = gen.next();
         yield { id, index: i, text: utf8.decode(m.tokenBytes(id)) };
         if (id === eot) return;
@@ -195,8 +228,16 @@ export class LMDebugger implements Debugger {
   }
 
   async memory(): Promise<MemoryInfo> {
-    const m = this.#m;
-    return { heapBytes: this.#M.heapBytes(), heapUsed: this.#M.heapUsed(), weightBytes: m.weightBytes(), threads: moduleThreads() };
+    const m = this.#model; // not an activity: polling it must not hold back idle work
+    if (!m) throw new Error('lmdbg: this model has been disposed');
+    return {
+      heapBytes: this.#M.heapBytes(),
+      heapUsed: this.#M.heapUsed(),
+      weightBytes: m.weightBytes(),
+      threads: moduleThreads(),
+      valueIndex: { filled: m.valueIndexFilled(), total: m.valueIndexTotal() },
+      searchReady: m.searchReady(),
+    };
   }
 
   async dispose(): Promise<void> {

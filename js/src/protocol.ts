@@ -27,6 +27,7 @@ export interface WorkerLoadOptions {
   revision?: string;
   wasmUrl?: string;
   threads?: boolean | number;
+  precompute?: boolean;
   progress: boolean;
 }
 

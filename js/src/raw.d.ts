@@ -32,6 +32,10 @@ export interface RawModel {
   valueVectors(refsJson: string, topK: number, bottomK: number): string;
   prepareSearch(): void;
   searchReady(): boolean;
+  fillValueIndex(maxVectors: number): number;
+  valueIndexFilled(): number;
+  valueIndexTotal(): number;
+  searchStatsStep(units: number): boolean;
   search(keywordsJson: string, limit: number, topK: number): string;
   runWithCache(ids: ArrayLike<number>, namesJson: string, interventionsJson: string): RawCache;
   loadClusters(text: RawText): void;

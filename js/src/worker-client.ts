@@ -70,6 +70,7 @@ export class WorkerDebugger implements Debugger {
         ...(options.revision !== undefined ? { revision: options.revision } : {}),
         ...(options.wasmUrl !== undefined ? { wasmUrl: absoluteUrl(options.wasmUrl) } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.precompute !== undefined ? { precompute: options.precompute } : {}),
         progress: typeof options.onProgress === 'function',
       },
     };

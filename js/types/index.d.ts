@@ -109,6 +109,14 @@ export interface LoadOptions {
    * Results are bitwise the same for every thread count.
    */
   threads?: boolean | number;
+  /**
+   * Use idle time to prepare for later calls (default false): first the keyword-search statistics,
+   * then every value vector's top and bottom tokens, largest ‖v‖ first, so that later traces and the
+   * first search() need no projections. It runs in slices of about 25 ms, only after 100 ms without
+   * a call, and stops at dispose(). GPT-2 small: about 1.5 s of CPU for search, then about 3 TFLOP
+   * for all 36,864 value vectors (minutes on one thread). Progress: memory().
+   */
+  precompute?: boolean;
 }
 
 export interface Token {
@@ -327,6 +335,10 @@ export interface MemoryInfo {
   weightBytes: number;
   /** Threads of the engine's matrix products (1: the single-threaded build; see LoadOptions.threads). */
   threads: number;
+  /** Value vectors whose top/bottom tokens are kept (computed by traces, valueVector(s) or precompute). */
+  valueIndex: { filled: number; total: number };
+  /** Whether keyword search is prepared (prepareSearch(), a first search() or precompute). */
+  searchReady: boolean;
 }
 
 /**

@@ -201,6 +201,24 @@ describe('Chromium, Worker host ({ worker: true })', () => {
     expect(r.after).toBe('lmdbg: this model has been disposed');
   });
 
+  it('precompute runs in the Worker when idle and leaves results unchanged', async () => {
+    const r = await page.evaluate(async ({ host, prompt }) => {
+      const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/l4-f32', { hubHost: host, worker: true, precompute: true });
+      const t0 = Date.now();
+      let m = await dbg.memory();
+      while (!(m.searchReady && m.valueIndex.filled === m.valueIndex.total) && Date.now() - t0 < 60000) {
+        await new Promise((res) => setTimeout(res, 50));
+        m = await dbg.memory();
+      }
+      const trace = await dbg.trace(prompt, { positions: 'all' });
+      await dbg.dispose();
+      return { m, trace };
+    }, { host: hub.url, prompt: PROMPT });
+    expect(r.m.searchReady).toBe(true);
+    expect(r.m.valueIndex).toEqual({ filled: 1024, total: 1024 });
+    expect(r.trace).toEqual(nodeTrace);
+  });
+
   it('the page stays responsive while the worker computes (the main-thread host blocks it)', async () => {
     const r = await page.evaluate(async ({ host, prompt }) => {
       // Longest gap between timer ticks on the main thread while `work` runs.
