@@ -26,13 +26,7 @@ using namespace lmdbg::kernels;
 
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float sd = 1.f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> dist(0.f, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(g);
-  return v;
-}
+using lmdbg::test::randn;
 
 double rel_err(double got, double want) { return std::fabs(got - want) / std::max(std::fabs(want), 1e-300); }
 

@@ -14,6 +14,7 @@
 
 #include "core/kernels/gemm.h"
 #include "core/kernels/parallel.h"
+#include "test_util.h"
 
 using namespace lmdbg::kernels;
 
@@ -26,13 +27,6 @@ struct Threads {
   ~Threads() { set_num_threads(saved); }
 };
 
-std::vector<float> random_floats(size_t n, unsigned seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 bool threads_available() { return max_threads() > 1; }
 
@@ -130,11 +124,11 @@ TEST(Parallel, GemmBitwiseEqualAcrossThreadCounts) {
   const Shape shapes[] = {{1, 768, 2304}, {1, 3072, 768}, {1, 768, 5000}, {3, 768, 768},
                           {9, 256, 1031}, {32, 768, 2304}, {33, 200, 777}};
   for (const Shape& s : shapes) {
-    std::vector<float> Wf = random_floats(static_cast<size_t>(s.K) * s.N, 1 + s.N, 0.02f);
+    std::vector<float> Wf = lmdbg::test::randn(static_cast<size_t>(s.K) * s.N, 1 + s.N, 0.02f);
     // A few f16 subnormals (GPT-2 has ~0.2%): exercise the side list per column range.
     for (size_t i = 0; i < Wf.size(); i += 97) Wf[i] = 3e-6f;
-    const std::vector<float> bias = random_floats(s.N, 2 + s.N);
-    const std::vector<float> A = random_floats(static_cast<size_t>(s.M) * s.K, 3 + s.M);
+    const std::vector<float> bias = lmdbg::test::randn(s.N, 2 + s.N);
+    const std::vector<float> A = lmdbg::test::randn(static_cast<size_t>(s.M) * s.K, 3 + s.M);
     for (Storage st : {Storage::kF32, Storage::kF16}) {
       const PackedMatrix W = PackedMatrix::pack({Wf.data(), DType::kF32, s.K, s.N}, bias.data(), st);
       std::vector<float> ref(static_cast<size_t>(s.M) * s.N);

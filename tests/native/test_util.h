@@ -1,9 +1,12 @@
 // Shared helpers for native tests: fixture paths, reference dumps, max-diff.
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <vector>
 #include <sstream>
 #include <string>
 
@@ -41,6 +44,15 @@ struct Reference {
   }
   bool has(const std::string& name) const { return tensors.find(name) != nullptr; }
 };
+
+// n samples of N(0, sd^2), deterministic for a seed.
+inline std::vector<float> randn(size_t n, uint32_t seed, float sd = 1.f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> dist(0.f, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(g);
+  return v;
+}
 
 inline double max_abs_diff(const float* a, const float* b, size_t n) {
   double m = 0;
