@@ -533,6 +533,9 @@ async function main() {
         try {
           await p.goto(`${siteUrl}?m=files&p=The+river`);
           await p.locator('#model-drop').waitFor();
+          // The welcome card is filled once the page knows its models (after an async start).
+          await p.waitForFunction(() => /Drop the four files/.test(document.querySelector('#welcome')?.textContent ?? ''), null, { timeout: 15_000 })
+            .catch(() => {});
           assert(/Drop the four files/.test(await p.locator('#welcome').textContent()), 'asks for the files');
           // A real drop event carrying File objects (their bytes fetched from the mock Hub).
           const dt = await p.evaluateHandle(async (repo) => {
