@@ -84,6 +84,16 @@ async function streamWeights(
         loader.feed(buf, part.byteLength);
       }
     };
+    // The header bytes through a temporary heap copy (the engine parses them at once).
+    const setHeader = (bytes: Uint8Array, fileSize: number): void => {
+      const hp = malloc(M, bytes.byteLength);
+      try {
+        M.HEAPU8.set(bytes, hp);
+        loader.setHeader(hp, bytes.byteLength, fileSize);
+      } finally {
+        M._free(hp);
+      }
+    };
     const take = (c: Uint8Array) => {
       received += c.byteLength;
       if (head === null) return feed(c);
@@ -97,13 +107,7 @@ async function streamWeights(
       const need = 8 + n;
       const fileSize = f.size ?? (f.bytes ? f.bytes.byteLength : -1);
       if (head.byteLength < need && (fileSize < 0 || need <= fileSize) && n <= 100 * 2 ** 20) return;
-      const hp = malloc(M, head.byteLength);
-      try {
-        M.HEAPU8.set(head, hp);
-        loader.setHeader(hp, head.byteLength, fileSize);
-      } finally {
-        M._free(hp);
-      }
+      setHeader(head, fileSize);
       const rest = head.subarray(loader.headerBytes());
       head = null;
       feed(rest);
@@ -118,17 +122,8 @@ async function streamWeights(
       }
       progress.advance(f.name, 0, true);
     }
-    if (head !== null) {
-      // Fewer bytes than the header needs: let the engine name the problem.
-      const h: Uint8Array = head;
-      const hp = malloc(M, h.byteLength);
-      try {
-        M.HEAPU8.set(h, hp);
-        loader.setHeader(hp, h.byteLength, received);
-      } finally {
-        M._free(hp);
-      }
-    }
+    // Fewer bytes than the header needs: let the engine name the problem.
+    if (head !== null) setHeader(head, received);
     if (f.size !== null && received < f.size) throw new Error(`lmdbg: ${f.name} is truncated: received ${received} of ${f.size} bytes`);
     throwIfAborted(signal);
     return loader.finish();
