@@ -80,11 +80,15 @@ export function renderApi(source = readFileSync(DTS, 'utf8')) {
   const sections = { functions: [], classes: [], interfaces: [], types: [] };
   const toc = [];
   for (const st of sf.statements) {
-    const name = st.name?.getText(sf);
+    const name = ts.isVariableStatement(st) ? st.declarationList.declarations[0]?.name.getText(sf) : st.name?.getText(sf);
     if (!name) continue;
     const d = docOf(st);
     const body = [];
-    if (ts.isFunctionDeclaration(st)) {
+    if (ts.isVariableStatement(st)) {
+      body.push(`### \`${name}\``, '', '```ts', signature(st, sf), '```', '');
+      if (d) body.push(prose(d), '');
+      sections.functions.push(body);
+    } else if (ts.isFunctionDeclaration(st)) {
       body.push(`### \`${name}()\``, '', '```ts', signature(st, sf), '```', '');
       if (d) body.push(prose(d), '');
       sections.functions.push(body);
@@ -119,7 +123,7 @@ export function renderApi(source = readFileSync(DTS, 'utf8')) {
   if (intro) out.push(intro, '');
   const parts = [
     ['Loading and the debugger', sections.classes],
-    ['Functions', sections.functions],
+    ['Functions and constants', sections.functions],
     ['Interfaces', sections.interfaces],
     ['Types', sections.types],
   ];

@@ -3,10 +3,10 @@
 // against it at compile time (they emit nothing).
 import type * as Api from '../types/index.js';
 import { LMDebugger } from './debugger.js';
-import { getActName, hookNames, parseIntervention, valueVectorName } from './names.js';
+import { getActName, hookNames, interventionModes, parseIntervention, valueVectorName } from './names.js';
 import { simdSupported } from './module.js';
 
-export { LMDebugger, getActName, hookNames, parseIntervention, valueVectorName, simdSupported };
+export { LMDebugger, getActName, hookNames, interventionModes, parseIntervention, valueVectorName, simdSupported };
 
 type Conforms<Impl extends Decl, Decl> = Impl;
 export type _ConformsToIndexDts = [
@@ -15,6 +15,7 @@ export type _ConformsToIndexDts = [
   Conforms<typeof getActName, typeof Api.getActName>,
   Conforms<typeof hookNames, typeof Api.hookNames>,
   Conforms<typeof parseIntervention, typeof Api.parseIntervention>,
+  Conforms<typeof interventionModes, typeof Api.interventionModes>,
   Conforms<typeof valueVectorName, typeof Api.valueVectorName>,
   Conforms<typeof simdSupported, typeof Api.simdSupported>,
 ];

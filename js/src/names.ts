@@ -55,34 +55,63 @@ export function valueVectorName(layer: number, index: number): string {
 
 const MODES: Record<InterventionMode, boolean> = { off: false, on: false, set: true, pre: true, scale: true, add: true };
 
+/** Every intervention mode and whether it takes a value (from MODES, in its order). */
+export const interventionModes: readonly { readonly mode: InterventionMode; readonly takesValue: boolean }[] = Object.freeze(
+  (Object.keys(MODES) as InterventionMode[]).map((mode) => Object.freeze({ mode, takesValue: MODES[mode] })),
+);
+
+const EXAMPLES = '(e.g. "L3D120:off", "L3D120:scale=2@4,5" or "3:120:set=1.5")';
+const MODE_LIST = 'off, on, set=V, scale=F, add=V or pre=V';
+
+/**
+ * "L{layer}D{index}:MODE[=VALUE][@POS,...]" (letters in any case) or the CLI's "LAYER:INDEX:MODE...".
+ * Errors quote the part that is wrong, as it was typed.
+ */
 export function parseIntervention(spec: string): Intervention {
   const fail = (why: string): never => {
-    throw new Error(`intervention "${spec}": ${why} (expected e.g. "L3D120:off", "L3D120:scale=2@4,5" or "3:120:set=1.5")`);
+    throw new Error(`intervention: ${why}`);
   };
-  if (typeof spec !== 'string') fail('not a string');
+  if (typeof spec !== 'string') fail(`expected a string like ${EXAMPLES.slice(6, -1)}, got ${typeof spec}`);
   const s = spec.trim();
+  if (!s) fail(`empty ${EXAMPLES}`);
   const at = s.indexOf('@');
   const head = at < 0 ? s : s.slice(0, at);
   const posText = at < 0 ? undefined : s.slice(at + 1);
-  const m =
-    /^L(\d+)D(\d+):([a-z]+)(?:=(.+))?$/i.exec(head) ?? /^(\d+):(\d+):([a-z]+)(?:=(.+))?$/.exec(head);
-  if (!m) return fail('cannot parse it');
-  const [, layerText, indexText, modeText, valueText] = m as unknown as [string, string, string, string, string | undefined];
+  const m = /^(?:L(\d+)D(\d+)|(\d+):(\d+))(?::(.*))?$/i.exec(head);
+  if (!m) {
+    const name = /^\d+:\d+/.test(head) ? head : head.split(':')[0]!;
+    return fail(`"${name}" is not a sub-update name like L3D120 (layer 3, neuron 120) or 3:120 ${EXAMPLES}`);
+  }
+  const layerText = m[1] ?? m[3]!;
+  const indexText = m[2] ?? m[4]!;
+  const modePart = m[5] || undefined;
+  const name = m[5] === undefined ? head : head.slice(0, head.length - m[5].length - 1); // as typed
+  const layer = Number(layerText);
+  const index = Number(indexText);
+  if (!Number.isSafeInteger(layer)) fail(`layer ${layerText} is too large`);
+  if (!Number.isSafeInteger(index)) fail(`neuron ${indexText} is too large`);
+  if (modePart === undefined) return fail(`"${head}" has no mode: add one of ${MODE_LIST}, e.g. "${name}:off"`);
+  const eq = modePart.indexOf('=');
+  const modeText = eq < 0 ? modePart : modePart.slice(0, eq);
+  const valueText = eq < 0 ? undefined : modePart.slice(eq + 1);
   const mode = modeText.toLowerCase() as InterventionMode;
-  if (!(mode in MODES)) return fail(`unknown mode "${modeText}"`);
-  const iv: Intervention = { layer: Number(layerText), index: Number(indexText), mode };
+  if (!Object.hasOwn(MODES, mode)) return fail(`unknown mode "${modeText}" (expected ${MODE_LIST})`);
+  const iv: Intervention = { layer, index, mode };
   if (MODES[mode]) {
-    if (valueText === undefined) fail(`mode ${mode} needs a value, e.g. ${mode}=2`);
+    if (valueText === undefined || valueText.trim() === '') return fail(`${mode} needs a value, e.g. "${name}:${mode}=2"`);
     const v = Number(valueText);
-    if (!Number.isFinite(v) || valueText!.trim() === '') fail(`value "${valueText}" is not a finite number`);
+    if (!Number.isFinite(v)) fail(`the value "${valueText}" of ${mode} is not a number`);
     iv.value = v;
   } else if (valueText !== undefined) {
-    fail(`mode ${mode} takes no value`);
+    fail(`${mode} takes no value (remove "=${valueText}")`);
   }
   if (posText !== undefined) {
-    const parts = posText.split(',');
-    if (!parts.every((p) => /^\d+$/.test(p.trim()))) fail(`positions "${posText}" are not integers`);
-    iv.positions = parts.map((p) => Number(p));
+    if (posText.trim() === '') fail('no positions after "@" (e.g. "@0,3"; without "@" it applies at every position)');
+    iv.positions = posText.split(',').map((p) => {
+      const t = p.trim();
+      if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) fail(`position "${p}" is not a whole number >= 0`);
+      return Number(t);
+    });
   }
   return iv;
 }

@@ -413,8 +413,13 @@ export declare class LMDebugger implements Debugger {
 export declare function getActName(name: ActName, layer?: number): HookName;
 /** Every hook name of a model, in forward order. */
 export declare function hookNames(nLayers: number): HookName[];
-/** "L12D34:off", "L12D34:scale=2@3,4" or "12:34:set=1.5" -> Intervention. Throws on other text. */
+/**
+ * "L12D34:off", "l12d34:scale=2@3,4" or "12:34:set=1.5" -> Intervention. Throws an Error that quotes the
+ * wrong part as typed (the name, the mode, the value or a position).
+ */
 export declare function parseIntervention(spec: string): Intervention;
+/** Every intervention mode, and whether it takes a value (set, pre, scale, add do). */
+export declare const interventionModes: readonly { readonly mode: InterventionMode; readonly takesValue: boolean }[];
 /** "L12D34" for (12, 34). */
 export declare function valueVectorName(layer: number, index: number): string;
 /** True when this environment can run the wasm SIMD build. */
