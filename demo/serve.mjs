@@ -87,6 +87,10 @@ function proxy(req, res, url, target, prefix, rate) {
       if (loc.origin === new URL(target).origin) out.location = prefix.slice(0, -1) + loc.pathname + loc.search;
     }
     res.writeHead(r.statusCode ?? 502, out);
+    // A connection the upstream drops midway is dropped here too (the client then resumes it).
+    r.on('close', () => {
+      if (!r.complete) res.destroy();
+    });
     if (rate > 0) throttled(r, res, rate);
     else r.pipe(res);
   });

@@ -7,11 +7,11 @@ import { getModule, resolveThreads } from './module.js';
 import { resolveSource, type FileKey, type OpenedFile } from './sources.js';
 
 class Progress {
-  private readonly files = new Map<string, { loaded: number; total: number | null; fromCache: boolean }>();
+  private readonly files = new Map<string, { loaded: number; total: number | null; cached: number; file: OpenedFile }>();
   constructor(private readonly cb: ((p: LoadProgress) => void) | undefined) {}
 
   add(f: OpenedFile): void {
-    this.files.set(f.name, { loaded: 0, total: f.size, fromCache: f.fromCache });
+    this.files.set(f.name, { loaded: 0, total: f.size, cached: f.fromCache ? Infinity : (f.cachedBytes ?? 0), file: f });
   }
   advance(name: string, bytes: number, done = false): void {
     const e = this.files.get(name)!;
@@ -24,7 +24,11 @@ class Progress {
       loadedAll += f.loaded;
       totalAll = totalAll === null || f.total === null ? null : totalAll + f.total;
     }
-    this.cb({ file: name, loaded: e.loaded, total: e.total, loadedAll, totalAll, fromCache: e.fromCache });
+    // A resumed download's first bytes come from the cache, the rest from the network.
+    const p: LoadProgress = { file: name, loaded: e.loaded, total: e.total, loadedAll, totalAll, fromCache: e.cached > 0 && e.loaded <= e.cached };
+    const refused = e.file.cacheError;
+    if (refused) p.cacheError = refused;
+    this.cb(p);
   }
 }
 
@@ -191,7 +195,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     return { M, model };
   } catch (e) {
     for (const f of opened.values()) f.cancel();
-    await provider.discard().catch(() => {});
+    await provider.discard(e).catch(() => {});
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 // FileProvider that opens one file at a time and streams it in chunks, so the big
 // model.safetensors never has to be held whole in JS.
 import type { FileData, LoadOptions, ModelFiles, ModelSource } from '../types/index.js';
-import { abortError, isNode, nodeFs, throwIfAborted } from './env.js';
+import { abortError, formatBytes, isNode, nodeFs, throwIfAborted } from './env.js';
 
 export const FILE_NAMES = {
   config: 'config.json',
@@ -23,6 +23,10 @@ export interface OpenedFile {
   /** Size in bytes when known before reading (Content-Length, Blob.size, fs.stat). */
   size: number | null;
   fromCache: boolean;
+  /** The first bytes that come from Cache Storage (all of them when fromCache; a resumed download's start). */
+  cachedBytes?: number;
+  /** Why the browser would not keep this download in Cache Storage (set while it is read). */
+  readonly cacheError?: string | null;
   /** The whole content, when the caller handed it over in memory. */
   bytes?: Uint8Array;
   /** The content in chunks; each chunk is a fresh array (may be kept). Iterate once. */
@@ -36,8 +40,11 @@ export interface FileProvider {
   open(key: FileKey, optional: boolean, signal?: AbortSignal): Promise<OpenedFile | null>;
   /** After a successful load: wait for cache writes to finish. */
   commit(): Promise<void>;
-  /** After a failed load: forget what this load put in the cache. */
-  discard(): Promise<void>;
+  /**
+   * After a failed load: a network failure or an abort keeps what was downloaded (the next load
+   * resumes); any other error forgets what this load put in the cache.
+   */
+  discard(error?: unknown): Promise<void>;
 }
 
 // ---------------------------------------------------------------- classification of strings
@@ -162,16 +169,210 @@ async function* readStream(body: ReadableStream<Uint8Array>, signal?: AbortSigna
   }
 }
 
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One array of the chunks (fetch's chunks are never views of a SharedArrayBuffer). */
+function concat(parts: Uint8Array[], n: number): Uint8Array<ArrayBuffer> {
+  if (parts.length === 1) return parts[0]! as Uint8Array<ArrayBuffer>;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- HTTP (Hub and base URLs)
+
+/**
+ * A download that failed on the network (as opposed to a file the engine refused): the load keeps
+ * what it received, so that loading again resumes where this one stopped.
+ */
+export class DownloadError extends Error {}
+
+const isAbort = (e: unknown) => (e as Error | null)?.name === 'AbortError';
+
+/**
+ * Downloads are kept in Cache Storage in parts of this size as they arrive, so that an interrupted one
+ * resumes: a closed tab or a terminated Worker loses less than one part.
+ */
+const PART_BYTES = 2 ** 20;
+/** Failed attempts in a row (no byte received in between) before a download gives up. */
+const RETRIES = 5;
+const PART_PARAM = 'lmdbg-bytes';
+const MANIFEST = 'x-lmdbg-parts';
+
+const partUrl = (url: string, start: number) => `${url}${url.includes('?') ? '&' : '?'}${PART_PARAM}=${start}`;
 
 interface HubInfo {
   id: string;
   host: string;
 }
 
+interface FileMeta {
+  /** Total size in bytes, when the server says it. */
+  total: number | null;
+  /** The server's ETag: a resumed download must continue the same file. */
+  etag: string | null;
+}
+
+interface Part {
+  start: number;
+  end: number;
+  url: string;
+}
+
+/** What a 206 answer says about itself: "bytes START-END/TOTAL" (null when the header is not readable). */
+function contentRange(res: Response): { start: number; total: number | null } | null {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+  return m ? { start: Number(m[1]), total: m[2] === '*' ? null : Number(m[2]) } : null;
+}
+
+function metaOf(res: Response, offset: number): FileMeta {
+  const len = res.headers.get('content-length');
+  const encoded = (res.headers.get('content-encoding') ?? 'identity') !== 'identity';
+  const range = res.status === 206 ? contentRange(res) : null;
+  let total: number | null = null;
+  if (range?.total != null) total = range.total;
+  else if (len !== null && /^\d+$/.test(len) && !encoded) total = Number(len) + (res.status === 206 ? offset : 0);
+  return { total, etag: res.headers.get('etag') };
+}
+
+/**
+ * A file's bytes on their way into Cache Storage: in parts of PART_BYTES (each its own entry, so that an
+ * interrupted download keeps what it received), then a manifest at the file's URL once it is complete.
+ * A small file is one plain entry. When the browser refuses to store (quota), the copy is dropped and
+ * `refused` says why; the download goes on.
+ */
+class CacheWriter {
+  private buf: Uint8Array[] = [];
+  private n = 0;
+  refused: string | null = null;
+  readonly written: string[] = [];
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly url: string,
+    private readonly name: string,
+    private readonly meta: FileMeta,
+    private readonly headers: Headers,
+    private readonly parts: Part[],
+    private readonly onRefused: (why: string) => void,
+  ) {}
+
+  private get end(): number {
+    return this.parts.length ? this.parts[this.parts.length - 1]!.end : 0;
+  }
+
+  async push(c: Uint8Array): Promise<void> {
+    if (this.refused) return;
+    this.buf.push(c);
+    this.n += c.byteLength;
+    if (this.n >= PART_BYTES) await this.flush();
+  }
+
+  /** Stores the bytes received so far as a part (also after a failure: loading again resumes from them). */
+  async flush(): Promise<void> {
+    if (this.refused || this.n === 0) return;
+    const body = concat(this.buf, this.n);
+    const start = this.end;
+    const url = partUrl(this.url, start);
+    this.buf = [];
+    this.n = 0;
+    const headers = {
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.byteLength),
+      'x-lmdbg-total': String(this.meta.total ?? ''),
+      'x-lmdbg-etag': this.meta.etag ?? '',
+    };
+    if (await this.put(url, new Response(body, { headers }))) this.parts.push({ start, end: start + body.byteLength, url });
+  }
+
+  async finish(): Promise<void> {
+    if (this.refused) return;
+    if (this.parts.length === 0) {
+      // Small: one plain entry, with the server's headers but the length of the (decoded) bytes kept.
+      const headers = new Headers(this.headers);
+      headers.delete('content-encoding');
+      headers.set('content-length', String(this.n));
+      await this.put(this.url, new Response(concat(this.buf, this.n), { status: 200, headers }));
+      this.buf = [];
+      this.n = 0;
+      return;
+    }
+    await this.flush();
+    const manifest = JSON.stringify({ total: this.end, etag: this.meta.etag, parts: this.parts.map((p) => [p.start, p.end]) });
+    await this.put(this.url, new Response(manifest, { headers: { 'content-type': 'application/json', [MANIFEST]: '1' } }));
+  }
+
+  private async put(url: string, res: Response): Promise<boolean> {
+    try {
+      await this.cache.put(url, res);
+      this.written.push(url);
+      return true;
+    } catch (e) {
+      const quota = (e as Error).name === 'QuotaExceededError';
+      this.refused = `the browser refused to keep ${this.name} in Cache Storage (${quota ? 'its storage quota for this site is full' : (e as Error).message}), so it will be downloaded again next time`;
+      this.buf = [];
+      this.n = 0;
+      // Free what this file took: a partial copy is of no use without room for the rest.
+      await Promise.all([...this.parts.map((p) => p.url), ...this.written].map((u) => this.cache.delete(u).catch(() => false)));
+      this.parts.length = 0;
+      this.onRefused(this.refused);
+      return false;
+    }
+  }
+}
+
+/** The parts of an interrupted download kept in the cache, contiguous from byte 0, and what they are of. */
+async function keptParts(cache: Cache, url: string): Promise<{ parts: Part[]; meta: FileMeta }> {
+  const none = { parts: [], meta: { total: null, etag: null } };
+  const reqs = await cache.keys(url, { ignoreSearch: true }).catch(() => [] as readonly Request[]);
+  const found: (Part & FileMeta)[] = [];
+  for (const r of reqs) {
+    const start = Number(new URL(r.url).searchParams.get(PART_PARAM));
+    if (r.url !== partUrl(url, start)) continue;
+    const res = await cache.match(r).catch(() => undefined);
+    const size = Number(res?.headers.get('content-length') ?? NaN);
+    if (!res || !Number.isFinite(size)) continue;
+    const total = res.headers.get('x-lmdbg-total');
+    found.push({ start, end: start + size, url: r.url, total: total ? Number(total) : null, etag: res.headers.get('x-lmdbg-etag') || null });
+  }
+  found.sort((a, b) => a.start - b.start);
+  const parts: Part[] = [];
+  for (const p of found) {
+    if (p.start !== (parts.length ? parts[parts.length - 1]!.end : 0) || p.total !== found[0]!.total || p.etag !== found[0]!.etag) break;
+    parts.push({ start: p.start, end: p.end, url: p.url });
+  }
+  // Parts that do not continue the prefix are of no use.
+  for (const p of found) if (!parts.some((q) => q.url === p.url)) await cache.delete(p.url).catch(() => false);
+  return parts.length ? { parts, meta: { total: found[0]!.total, etag: found[0]!.etag } } : none;
+}
+
+async function* cachedParts(cache: Cache, parts: Part[], name: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  for (const p of parts) {
+    const res = await cache.match(p.url);
+    if (!res?.body) throw new DownloadError(`lmdbg: part of the cached copy of ${name} is missing; load again to download it`);
+    yield* readStream(res.body, signal);
+  }
+}
+
 class HttpProvider implements FileProvider {
   private cachePromise: Promise<Cache | null> | null = null;
-  private readonly puts: Promise<unknown>[] = [];
+  private readonly writers: CacheWriter[] = [];
   private readonly cleanups: (() => void)[] = [];
   private readonly written: string[] = [];
 
@@ -193,28 +394,70 @@ class HttpProvider implements FileProvider {
     return this.cachePromise;
   }
 
+  /**
+   * fetch() with this load's signal and, from byte `start` on, a Range request. Past the browser's HTTP
+   * cache when Cache Storage keeps the files (a second copy), and for every Range request (that cache
+   * would answer or rewrite it from a partial copy of its own).
+   */
+  private async request(url: string, start: number, signal: AbortSignal, cached: boolean): Promise<Response> {
+    const init: RequestInit = { signal };
+    if (cached || start > 0) init.cache = 'no-store';
+    if (start > 0) init.headers = { range: `bytes=${start}-` };
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      if (signal.aborted) throw abortError(signal);
+      throw new DownloadError(`lmdbg: could not fetch ${url}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`);
+    }
+  }
+
   async open(key: FileKey, optional: boolean, signal?: AbortSignal): Promise<OpenedFile | null> {
     const name = FILE_NAMES[key];
     const url = this.urlFor(name);
     const cache = await this.cache();
+    let kept: { parts: Part[]; meta: FileMeta } = { parts: [], meta: { total: null, etag: null } };
     if (cache) {
       const hit = await cache.match(url).catch(() => undefined);
       if (hit && optional && hit.status === 404) return null;
-      if (hit && hit.ok && hit.body) return this.opened(name, hit, true, null);
+      if (hit?.ok && hit.body) {
+        if (hit.headers.get(MANIFEST) !== '1') return this.fromCache(name, hit);
+        const m = (await hit.json().catch(() => null)) as { total?: number; parts?: [number, number][] } | null;
+        const parts = (m?.parts ?? []).map(([a, b]) => ({ start: a, end: b, url: partUrl(url, a) }));
+        if (m && typeof m.total === 'number' && parts.length) return this.streamed(name, m.total, true, parts.at(-1)!.end, cachedParts(cache, parts, name, signal), () => {});
+      }
+      kept = await keptParts(cache, url);
     }
     throwIfAborted(signal);
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const stop = () => {
+      signal?.removeEventListener('abort', onAbort);
+      ctl.abort();
+    };
     this.cleanups.push(() => signal?.removeEventListener('abort', onAbort));
+    let from = kept.parts.length ? kept.parts[kept.parts.length - 1]!.end : 0;
     let res: Response;
     try {
-      res = await fetch(url, { signal: ctl.signal });
+      res = await this.request(url, from, ctl.signal, !!cache);
+      if (from > 0) {
+        // Resume only the same file: a 206 for our offset, of the same size and ETag (when readable).
+        const meta = metaOf(res, from);
+        const range = contentRange(res);
+        const same = res.status === 206 && (!range || range.start === from) && meta.total === kept.meta.total && (!meta.etag || !kept.meta.etag || meta.etag === kept.meta.etag);
+        if (!same) {
+          res.body?.cancel().catch(() => {});
+          await Promise.all(kept.parts.map((p) => cache!.delete(p.url).catch(() => false)));
+          kept = { parts: [], meta: { total: null, etag: null } };
+          from = 0;
+          res = await this.request(url, 0, ctl.signal, !!cache);
+        }
+      }
     } catch (e) {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) throw abortError(signal);
-      if (optional) return null;
-      throw new Error(`lmdbg: could not fetch ${url}: ${(e as Error).message}${(e as Error).cause ? ` (${String((e as Error).cause)})` : ''}`);
+      if (optional && !isAbort(e)) return null;
+      throw e;
     }
     if (!res.ok) {
       signal?.removeEventListener('abort', onAbort);
@@ -225,44 +468,121 @@ class HttpProvider implements FileProvider {
       }
       throw this.httpError(name, url, res);
     }
-    if (!res.body) throw new Error(`lmdbg: ${url}: empty response`);
-    let body: ReadableStream<Uint8Array> = res.body;
-    if (cache) {
-      const [mine, cached] = body.tee();
-      body = mine;
-      const headers = new Headers(res.headers);
-      this.track(url, cache.put(url, new Response(cached, { status: res.status, statusText: res.statusText, headers })));
+    if (!res.body) throw new DownloadError(`lmdbg: ${url}: empty response`);
+    const meta = from > 0 ? kept.meta : metaOf(res, 0);
+    let refused: string | null = null;
+    const writer = cache ? new CacheWriter(cache, url, name, meta, new Headers(res.headers), kept.parts, (why) => (refused = why)) : null;
+    if (writer) this.writers.push(writer);
+    const net = this.resumable(name, url, res, from, meta, ctl.signal);
+    const parts = kept.parts.slice();
+    async function* chunks(sig?: AbortSignal): AsyncIterable<Uint8Array> {
+      if (parts.length && cache) yield* cachedParts(cache, parts, name, sig);
+      for await (const c of net) {
+        throwIfAborted(sig);
+        await writer?.push(c);
+        yield c;
+      }
+      await writer?.finish();
     }
-    const stop = () => {
-      signal?.removeEventListener('abort', onAbort);
-      ctl.abort();
-    };
-    return this.opened(name, new Response(body, { headers: res.headers }), false, stop);
+    const opened = this.streamed(name, meta.total, false, from, chunks(signal), stop);
+    return Object.defineProperty(opened, 'cacheError', { get: () => refused });
   }
 
-  private opened(name: string, res: Response, fromCache: boolean, stop: (() => void) | null): OpenedFile {
-    const encoding = res.headers.get('content-encoding');
-    const len = res.headers.get('content-length');
-    const size = len !== null && /^\d+$/.test(len) && (!encoding || encoding === 'identity') ? Number(len) : null;
-    const body = res.body!;
+  /**
+   * The network bytes of a file from `from` on. When the connection drops, it asks again for the rest
+   * with an HTTP Range request (after 0.3, 0.6, 1.2... s), as long as some bytes arrive in between.
+   */
+  private async *resumable(name: string, url: string, first: Response, from: number, meta: FileMeta, signal: AbortSignal): AsyncIterable<Uint8Array> {
+    let res: Response | null = first;
+    let pos = from;
+    let failures = 0;
+    let skip = 0; // bytes to drop from a server that answered a Range request with the whole file
+    const canResume = meta.total !== null && (first.headers.get('content-encoding') ?? 'identity') === 'identity';
+    for (;;) {
+      let why: unknown = null;
+      if (res) {
+        try {
+          for await (let c of readStream(res.body!, signal)) {
+            if (skip) {
+              const k = Math.min(skip, c.byteLength);
+              skip -= k;
+              c = c.subarray(k);
+              if (!c.byteLength) continue;
+            }
+            pos += c.byteLength;
+            failures = 0;
+            yield c;
+          }
+          if (meta.total === null || pos >= meta.total) return;
+          why = new Error('the connection closed early');
+        } catch (e) {
+          if (signal.aborted) throw abortError(signal);
+          why = e;
+        }
+      }
+      const at = `${formatBytes(pos)}${meta.total !== null ? ` of ${formatBytes(meta.total)}` : ''}`;
+      if (!canResume || ++failures > RETRIES)
+        throw new DownloadError(`lmdbg: the download of ${name} failed at ${at}: ${(why as Error).message}${canResume ? ` (after ${RETRIES} attempts to resume it)` : ''}. Load again to resume it.`);
+      await sleep(300 * 2 ** (failures - 1), signal);
+      try {
+        res = await this.request(url, pos, signal, true);
+        const range = contentRange(res);
+        const etag = res.headers.get('etag');
+        if (res.status === 206 && (!range || range.start === pos) && (!etag || !meta.etag || etag === meta.etag)) skip = 0;
+        else if (res.status === 200 && metaOf(res, 0).total === meta.total) skip = pos;
+        else {
+          res.body?.cancel().catch(() => {});
+          throw new Error(res.ok ? 'the file changed on the server meanwhile' : `HTTP ${res.status} when resuming`);
+        }
+      } catch (e) {
+        if (signal.aborted) throw abortError(signal);
+        res = null;
+        why = e;
+      }
+    }
+  }
+
+  private streamed(name: string, size: number | null, fromCache: boolean, cachedBytes: number, body: AsyncIterable<Uint8Array>, stop: () => void): OpenedFile {
     let cancelled = false;
+    let used = false;
     return {
       name,
       size,
       fromCache,
-      chunks: (signal) => readStream(body, signal),
+      cachedBytes,
+      chunks: () => {
+        if (used) throw new Error(`lmdbg: ${name} was read twice`);
+        used = true;
+        return body;
+      },
       cancel: () => {
         if (cancelled) return;
         cancelled = true;
+        stop();
+      },
+    };
+  }
+
+  private fromCache(name: string, res: Response): OpenedFile {
+    const encoding = res.headers.get('content-encoding');
+    const len = res.headers.get('content-length');
+    const size = len !== null && /^\d+$/.test(len) && (!encoding || encoding === 'identity') ? Number(len) : null;
+    const body = res.body!;
+    return {
+      name,
+      size,
+      fromCache: true,
+      cachedBytes: size ?? 0,
+      chunks: (signal) => readStream(body, signal),
+      cancel: () => {
         if (!body.locked) body.cancel().catch(() => {});
-        stop?.();
       },
     };
   }
 
   private track(url: string, put: Promise<void>): void {
     this.written.push(url);
-    this.puts.push(put.catch((e) => console.warn(`lmdbg: could not cache ${url}: ${(e as Error).message}`)));
+    put.catch(() => {});
   }
 
   private httpError(name: string, url: string, res: Response): Error {
@@ -273,19 +593,25 @@ class HttpProvider implements FileProvider {
           '(private and gated models are not supported)',
       );
     if (res.status === 404) return new Error(`lmdbg: missing file ${name}: ${url} returned ${status}`);
-    return new Error(`lmdbg: could not fetch ${name} from ${url}: ${status}`);
+    return new DownloadError(`lmdbg: could not fetch ${name} from ${url}: ${status}`);
   }
 
   async commit(): Promise<void> {
     for (const f of this.cleanups.splice(0)) f();
-    await Promise.all(this.puts);
   }
 
-  async discard(): Promise<void> {
+  async discard(error?: unknown): Promise<void> {
     for (const f of this.cleanups.splice(0)) f();
-    await Promise.all(this.puts);
     const cache = await this.cache();
-    if (cache) await Promise.all(this.written.map((u) => cache.delete(u).catch(() => false)));
+    if (!cache) return;
+    if (error instanceof DownloadError || isAbort(error)) {
+      // The network failed or the user stopped: keep every byte, so that loading again resumes.
+      await Promise.all(this.writers.map((w) => w.flush()));
+      return;
+    }
+    // The files themselves were refused: forget them.
+    const urls = [...this.written, ...this.writers.flatMap((w) => w.written)];
+    await Promise.all(urls.map((u) => cache.delete(u).catch(() => false)));
   }
 }
 

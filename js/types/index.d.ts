@@ -69,8 +69,13 @@ export interface LoadProgress {
   /** Bytes received so far for all files, and their total when known. */
   loadedAll: number;
   totalAll: number | null;
-  /** True when the file came from the local cache. */
+  /** True when these bytes came from the local cache (the start of a resumed download does too). */
   fromCache: boolean;
+  /**
+   * Set when the browser refused to keep this file in Cache Storage (its storage quota for the site is
+   * full, for example): the load goes on without caching it, and it will be downloaded again next time.
+   */
+  cacheError?: string;
 }
 
 export interface LoadOptions {
@@ -78,7 +83,11 @@ export interface LoadOptions {
   dtype?: Dtype;
   /** Called as bytes arrive, chunk by chunk, for every file. */
   onProgress?: (p: LoadProgress) => void;
-  /** Browser Cache Storage for downloaded files: true (default, cache "lmdbg-models"), false, or a cache name. */
+  /**
+   * Browser Cache Storage for downloaded files: true (default, cache "lmdbg-models"), false, or a cache
+   * name. Large files are kept in parts as they arrive: a download that fails or is aborted resumes
+   * from there on the next load (HTTP Range requests); a dropped connection is resumed at once.
+   */
   cache?: boolean | string;
   /** Default "https://huggingface.co"; tests point it at a local server with the same layout. */
   hubHost?: string;

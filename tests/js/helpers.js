@@ -22,7 +22,10 @@ export const VARIANTS = ['l4-f32', 'l4-f16-prefix', 'l2-f32-prefix', 'l2-f16', '
 // ---------------------------------------------------------------- a Hub-like HTTP server
 
 /**
- * repos: { 'org/name': folder | { dir, files?: {name: Buffer|string|null}, chunked?, lengths?: {name: n}, stall?: {name: n} } }
+ * repos: { 'org/name': folder | { dir, files?: {name: Buffer|string|null}, chunked?, lengths?: {name: n}, stall?: {name: n},
+ *          drop?: {name: {after: n, times: k}}, noRanges?: bool } }
+ * Answers Range requests ("bytes=N-") with 206 and Content-Range, sends an ETag, and exposes both to pages.
+ * `drop`: the first k answers of that file close the connection after n bytes of body (a dropped download).
  * aliases: { short: 'org/name' } answered with a 307 redirect, as the Hub does for "gpt2".
  * Big files (model.safetensors) are redirected (302) to /cdn/..., like the Hub's LFS storage.
  * Anything else under / is served from `staticRoot` (for the browser test page).
@@ -58,7 +61,25 @@ export async function startHub({ repos = {}, aliases = {}, staticRoot = null } =
       if (file === 'model.safetensors' && !isCdn && !spec.noRedirect)
         return send(302, '', { location: `/cdn/${repo}/resolve/${rev}/${file}` });
       entry.status = 200;
-      const headers = { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream' };
+      entry.range = req.headers.range ?? null;
+      const headers = {
+        'access-control-allow-origin': '*',
+        'access-control-expose-headers': 'Content-Range, Content-Length, ETag, Accept-Ranges',
+        'content-type': 'application/octet-stream',
+        etag: `"${body.length.toString(16)}-${body.subarray(0, 16).toString('hex')}"`,
+      };
+      const range = !spec.noRanges && /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      if (range) {
+        const start = Number(range[1]);
+        const end = Math.min(body.length - 1, range[2] ? Number(range[2]) : Infinity);
+        if (start >= body.length || end < start) return send(416, '', { 'content-range': `bytes */${body.length}` });
+        headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
+        headers['accept-ranges'] = 'bytes';
+        body = body.subarray(start, end + 1);
+        entry.status = 206;
+      }
+      const drop = spec.drop?.[file];
+      const dropAfter = drop && (drop.count = (drop.count ?? 0) + 1) <= drop.times ? drop.after : Infinity;
       if (spec.stall?.[file] !== undefined) {
         // Announce a size, send a little, then wait (for size checks that must happen before the body).
         res.writeHead(200, { ...headers, 'content-length': String(spec.stall[file]) });
@@ -66,14 +87,18 @@ export async function startHub({ repos = {}, aliases = {}, staticRoot = null } =
         return;
       }
       if (!spec.chunked) headers['content-length'] = String(spec.lengths?.[file] ?? body.length);
-      res.writeHead(200, headers);
+      res.writeHead(entry.status, headers);
       // Several writes, so that clients see several chunks.
       const step = 16384;
       let o = 0;
       const pump = () => {
         while (o < body.length) {
-          const ok = res.write(body.subarray(o, o + step));
-          o += step;
+          if (o >= dropAfter) {
+            entry.dropped = o;
+            return void res.socket?.destroySoon();
+          }
+          const ok = res.write(body.subarray(o, Math.min(o + step, dropAfter)));
+          o = Math.min(o + step, dropAfter);
           if (!ok) return void res.once('drain', pump);
         }
         res.end();

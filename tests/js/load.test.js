@@ -119,6 +119,8 @@ describe('HTTP: a Hub-like server', () => {
         'lmdbg-test/wrong-shapes': { dir: modelDir('l2-f16'), files: { 'config.json': f.config.replace('"n_inner": null', '"n_inner": 128') } },
         'lmdbg-test/bad-clusters': { dir: modelDir('l2-f16'), files: { 'value_clusters.json': clusters } },
         'lmdbg-test/big': { dir: modelDir('l2-f16'), stall: { 'model.safetensors': 1.5e9 } },
+        'lmdbg-test/dropped': { dir: modelDir('l4-f32'), drop: { 'model.safetensors': { after: 200_000, times: 2 } } },
+        'lmdbg-test/dropped-no-ranges': { dir: modelDir('l4-f32'), noRanges: true, drop: { 'model.safetensors': { after: 200_000, times: 1 } } },
         'lmdbg-test/huge-config': {
           dir: modelDir('l2-f16'),
           files: { 'config.json': JSON.stringify({ n_layer: 48, n_embd: 4096, n_head: 32, n_positions: 1024, vocab_size: 507 }) },
@@ -200,6 +202,21 @@ describe('HTTP: a Hub-like server', () => {
     expect(m.heapUsed).toBe(used0);
     expect(m.heapBytes).toBeLessThan(1e9); // nothing was allocated for the huge files
     await after.dispose();
+  });
+
+  it('a dropped connection is resumed with a Range request; a server without ranges is read past what arrived', async () => {
+    const p = collect();
+    await sameModel(await LMDebugger.load('lmdbg-test/dropped', { hubHost: hub.url, onProgress: p.onProgress }));
+    checkProgress(p.events, sizeOf('l4-f32'));
+    const reqs = hub.requests((r) => r.path === '/cdn/lmdbg-test/dropped/resolve/main/model.safetensors');
+    expect(reqs.map((r) => [r.status, r.range && r.range.replace(/\d+/, 'N')])).toEqual([[200, null], [206, 'bytes=N-'], [206, 'bytes=N-']]);
+    // Each asks for the rest from where the previous one stopped.
+    const starts = reqs.slice(1).map((r) => Number(/\d+/.exec(r.range)[0]));
+    expect(starts[0]).toBe(200_000);
+    expect(starts[1]).toBe(400_000);
+    await sameModel(await LMDebugger.load('lmdbg-test/dropped-no-ranges', { hubHost: hub.url }));
+    const again = hub.requests((r) => r.path === '/cdn/lmdbg-test/dropped-no-ranges/resolve/main/model.safetensors');
+    expect(again.map((r) => r.status)).toEqual([200, 200]); // the whole file again; its first 200 kB skipped
   });
 
   it('an AbortSignal stops a download', async () => {

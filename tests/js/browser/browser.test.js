@@ -3,17 +3,17 @@
 // and a Vite production build of an app that imports the package (wasm + worker assets).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { lmdbg, modelDir, root, startHub } from '../helpers.js';
+import { lmdbg, modelDir, root, startHub, tinyGpt2 } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const PROMPT = 'The old man walked to the river';
 
-let site, hub, ctx, page, profile, nodeTrace;
+let site, hub, ctx, page, profile, nodeTrace, big, bigTrace;
 
 async function openPage(url = `${site.url}/tests/js/browser/page.html`) {
   const p = await ctx.newPage();
@@ -30,8 +30,21 @@ async function openPage(url = `${site.url}/tests/js/browser/page.html`) {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
   site = await startHub({ staticRoot: root });
+  // A 13 MB checkpoint (many 1 MiB cache parts) with the fixture's tokenizer, for resumed downloads.
+  const tok = { vocab: readFileSync(path.join(modelDir('l4-f32'), 'vocab.json'), 'utf8'), merges: readFileSync(path.join(modelDir('l4-f32'), 'merges.txt'), 'utf8') };
+  const g = tinyGpt2({ vocabSize: 507, nLayer: 4, d: 256, nHead: 4, nCtx: 32, seed: 7 });
+  big = { 'config.json': g.config, 'model.safetensors': Buffer.from(g.weights), 'vocab.json': tok.vocab, 'merges.txt': tok.merges, 'value_clusters.json': null };
   hub = await startHub({
-    repos: { 'lmdbg-test/l4-f32': modelDir('l4-f32'), 'openai-community/tiny': modelDir('l2-f16'), 'lmdbg-test/nocache': modelDir('l4-f32') },
+    repos: {
+      'lmdbg-test/l4-f32': modelDir('l4-f32'),
+      'openai-community/tiny': modelDir('l2-f16'),
+      'lmdbg-test/nocache': modelDir('l4-f32'),
+      // The connection drops twice while model.safetensors downloads.
+      'lmdbg-test/flaky': { dir: modelDir('l4-f32'), drop: { 'model.safetensors': { after: 300_000, times: 2 } } },
+      'lmdbg-test/flaky-worker': { dir: modelDir('l4-f32'), drop: { 'model.safetensors': { after: 300_000, times: 2 } } },
+      'lmdbg-test/big': { files: big },
+      'lmdbg-test/quota': modelDir('l4-f32'),
+    },
     aliases: { tiny: 'openai-community/tiny' },
   });
   profile = mkdtempSync(path.join(tmpdir(), 'lmdbg-chromium-'));
@@ -41,6 +54,9 @@ beforeAll(async () => {
   const d = await LMDebugger.load(modelDir('l4-f32'));
   nodeTrace = await d.trace(PROMPT, { positions: 'all' });
   await d.dispose();
+  const b = await LMDebugger.load({ config: big['config.json'], weights: big['model.safetensors'], vocab: big['vocab.json'], merges: big['merges.txt'] });
+  bigTrace = await b.trace('The old man', { positions: 'all' });
+  await b.dispose();
 });
 
 afterAll(async () => {
@@ -266,6 +282,106 @@ describe('Chromium, Worker host ({ worker: true })', () => {
     expect(r.missing).toMatch(/no model "nobody\/nothing"/);
     expect(r.aborted).toBe('AbortError');
     expect(page.errors).toEqual([]);
+  });
+});
+
+describe('Chromium, downloads from the Hub as a user meets them', () => {
+  const weightRequests = (repo) => hub.requests((q) => q.path === `/cdn/${repo}/resolve/main/model.safetensors`);
+
+  it('a dropped connection is resumed with HTTP Range requests, in the page and in a Worker', async () => {
+    for (const [repo, worker] of [['lmdbg-test/flaky', false], ['lmdbg-test/flaky-worker', true]]) {
+      const r = await page.evaluate(async ({ host, prompt, repo, worker }) => {
+        await caches.delete('flaky');
+        const dbg = await window.lmdbg.LMDebugger.load(repo, { hubHost: host, worker, cache: 'flaky' });
+        const trace = await dbg.trace(prompt, { positions: 'all' });
+        await dbg.dispose();
+        const cached = await (await caches.open('flaky')).match(`${host}/${repo}/resolve/main/model.safetensors`);
+        return { trace, cachedBytes: cached ? (await cached.arrayBuffer()).byteLength : 0 };
+      }, { host: hub.url, prompt: PROMPT, repo, worker });
+      expect(r.trace).toEqual(nodeTrace);
+      // Cut twice (after 300 kB of each answer): two Range requests, each for the rest from the last byte
+      // the page received (a stream that errors drops what it had queued, so not always 300 kB further).
+      const reqs = weightRequests(repo);
+      expect(reqs.length).toBe(3);
+      expect(reqs[0].range).toBe(null);
+      const starts = reqs.slice(1).map((q) => Number(/^bytes=(\d+)-$/.exec(q.range)?.[1]));
+      expect(starts[0]).toBeGreaterThan(0);
+      expect(starts[1]).toBeGreaterThanOrEqual(starts[0]);
+      expect(reqs.map((q) => q.status)).toEqual([200, 206, 206]);
+      expect(r.cachedBytes).toBe(1016544); // the whole file, kept for next time
+    }
+  });
+
+  it('an interrupted download resumes where it stopped on the next load; its first bytes come from the cache', async () => {
+    const r = await page.evaluate(async ({ host }) => {
+      await caches.delete('big');
+      const ctl = new AbortController();
+      let stoppedAt = 0;
+      const first = await window.lmdbg.LMDebugger.load('lmdbg-test/big', {
+        hubHost: host, cache: 'big', signal: ctl.signal,
+        onProgress: (p) => {
+          if (p.file === 'model.safetensors' && p.loaded > 6e6 && !ctl.signal.aborted) {
+            stoppedAt = p.loaded;
+            ctl.abort();
+          }
+        },
+      }).then(() => 'loaded', (e) => e.name);
+      const kept = (await (await caches.open('big')).keys()).map((q) => q.url.replace(/^.*\//, ''));
+      const events = [];
+      const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/big', { hubHost: host, cache: 'big', onProgress: (p) => events.push(p) });
+      const trace = await dbg.trace('The old man', { positions: 'all' });
+      await dbg.dispose();
+      const w = events.filter((e) => e.file === 'model.safetensors');
+      const keys = (await (await caches.open('big')).keys()).map((q) => q.url.replace(/^.*\//, '')).sort();
+      // A third load reads it all from the cache.
+      const third = [];
+      await (await window.lmdbg.LMDebugger.load('lmdbg-test/big', { hubHost: host, cache: 'big', onProgress: (p) => third.push(p) })).dispose();
+      return { first, stoppedAt, kept, trace, keys, total: w.at(-1).total,
+        cachedUpTo: Math.max(...w.filter((e) => e.fromCache).map((e) => e.loaded)), netFrom: Math.min(...w.filter((e) => !e.fromCache).map((e) => e.loaded)),
+        thirdAllCached: third.every((e) => e.fromCache) };
+    }, { host: hub.url });
+    expect(r.first).toBe('AbortError');
+    expect(r.kept.some((k) => k.startsWith('model.safetensors?lmdbg-bytes='))).toBe(true);
+    const resumed = weightRequests('lmdbg-test/big').at(-1);
+    const from = Number(/^bytes=(\d+)-$/.exec(resumed.range)[1]);
+    expect(resumed.status).toBe(206);
+    // Every byte received before the abort was kept: the next load asks only for the rest.
+    expect(from).toBeGreaterThanOrEqual(r.stoppedAt);
+    expect(from).toBeLessThan(r.total);
+    expect(r.cachedUpTo).toBe(from);
+    expect(r.netFrom).toBeGreaterThan(from);
+    expect(r.trace).toEqual(bigTrace);
+    expect(r.keys.filter((k) => !k.includes('?'))).toEqual(['config.json', 'merges.txt', 'model.safetensors', 'value_clusters.json', 'vocab.json']);
+    expect(r.thirdAllCached).toBe(true);
+    expect(weightRequests('lmdbg-test/big').length).toBe(2); // none for the third load
+  });
+
+  it('when Cache Storage refuses (quota), the load goes on without caching and says so', async () => {
+    const cdp = await ctx.newCDPSession(page);
+    const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+    // Room for the small files, not for the 1 MB model.safetensors.
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.url, quotaSize: usage + 200_000 });
+    try {
+      for (const worker of [false, true]) {
+        const r = await page.evaluate(async ({ host, prompt, worker }) => {
+          await caches.delete('quota');
+          const events = [];
+          const dbg = await window.lmdbg.LMDebugger.load('lmdbg-test/quota', { hubHost: host, worker, cache: 'quota', onProgress: (p) => events.push(p) });
+          const trace = await dbg.trace(prompt, { positions: 'all' });
+          await dbg.dispose();
+          const keys = (await (await caches.open('quota')).keys()).map((q) => q.url.replace(/^.*\//, '')).sort();
+          return { trace, keys, refused: [...new Set(events.filter((e) => e.cacheError).map((e) => `${e.file}: ${e.cacheError}`))] };
+        }, { host: hub.url, prompt: PROMPT, worker });
+        expect(r.trace).toEqual(nodeTrace);
+        expect(r.keys).toEqual(['config.json', 'merges.txt', 'value_clusters.json', 'vocab.json']);
+        expect(r.refused).toEqual([
+          'model.safetensors: the browser refused to keep model.safetensors in Cache Storage (its storage quota for this site is full), so it will be downloaded again next time',
+        ]);
+      }
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: site.url });
+      await cdp.detach();
+    }
   });
 });
 
