@@ -4,14 +4,15 @@
 import { LMDebugger, type Debugger, type Intervention, type LoadProgress, type Trace, type ValueVector } from 'lmdbg';
 import { Busy, toast } from './busy';
 import { Names } from './names';
-import { parseUrlState, serializeUrlState, type UIIntervention, type UrlState } from './state';
-import { announce, bytes } from './dom';
+import { LIMITS, parseUrlState, serializeUrlState, type UIIntervention, type UrlState } from './state';
+import { announce, bytes, duration } from './dom';
+import { forgetFiles, keepFiles, keptFiles } from './kept';
 import {
-  DEFAULT_MODEL, FILES_ENTRY, HUB_MODELS, bundledEntry, hubCached, hubHostFor, matchFiles, readManifest, siteUrl,
+  DEFAULT_MODEL, FILES_ENTRY, HUB_MODELS, bundledEntry, hubCached, hubHostFor, hubKept, matchFiles, readManifest, siteUrl,
   SpeedMeter, type BundledInfo, type ModelEntry,
 } from './models';
 
-export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'lens' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names';
+export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'lens' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage';
 
 /** Options of the main trace (LM-Debugger's view of the last position). */
 export const TRACE_TOPK = 10;
@@ -32,6 +33,12 @@ export class App {
   /** Model waiting for the user's go-ahead (a large download). */
   pending: ModelEntry | null = null;
   droppedFiles: File[] = [];
+  /** Whether the user's files are kept in this browser for the next visit (or why not). */
+  filesNote = '';
+  /** Whether the loaded model is kept for offline use: refused by the browser (quota), persistent or not. */
+  storageNote = '';
+  /** Why the last load failed (shown where the user asked for it); what it downloaded is kept. */
+  loadError = '';
 
   dbg: Debugger | null = null;
   modelKey: string | null = null;
@@ -70,9 +77,9 @@ export class App {
     this.detail = this.urlState.detail;
     if (this.urlState.model?.startsWith('hub:') && !this.models.some((m) => m.key === this.urlState.model)) {
       const id = this.urlState.model.slice(4);
-      this.models.push({ key: this.urlState.model, kind: 'hub', id, label: `${id}, Hugging Face Hub`, dtype: 'f32' });
+      this.models.push({ key: this.urlState.model, kind: 'hub', id, label: id, dtype: 'f32' });
     }
-    this.models.push(FILES_ENTRY);
+    this.models.push({ ...FILES_ENTRY });
   }
 
   on(ev: AppEvent, fn: () => void): void {
@@ -105,17 +112,71 @@ export class App {
       this.models.splice(i, 0, bundledEntry(this.bundled));
     }
     await this.refreshOffline();
+    const kept = await keptFiles();
+    if (kept.length) {
+      this.droppedFiles = kept;
+      this.filesNote = 'Kept in this browser from an earlier visit.';
+      this.entry('files')!.offline = matchFiles(kept).missing.length === 0;
+      this.emit('files');
+    }
     const want = this.entry(this.selected) ?? this.entry(DEFAULT_MODEL)!;
     this.selected = want.key;
     this.emit('models');
-    // Small or already cached: load now. A large download (or the user's files) waits for the user.
+    // Small or already here: load now. A large download, or files not given yet, wait for the user.
     if (want.kind === 'bundled' || want.offline) await this.load(want.key);
     else this.setPending(want);
   }
 
-  async refreshOffline(): Promise<void> {
-    for (const m of this.models) if (m.kind === 'hub' && m.id) m.offline = await hubCached(m.id, this.hubHost);
+  /** Files dropped or chosen by the user: merged by name with the earlier ones, and kept for next time. */
+  async dropFiles(files: File[]): Promise<void> {
+    const byName = new Map(this.droppedFiles.map((f) => [f.name, f]));
+    for (const f of files) byName.set(f.name, f);
+    this.droppedFiles = Array.from(byName.values()).slice(0, 16);
+    this.filesNote = 'Keeping them in this browser…';
+    this.emit('files');
+    const why = await keepFiles(files);
+    this.filesNote = why ? `Not kept for next time: ${why}.` : 'Kept in this browser for next time.';
+    this.entry('files')!.offline = !why && matchFiles(this.droppedFiles).missing.length === 0;
+    this.emit('files');
     this.emit('models');
+  }
+
+  async forgetFiles(): Promise<void> {
+    await forgetFiles();
+    this.droppedFiles = [];
+    this.filesNote = '';
+    this.entry('files')!.offline = false;
+    this.emit('files');
+    this.emit('models');
+  }
+
+  async refreshOffline(): Promise<void> {
+    for (const m of this.models) {
+      if (m.kind !== 'hub' || !m.id) continue;
+      m.offline = await hubCached(m.id, this.hubHost);
+      m.kept = m.offline ? undefined : await hubKept(m.id, this.hubHost);
+    }
+    this.emit('models');
+  }
+
+  /**
+   * After a Hub model loaded: when the package could keep it, ask the browser to keep this site's storage
+   * (persistent storage), so that a 500 MB download is not evicted when space runs low.
+   */
+  private async keepForOffline(key: string): Promise<void> {
+    await this.refreshOffline();
+    if (!this.entry(key)?.offline || this.storageNote) return;
+    const storage = navigator.storage;
+    let persistent = false;
+    try {
+      persistent = (await storage?.persisted?.()) || ((await storage?.persist?.()) ?? false);
+    } catch {
+      /* not offered here */
+    }
+    this.storageNote = persistent
+      ? 'Kept in this browser for offline use, in persistent storage (it stays until you clear this site’s data).'
+      : 'Kept in this browser for offline use. The browser did not grant persistent storage, so it may remove it when space runs low.';
+    this.emit('storage');
   }
 
   setPending(e: ModelEntry | null): void {
@@ -148,9 +209,16 @@ export class App {
     const meter = new SpeedMeter();
     let last = 0;
     let sawWeights = false;
+    this.loadError = '';
+    this.storageNote = '';
+    this.emit('storage');
     const onProgress = (p: LoadProgress) => {
       const now = performance.now();
       if (!p.fromCache) meter.add(p.loadedAll, now);
+      if (p.cacheError && !this.storageNote) {
+        this.storageNote = `Not kept for offline use: ${p.cacheError}.`;
+        this.emit('storage');
+      }
       if (now - last < 100 && p.loaded !== p.total) return;
       last = now;
       // The package opens the small files first: until model.safetensors is open, its total is the
@@ -159,8 +227,11 @@ export class App {
       const total = sawWeights ? p.totalAll : p.totalAll !== null && e.size ? Math.max(p.totalAll, e.size) : (e.size ?? null);
       const rate = meter.rate;
       const parts = [`${bytes(p.loadedAll)}${total ? ` / ${bytes(total)}` : ''}`];
-      if (p.fromCache) parts.push('from the offline cache');
-      else if (rate !== null) parts.push(`${bytes(rate)}/s`);
+      if (p.fromCache) parts.push(e.offline ? 'from the offline cache' : 'kept from an earlier download');
+      else if (rate !== null) {
+        parts.push(`${bytes(rate)}/s`);
+        if (total) parts.push(`${duration((total - p.loadedAll) / rate)} left`);
+      }
       parts.push(p.file);
       task.progress(total ? Math.min(1, p.loadedAll / total) : null, parts.join(' · '));
     };
@@ -199,13 +270,18 @@ export class App {
       this.emit('interventions');
       this.emit('layer');
       this.syncUrl();
-      if (e.kind === 'hub') void this.refreshOffline();
+      if (e.kind === 'hub') void this.keepForOffline(e.key);
       task.end();
       if (this.prompt.trim()) await this.runTrace();
       if (this.detail) this.emit('detail');
     } catch (err) {
       const aborted = ac.signal.aborted || (err as Error).name === 'AbortError';
-      if (!aborted) toast(`Could not load the model: ${(err as Error).message}`);
+      if (!aborted) {
+        this.loadError = `Could not load ${e.kind === 'files' ? 'your files' : e.label}: ${(err as Error).message}`;
+        if (this.dbg) toast(this.loadError);
+      }
+      if (e.kind === 'hub') await this.refreshOffline();
+      this.emit('storage');
       if (!this.dbg) this.setPending(e);
     } finally {
       task.end();
@@ -295,21 +371,32 @@ export class App {
     this.retraceTimer = window.setTimeout(() => void this.runTrace(), 250);
   }
 
-  addIntervention(iv: Intervention): void {
+  /**
+   * Why an intervention does not fit the loaded model (layer, neuron) or a prompt of `promptTokens`
+   * tokens (positions), or null when it fits.
+   */
+  checkIntervention(iv: Intervention, promptTokens?: number): string | null {
     const c = this.dbg?.config;
-    if (c && (iv.layer >= c.nLayers || iv.index >= c.dMlp)) {
-      toast(`L${iv.layer}D${iv.index} is outside this model (${c.nLayers} layers, ${c.dMlp} neurons per layer).`);
-      return;
-    }
-    if (this.interventions.length >= 32) {
-      toast('At most 32 interventions.');
-      return;
-    }
+    const name = `L${iv.layer}D${iv.index}`;
+    if (c && iv.layer >= c.nLayers) return `${name}: layer ${iv.layer} is outside this model (${c.nLayers} layers: 0–${c.nLayers - 1}).`;
+    if (c && iv.index >= c.dMlp) return `${name}: neuron ${iv.index} is outside layer ${iv.layer} (${c.dMlp} neurons: 0–${c.dMlp - 1}).`;
+    const past = promptTokens === undefined ? undefined : iv.positions?.find((p) => p >= promptTokens);
+    if (past !== undefined) return `${name}: position ${past} is past the end of the prompt (${promptTokens} token${promptTokens === 1 ? '' : 's'}: positions 0–${promptTokens! - 1}).`;
+    const same = this.interventions.some((x) => x.layer === iv.layer && x.index === iv.index);
+    if (!same && this.interventions.length >= LIMITS.interventions) return `At most ${LIMITS.interventions} interventions: remove one first.`;
+    return null;
+  }
+
+  /** Adds (or replaces the one on the same neuron); returns why not, or null. */
+  addIntervention(iv: Intervention): string | null {
+    const why = this.checkIntervention(iv);
+    if (why) return why;
     const same = this.interventions.findIndex((x) => x.layer === iv.layer && x.index === iv.index);
     const ui: UIIntervention = { ...iv, active: true };
     if (same >= 0) this.interventions[same] = ui;
     else this.interventions.push(ui);
     this.changedInterventions();
+    return null;
   }
 
   updateIntervention(i: number, patch: Partial<UIIntervention>): void {

@@ -86,8 +86,94 @@ export function tokenLabel(text: string): string {
     .replace(/ $/, '␣');
 }
 
-export function tokenEl(t: { id: number; text: string }, extra?: Attrs): HTMLSpanElement {
-  return h('span', { class: 'tok', title: `${JSON.stringify(t.text)} (id ${t.id})`, ...extra }, tokenLabel(t.text));
+/** Characters shown of a long token or name; longer ones end in "…" and show in full on hover and focus. */
+export const SHOWN_CHARS = 16;
+
+/** `text` as shown in a fixed place: whole up to SHOWN_CHARS characters, else cut with "…". */
+export function shortText(text: string, max = SHOWN_CHARS): { shown: string; long: boolean } {
+  const chars = [...text];
+  return chars.length <= max ? { shown: text, long: false } : { shown: `${chars.slice(0, max - 1).join('')}…`, long: true };
+}
+
+/**
+ * Attributes that make a shortened text readable in full: the title (hover), and focus from the keyboard,
+ * which shows the page's tooltip (see tooltips()).
+ */
+export function fullTextAttrs(full: string, title: string): Attrs {
+  return { title, tabindex: '0', 'data-full': full, 'aria-label': title };
+}
+
+/** A token chip: always as wide as its text; very long tokens are shortened and readable in full on hover and focus. */
+export function tokenEl(t: { id: number; text: string }, extra: Attrs = {}): HTMLSpanElement {
+  const label = tokenLabel(t.text);
+  const { shown, long } = shortText(label);
+  const title = (extra.title as string | undefined) ?? `${JSON.stringify(t.text)} (id ${t.id})`;
+  const cls = ['tok', long && 'long', ...(Array.isArray(extra.class) ? extra.class : [extra.class])].filter((c) => c && c !== 'tok');
+  return h('span', { ...extra, title, class: ['tok', ...cls], ...(long ? fullTextAttrs(label, title) : {}) }, shown);
+}
+
+/**
+ * The page's one tooltip: shows the full text of a shortened token or name ([data-full]) while it has the
+ * keyboard focus (the mouse gets the title). Fixed-positioned, so that no scrolling or clipping box cuts it.
+ */
+export function tooltips(): void {
+  const tip = h('div', { id: 'tip', class: 'tip', role: 'tooltip', hidden: true });
+  document.body.append(tip);
+  const hide = () => {
+    tip.hidden = true;
+  };
+  document.addEventListener('focusin', (e) => {
+    const el = e.target instanceof HTMLElement ? e.target.closest<HTMLElement>('[data-full]') : null;
+    if (!el) return hide();
+    tip.textContent = el.dataset.full ?? '';
+    tip.hidden = false;
+    const r = el.getBoundingClientRect();
+    const w = tip.offsetWidth;
+    tip.style.setProperty('left', `${Math.max(4, Math.min(r.left, window.innerWidth - w - 4))}px`);
+    tip.style.setProperty('top', `${r.bottom + 4 + tip.offsetHeight > window.innerHeight ? r.top - tip.offsetHeight - 4 : r.bottom + 4}px`);
+  });
+  document.addEventListener('focusout', hide);
+  window.addEventListener('scroll', hide, { passive: true });
+}
+
+/**
+ * Keeps a one-line list of chips inside its box: chips that do not fit whole are hidden (never cut) and a
+ * "+n" marker names them. Re-fits when the box changes size.
+ */
+const fittedWidth = new WeakMap<HTMLElement, number>();
+const fitObserver =
+  typeof ResizeObserver === 'undefined'
+    ? null
+    : new ResizeObserver((es) => {
+        for (const e of es) {
+          const el = e.target as HTMLElement;
+          if (fittedWidth.get(el) !== el.clientWidth) fit(el);
+        }
+      });
+/** `el` must be a block-level flex box (its width does not depend on the chips), e.g. class "fit". */
+export function fit(el: HTMLElement): HTMLElement {
+  if (!fittedWidth.has(el)) fitObserver?.observe(el);
+  fittedWidth.set(el, el.clientWidth);
+  el.querySelector(':scope > .more')?.remove();
+  const kids = Array.from(el.children) as HTMLElement[];
+  for (const k of kids) k.hidden = false;
+  if (!el.isConnected || el.scrollWidth <= el.clientWidth + 1) return el;
+  const more = h('span', { class: 'more muted small' });
+  el.append(more);
+  const hidden: string[] = [];
+  for (let i = kids.length - 1; i >= 1 && el.scrollWidth > el.clientWidth + 1; i--) {
+    kids[i].hidden = true;
+    hidden.unshift(kids[i].title || kids[i].textContent || '');
+    more.textContent = `+${hidden.length}`;
+    more.title = `Not shown here: ${hidden.join(', ')}`;
+  }
+  return el;
+}
+
+/** Which run a view shows: the clean one, or the one with the trace's interventions. */
+export function runLabel(t: { interventions: unknown[] } | null): HTMLElement {
+  const n = t?.interventions.length ?? 0;
+  return h('span', { class: ['run-label', n ? 'intervened' : 'clean'] }, !t ? '\u00a0' : n ? `run with ${n} intervention${n === 1 ? '' : 's'}` : 'clean run');
 }
 
 export function fmt(x: number, digits = 3): string {
@@ -109,6 +195,14 @@ export function bytes(n: number): string {
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
   if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
   return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** "45 s", "3 min 20 s", "1 h 5 min": a time left. */
+export function duration(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
 /** Announces a message to screen readers and shows it in the status line. */
@@ -147,4 +241,23 @@ export function tabs(list: HTMLElement, onChange?: (id: string) => void): (id: s
     });
   }
   return select;
+}
+
+/**
+ * An error shown next to the field where it was typed (not in a toast far away): announced (role=alert),
+ * linked to the field (aria-invalid, aria-describedby), cleared when the user types again.
+ */
+export function fieldError(field: HTMLElement, id: string, tag: 'p' | 'span' = 'p'): { el: HTMLElement; show(msg: string | null): void } {
+  const el = h(tag, { id, class: 'field-error', role: 'alert', hidden: true });
+  const show = (msg: string | null) => {
+    el.textContent = msg ?? '';
+    el.hidden = !msg;
+    field.setAttribute('aria-invalid', String(!!msg));
+    const ids = (field.getAttribute('aria-describedby') ?? '').split(/\s+/).filter((x) => x && x !== id);
+    const all = [...(msg ? [id] : []), ...ids];
+    if (all.length) field.setAttribute('aria-describedby', all.join(' '));
+    else field.removeAttribute('aria-describedby');
+  };
+  field.addEventListener('input', () => show(null));
+  return { el, show };
 }

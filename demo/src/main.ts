@@ -2,7 +2,7 @@
 import './style.css';
 import { App } from './app';
 import { Busy, toast } from './busy';
-import { $, tabs } from './dom';
+import { $, tabs, tooltips } from './dom';
 import { simdSupported } from 'lmdbg';
 import { attentionView } from './views/attention';
 import { detailsView } from './views/details';
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     toast('This browser cannot run WebAssembly SIMD, which lmdbg needs. Try a recent Chrome, Edge, Firefox or Safari (16.4+).');
     return;
   }
+  tooltips();
   const busy = new Busy($('#busy'));
   const app = new App(busy);
   busy.busyTargets = [$('#prediction')];

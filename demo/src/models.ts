@@ -18,14 +18,16 @@ export interface ModelEntry {
   dtype?: Dtype;
   /** Shown as available offline. */
   offline?: boolean;
+  /** Bytes of an interrupted download kept in the cache (the next load resumes from them). */
+  kept?: number;
 }
 
 export const HUB_MODELS: ModelEntry[] = [
-  { key: 'hub:openai-community/gpt2', kind: 'hub', id: 'openai-community/gpt2', label: 'GPT-2 small (124M), Hugging Face Hub', size: 548_105_171 + 1_042_301 + 456_318 + 665, dtype: 'f32' },
-  { key: 'hub:openai-community/gpt2-medium', kind: 'hub', id: 'openai-community/gpt2-medium', label: 'GPT-2 medium (355M), Hugging Face Hub', size: 1_519_851_248 + 1_042_301 + 456_318 + 718, dtype: 'f16' },
+  { key: 'hub:openai-community/gpt2', kind: 'hub', id: 'openai-community/gpt2', label: 'GPT-2 small (124M)', size: 548_105_171 + 1_042_301 + 456_318 + 665, dtype: 'f32' },
+  { key: 'hub:openai-community/gpt2-medium', kind: 'hub', id: 'openai-community/gpt2-medium', label: 'GPT-2 medium (355M)', size: 1_519_851_248 + 1_042_301 + 456_318 + 718, dtype: 'f16' },
 ];
 export const DEFAULT_MODEL = HUB_MODELS[0].key;
-export const FILES_ENTRY: ModelEntry = { key: 'files', kind: 'files', label: 'Your own files (drag and drop)' };
+export const FILES_ENTRY: ModelEntry = { key: 'files', kind: 'files', label: 'Your own files' };
 export const REQUIRED_FILES = ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'];
 export const CLUSTERS_FILE = 'value_clusters.json';
 /** The package's Cache Storage name for downloaded model files (LoadOptions.cache default). */
@@ -49,7 +51,7 @@ export async function readManifest(): Promise<BundledInfo[]> {
 
 export function bundledEntry(b: BundledInfo): ModelEntry {
   const size = Object.values(b.files).reduce((a, n) => a + (Number(n) || 0), 0);
-  return { key: 'bundled', kind: 'bundled', id: b.dir, label: `${b.dir} (small, bundled with this page)`, size, dtype: 'f32', offline: true };
+  return { key: 'bundled', kind: 'bundled', id: b.dir, label: `${b.dir} (bundled)`, size, dtype: 'f32', offline: true };
 }
 
 export function hubHostFor(hub: string | null): string {
@@ -67,6 +69,27 @@ export async function hubCached(id: string, hubHost: string): Promise<boolean> {
     return REQUIRED_FILES.every((f) => urls.some((u) => u.startsWith(hubHost) && u.includes(`/${id}/resolve/`) && u.endsWith(`/${f}`)));
   } catch {
     return false;
+  }
+}
+
+/**
+ * Bytes of a Hub model already in the package's cache without being complete: its small files and the
+ * parts of an interrupted model.safetensors download ("…/model.safetensors?lmdbg-bytes=START").
+ */
+export async function hubKept(id: string, hubHost: string): Promise<number> {
+  if (!('caches' in self)) return 0;
+  try {
+    if (!(await caches.has(MODEL_CACHE))) return 0;
+    const cache = await caches.open(MODEL_CACHE);
+    let n = 0;
+    for (const k of await cache.keys()) {
+      if (!k.url.startsWith(`${hubHost}/${id}/resolve/`)) continue;
+      const r = await cache.match(k);
+      n += Number(r?.headers.get('content-length') ?? 0) || 0;
+    }
+    return n;
+  } catch {
+    return 0;
   }
 }
 

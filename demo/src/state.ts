@@ -1,7 +1,7 @@
 // The page state that lives in the URL, so that a view can be shared: model, prompt, interventions,
 // selected layer, open value vector. Parsing is bounded: length limits, whitelisted characters, validated
 // numbers; anything out of bounds is dropped (and reported), never evaluated.
-import { parseIntervention, type Intervention, type InterventionMode } from 'lmdbg';
+import { interventionModes, parseIntervention, type Intervention, type InterventionMode } from 'lmdbg';
 
 export interface UIIntervention extends Intervention {
   /** Inactive interventions stay in the list but are not applied. */
@@ -28,36 +28,35 @@ export const LIMITS = {
   layer: 999,
   index: 999_999,
   value: 1e6,
+  positions: 64,
 };
 
 const MODEL_RE = /^(bundled|files|hub:[A-Za-z0-9][A-Za-z0-9._-]{0,95}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?)$/;
-const NUM = '[-+]?(?:\\d{1,7}(?:\\.\\d{0,7})?|\\.\\d{1,7})(?:[eE][-+]?\\d{1,2})?';
-const SPEC_RE = new RegExp(`^L(\\d{1,3})D(\\d{1,6})(?::(off|on|set|pre|scale|add)(?:=(${NUM}))?)?(?:@(\\d{1,4}(?:,\\d{1,4}){0,63}))?$`);
-const NAME_RE = /^L(\d{1,3})D(\d{1,6})$/;
+const NAME_RE = /^L(\d{1,3})D(\d{1,6})$/i;
 const HUB_RE = /^\/[A-Za-z0-9_\-/.]{0,64}$/;
 
-export const MODES: InterventionMode[] = ['off', 'on', 'set', 'scale', 'add', 'pre'];
-export const MODES_WITH_VALUE = new Set<InterventionMode>(['set', 'scale', 'add', 'pre']);
+/** The package's modes, in the order the page lists them (its own c_fc mode last). */
+export const MODES: InterventionMode[] = interventionModes.map((m) => m.mode).sort((a, b) => Number(a === 'pre') - Number(b === 'pre'));
+export const takesValue = (mode: InterventionMode): boolean => interventionModes.some((m) => m.mode === mode && m.takesValue);
 
-/** Validated intervention spec ("L12D34:off", "L3D5:set=2@0,1") -> Intervention, or an Error saying why not. */
-export function parseSpec(text: string): Intervention {
+/**
+ * An intervention spec ("L12D34:off", "l3d5:set=2@0,1") read with the package's parser, within the page's
+ * bounds (length, layer, neuron, value, number of positions). Throws an Error that says what is wrong.
+ */
+export function readSpec(text: string): Intervention {
   const spec = text.trim();
-  if (spec.length > LIMITS.spec) throw new Error('intervention: too long');
-  const m = SPEC_RE.exec(spec);
-  if (!m) throw new Error(`"${spec.slice(0, 40)}" is not an intervention like L12D34, L12D34:off or L12D34:set=2`);
-  const mode = (m[3] ?? 'off') as InterventionMode;
-  if (MODES_WITH_VALUE.has(mode) && m[4] === undefined) throw new Error(`${mode} needs a value, e.g. L${m[1]}D${m[2]}:${mode}=2`);
-  if (!MODES_WITH_VALUE.has(mode) && m[4] !== undefined) throw new Error(`${mode} takes no value`);
-  const canonical = `L${m[1]}D${m[2]}:${mode}${m[4] !== undefined ? `=${m[4]}` : ''}${m[5] ? `@${m[5]}` : ''}`;
-  const iv = parseIntervention(canonical);
-  if (iv.value !== undefined && !(Number.isFinite(iv.value) && Math.abs(iv.value) <= LIMITS.value))
-    throw new Error(`value must be a number within ±${LIMITS.value}`);
+  if (spec.length > LIMITS.spec) throw new Error(`intervention: longer than ${LIMITS.spec} characters`);
+  const iv = parseIntervention(spec);
+  const name = `L${iv.layer}D${iv.index}`;
+  if (iv.layer > LIMITS.layer || iv.index > LIMITS.index) throw new Error(`intervention: ${name} is beyond any GPT-2 (layers up to ${LIMITS.layer}, neurons up to ${LIMITS.index})`);
+  if (iv.value !== undefined && Math.abs(iv.value) > LIMITS.value) throw new Error(`intervention: the value ${iv.value} is outside ±${LIMITS.value}`);
+  if (iv.positions && iv.positions.length > LIMITS.positions) throw new Error(`intervention: more than ${LIMITS.positions} positions`);
   return iv;
 }
 
 export function specOf(iv: Intervention): string {
   let s = `L${iv.layer}D${iv.index}:${iv.mode}`;
-  if (MODES_WITH_VALUE.has(iv.mode)) s += `=${iv.value ?? 0}`;
+  if (takesValue(iv.mode)) s += `=${iv.value ?? 0}`;
   if (iv.positions && iv.positions.length) s += `@${iv.positions.join(',')}`;
   return s;
 }
@@ -96,9 +95,9 @@ export function parseUrlState(search: string, warn: (msg: string) => void = () =
   for (const raw of ivs.slice(0, LIMITS.interventions)) {
     const active = !raw.startsWith('!');
     try {
-      st.interventions.push({ ...parseSpec(active ? raw : raw.slice(1)), active });
+      st.interventions.push({ ...readSpec(active ? raw : raw.slice(1)), active });
     } catch (e) {
-      warn(`Ignored intervention: ${(e as Error).message}`);
+      warn(`The link's ${JSON.stringify(raw.slice(0, 40))} was ignored: ${(e as Error).message}`);
     }
   }
   st.layer = intParam(q.get('l'), LIMITS.layer);

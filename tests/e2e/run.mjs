@@ -8,11 +8,12 @@
 // with the servers stopped and the browser offline, the bundled model still traces, intervenes, searches
 // and generates. Screenshots go to tests/artifacts/e2e/. Ends with "N passed, N failed".
 //
-//   node tests/e2e/run.mjs [--only hub|bundled] [--verbose]
+//   node tests/e2e/run.mjs [--only hub|bundled|readable] [--verbose]
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { artifacts, bundledAvailable, distDir, ensureArtifacts, FIXTURE, launch, startServers, STALL, waitIdle, waitTraced } from './lib.mjs';
+import { artifacts, BIG, bundledAvailable, distDir, ensureArtifacts, FIXTURE, FLAKY, launch, QUOTA, startServers, STALL, waitIdle, waitTraced } from './lib.mjs';
 import { existsSync } from 'node:fs';
+import { headerCovered, problems } from './readable.mjs';
 
 const argv = process.argv.slice(2);
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
@@ -143,7 +144,10 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
     if (hub) {
       const prog = await page.evaluate(() => window.__progress);
       assert(prog.some(([t]) => /\d(\.\d)? (KB|MB) \/ \d/.test(t)), `progress shows bytes: ${JSON.stringify(prog.slice(-3))}`);
-      assert(prog.some(([t]) => /\d(\.\d)? (KB|MB)\/s/.test(t)), 'progress shows a speed');
+      assert(prog.some(([t]) => /\d(\.\d)? (KB|MB)\/s · \d+ s left/.test(t)), `progress shows a speed and the time left: ${JSON.stringify(prog.slice(-3))}`);
+      // Once it is cached, the page asks the browser to keep it (persistent storage) and says how it went.
+      await page.waitForFunction(() => /Kept in this browser for offline use/.test(document.querySelector('#model-note')?.textContent ?? ''), null, { timeout: 10_000 });
+      assert((await page.evaluate(() => window.__persistCalls)) === 1, 'persistent storage asked for once');
       assert(prog.some(([, v]) => v !== null && Number(v) > 0 && Number(v) < 1), 'the progress bar moves');
     }
   });
@@ -395,10 +399,90 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
     const exported = JSON.parse((await import('node:fs')).readFileSync(file, 'utf8'));
     assert(exported.schema === 'lmdbg.names/1' && exported.names[name] === label2, 'exported');
     const other = `L0D${config.dMlp - 1}`;
-    writeFileSync(file, JSON.stringify({ schema: 'lmdbg.names/1', names: { [other]: 'imported one', 'L1D2;bad': 'x' } }));
+    // Checked against the loaded model, all or nothing; the reason is shown next to the button.
+    const refused = async (content, want) => {
+      writeFileSync(file, JSON.stringify(content));
+      await page.setInputFiles('#names-import', file);
+      await page.locator('#names-import-error').waitFor();
+      const text = await page.locator('#names-import-error').textContent();
+      assert(want.test(text), `refused with a reason: ${text}`);
+      assert(!(await page.evaluate((o) => window.lmdbgApp.names.get(o), other)), 'nothing imported');
+      assert(!(await page.locator('#toast').isVisible()), 'not in a toast');
+    };
+    await refused({ names: { [other]: 'imported one' } }, /not an lmdbg names file: it needs "schema": "lmdbg\.names\/1"/);
+    await refused({ schema: 'lmdbg.names/1', names: { [other]: 'imported one', L99D1: 'too deep' } }, new RegExp(`L99D1: layer 99 is outside this model \\(${config.nLayers} layers: 0–${config.nLayers - 1}\\)`));
+    await refused({ schema: 'lmdbg.names/1', names: { [other]: 'imported one', [`L0D${config.dMlp}`]: 'too wide' } }, new RegExp(`neuron ${config.dMlp} is outside this model`));
+    await refused({ schema: 'lmdbg.names/1', names: { [other]: 'imported one', 'L1D2;bad': 'x' } }, /"L1D2;bad" is not a value-vector name/);
+    writeFileSync(file, JSON.stringify({ schema: 'lmdbg.names/1', model: 'hub:someone/else', names: { [other]: 'imported one' } }));
     await page.setInputFiles('#names-import', file);
     await page.waitForFunction((o) => window.lmdbgApp.names.get(o) === 'imported one', other);
-    assert(!(await page.evaluate(() => window.lmdbgApp.names.get('L1D2;bad'))), 'invalid keys are skipped');
+    assert(/Imported 1 name .*exported for hub:someone\/else/.test(await page.locator('#details .names-bar').textContent()), 'says what was imported, and from which model');
+    assert(!(await page.locator('#names-import-error').isVisible()), 'the error is gone');
+  });
+
+  await test(label, 'intervention errors are shown next to the field and say what is wrong', page, async () => {
+    const before = await ivSpecs(page);
+    const d = config.dMlp - 3; // a neuron that no other test switches
+    const T = await page.evaluate(async () => (await window.lmdbgApp.tokens()).length);
+    const typed = async (text, mode = 'off') => {
+      await page.selectOption('#iv-mode', mode);
+      await page.fill('#iv-spec', text);
+      await page.press('#iv-spec', 'Enter');
+      await page.waitForTimeout(100);
+      const shown = await page.locator('#iv-error').isVisible();
+      return shown ? await page.locator('#iv-error').textContent() : null;
+    };
+    let msg = await typed(`L1D${d}:set=abc`);
+    assert(msg === 'The value "abc" of set is not a number', `set=abc: ${msg}`);
+    assert((await page.getAttribute('#iv-spec', 'aria-invalid')) === 'true' && /iv-error/.test(await page.getAttribute('#iv-spec', 'aria-describedby')), 'linked to the field');
+    assert(!(await page.locator('#toast').isVisible()), 'not in a toast');
+    msg = await typed(`L1D${d}x`, 'on');
+    assert(msg.startsWith(`"L1D${d}x" is not a sub-update name like L3D120`) && !msg.includes(`L1D${d}x:on`), `quotes what was typed, not the mode: ${msg}`);
+    await page.locator('#iv-spec').press('End');
+    await page.keyboard.type('y');
+    assert(!(await page.locator('#iv-error').isVisible()), 'typing clears it');
+    msg = await typed(`L1D${d}:on@${T + 95}`);
+    assert(msg === `L1D${d}: position ${T + 95} is past the end of the prompt (${T} tokens: positions 0–${T - 1}).`, `position: ${msg}`);
+    msg = await typed(`L${config.nLayers}D1`);
+    assert(msg === `L${config.nLayers}D1: layer ${config.nLayers} is outside this model (${config.nLayers} layers: 0–${config.nLayers - 1}).`, `layer: ${msg}`);
+    const n = await traces(page);
+    msg = await typed(`l1d${d}`, 'on');
+    assert(msg === null, `lowercase is accepted: ${msg}`);
+    await waitNextTrace(page, n);
+    assert((await ivSpecs(page)).includes(`L1D${d}:on`), 'added with the chosen mode');
+    // A value typed in the list: checked by the same parser, the error beside that field.
+    const i = (await ivSpecs(page)).indexOf(`L1D${d}:on`);
+    let m = await traces(page);
+    await page.selectOption(`#iv-${i}-mode`, 'set');
+    await waitNextTrace(page, m);
+    await page.fill(`#iv-${i}-value`, '1e9x');
+    await page.press(`#iv-${i}-value`, 'Enter');
+    assert((await page.locator(`#iv-${i}-value-error`).textContent()) === 'The value "1e9x" of set is not a number', 'the value field says why');
+    m = await traces(page);
+    await page.locator(`#interventions button[aria-label="Remove L1D${d}"]`).click();
+    await waitNextTrace(page, m);
+    assert(JSON.stringify(await ivSpecs(page)) === JSON.stringify(before), 'back to the interventions before');
+    assert(/can lower a coefficient|already larger is lowered/.test(await page.locator('#iv-help').textContent()), 'the help says what on does');
+  });
+
+  await test(label, 'sampling takes a seed: the same seed gives the same text', page, async () => {
+    await page.fill('#gen-n', '6');
+    await page.locator('#gen-sample').check();
+    const run = async (seed) => {
+      await page.fill('#gen-seed', seed);
+      await page.locator('#gen-go').click();
+      await page.waitForFunction(() => !document.querySelector('#gen-go').disabled, null, { timeout: 60_000 });
+      return page.locator('#gen-out .gen-block').first().evaluate((b) => [b.querySelector('h4').textContent, b.querySelector('.gen-new').textContent]);
+    };
+    const [h1, a] = await run('5');
+    const [, b] = await run('5');
+    assert(a === b && a.length > 0, `same seed, same text: ${JSON.stringify([a, b])}`);
+    assert(/seed 5/.test(h1), `labelled with its seed: ${h1}`);
+    await page.fill('#gen-seed', 'x');
+    await page.locator('#gen-go').click();
+    assert(/The seed must be a whole number/.test(await page.locator('#gen-seed-error').textContent()), 'a bad seed is refused next to the field');
+    await page.fill('#gen-seed', '1');
+    await page.locator('#gen-sample').uncheck();
   });
 
   await test(label, 'keyboard-accessible with labels', page, async () => {
@@ -491,6 +575,128 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
   return { page, errors, shareUrl };
 }
 
+
+// ---------------------------------------------------------------- readable everywhere
+
+// A prompt with one of GPT-2's longest tokens (64 "="), so that shortened tokens are exercised too.
+const LONG_PROMPT = 'Notes ================================================================ The river bank was';
+
+/** Measures one region: token chips whole, no text cut or clipped, nothing overlapping; keeps a screenshot. */
+async function readable(page, size, view, sel, { run = null, shot = true } = {}) {
+  const region = page.locator(sel).first();
+  await region.scrollIntoViewIfNeeded();
+  const found = await page.evaluate(problems, sel);
+  // The sticky header is tested on its own (headerCovered); here it must not hide the top of the region.
+  if (shot) await region.screenshot({ path: path.join(artifacts, `readable--${size}--${slug(view)}.png`), style: 'header { position: static !important; }' });
+  assert(found.length === 0, `${found.length} problem(s):\n       ${found.slice(0, 12).join('\n       ')}`);
+  if (run) {
+    // The view says which run it shows.
+    const labels = await page.locator(`${sel} .run-label`).allTextContents();
+    assert(labels.length > 0, 'no label saying which run it shows');
+    const want = run === 'clean' ? /clean/i : /intervention/i;
+    assert(labels.some((t) => want.test(t)), `says the ${run} run: ${JSON.stringify(labels)}`);
+  }
+}
+
+async function readabilitySuite(siteUrl) {
+  const VIEWS = [
+    ['prompt and tokens', 'section:has(> #prompt-h)', null],
+    ['prediction', 'section:has(> #pred-h)', 'run'],
+    ['layers table and a layer in full', 'section:has(> #layers-h)', 'run'],
+    ['logit lens', '#panel-lens', 'run', '#tab-lens'],
+    ['rank chart', '#panel-rank', 'run', '#tab-rank'],
+    ['attention', '#panel-attn', 'run', '#tab-attn'],
+    ['sub-update details', '#details-card', 'run'],
+    ['interventions', '#interventions-card', null],
+    ['generation', 'section:has(> #gen-h)', null],
+    ['search', 'section:has(> #search-h)', null],
+    ['share and embed', 'section:has(> #share-h)', null],
+    ['model picker', '#model-sec', null],
+    ['model card', '#model-card-sec', null],
+  ];
+  for (const [size, viewport] of [['1400', { width: 1400, height: 900 }], ['390', { width: 390, height: 844 }]]) {
+    const suiteName = `readable at ${size} px`;
+    const { context, close } = await launch(`readable-${size}`, viewport);
+    const page = await context.newPage();
+    try {
+      await test(suiteName, 'first visit: the model choice', page, async () => {
+        await page.goto(siteUrl);
+        await page.waitForFunction(() => /lmdbg-mini/.test(document.querySelector('#welcome')?.textContent ?? ''), null, { timeout: 20_000 });
+        await readable(page, size, 'first visit', '#welcome');
+        await readable(page, size, 'model picker, nothing loaded', '#model-sec');
+      });
+      await page.goto(`${siteUrl}?${new URLSearchParams({ m: 'bundled', p: LONG_PROMPT, l: '1' })}`);
+      await waitTraced(page);
+      // Fill the panels that wait for the user: a value vector, a search, a generation.
+      await page.evaluate(() => {
+        const su = window.lmdbgApp.trace.positions.at(-1).layers[1].subUpdates[0];
+        window.lmdbgApp.openDetail(su.layer, su.index);
+      });
+      await page.locator('#details .vv').waitFor({ timeout: 20_000 });
+      await page.fill('#search-q', 'water');
+      await page.locator('#search .hit').first().waitFor({ timeout: 30_000 });
+      await page.fill('#gen-n', '8');
+      await page.locator('#gen-go').click();
+      await page.waitForFunction(() => !document.querySelector('#gen-go').disabled && document.querySelectorAll('#gen-out .gen-tok').length > 0, null, { timeout: 60_000 });
+      for (const state of ['clean', 'intervened']) {
+        if (state === 'intervened') {
+          const ch = await findChangingIntervention(page);
+          const n = await traces(page);
+          await page.fill('#iv-spec', ch ? ch.spec : 'L1D1:set=10');
+          await page.press('#iv-spec', 'Enter');
+          await waitNextTrace(page, n);
+        }
+        for (const [view, sel, run, tab] of VIEWS) {
+          if (state === 'intervened' && !run && view !== 'interventions') continue;
+          // (readable() keeps a screenshot of the region itself.)
+          await test(suiteName, `${view}, ${state}`, null, async () => {
+            if (tab) await page.locator(tab).click();
+            await readable(page, size, `${view}, ${state}`, sel, { run: run && state });
+          });
+        }
+        await test(suiteName, `the header is never covered, ${state}`, page, async () => {
+          const found = await page.evaluate(headerCovered, 'header');
+          assert(found.length === 0, found.slice(0, 6).join('; '));
+        });
+      }
+    } finally {
+      await close();
+    }
+  }
+
+  // The embed at its snippet's size, 700x460: clean, with an intervention, and before a model is loaded.
+  const { context, close } = await launch('readable-embed', { width: 700, height: 460 });
+  const page = await context.newPage();
+  const suiteName = 'readable in the 700x460 embed';
+  try {
+    let spec = null;
+    for (const state of ['clean', 'intervened']) {
+      await test(suiteName, `${state}`, page, async () => {
+        const q = new URLSearchParams({ m: 'bundled', p: LONG_PROMPT, embed: '1' });
+        if (spec) q.append('iv', spec);
+        await page.goto(`${siteUrl}?${q}`);
+        await waitTraced(page);
+        if (state === 'clean') {
+          const ch = await findChangingIntervention(page);
+          spec = ch ? ch.spec : 'L1D1:set=10';
+        } else {
+          assert((await page.locator('#prediction .pred-col').count()) === 2, 'clean beside intervened');
+        }
+        await readable(page, '700x460', `embed, ${state}`, '.embed', { run: state });
+        const h = await page.evaluate(() => document.documentElement.scrollHeight);
+        assert(h <= 460 + 4, `fits the 460 px iframe (${h} px)`);
+      });
+    }
+    await test(suiteName, 'before a model is loaded', page, async () => {
+      await page.goto(`${siteUrl}?${new URLSearchParams({ m: `hub:${FIXTURE}`, hub: '/_hub', embed: '1', p: 'The river' })}`);
+      await page.locator('#welcome button.primary').waitFor({ timeout: 20_000 });
+      await readable(page, '700x460', 'embed, model choice', '.embed');
+    });
+  } finally {
+    await close();
+  }
+}
+
 async function main() {
   if (!existsSync(path.join(distDir, 'index.html'))) {
     console.log('demo/dist is missing: run `npm run build:demo` first');
@@ -502,13 +708,23 @@ async function main() {
   const siteUrl = site.url;
   const contexts = [];
   try {
+    if (only === 'readable' || (only === null && bundledAvailable())) await readabilitySuite(siteUrl);
     // ---- the fixture model from the mock Hub
     let hubRun = null;
     let hubCtx = null;
-    if (only !== 'bundled') {
+    if (only === null || only === 'hub') {
       const { context, close } = await launch('hub');
       contexts.push(close);
       hubCtx = context;
+      // Counts the page's requests for persistent storage.
+      await context.addInitScript(() => {
+        if (typeof StorageManager === 'undefined') return; // (also run in workers)
+        const persist = StorageManager.prototype.persist;
+        StorageManager.prototype.persist = function () {
+          window.__persistCalls = (window.__persistCalls ?? 0) + 1;
+          return persist.call(this);
+        };
+      });
       hubRun = await suite('hub fixture', { context, siteUrl, model: `hub:${FIXTURE}`, hub: true, prompt: 'The river bank was', keyword: 'river' });
 
       await test('hub fixture', 'busy state with cancel', hubRun.page, async () => {
@@ -524,6 +740,70 @@ async function main() {
           assert(await p.locator('#welcome').isVisible(), 'back to the model choice');
           assert(!(await p.locator('#toast.error').isVisible()), 'a cancel is not an error');
         } finally {
+          await p.close();
+        }
+      });
+
+      await test('hub fixture', 'a dropped connection is resumed with Range requests', hubRun.page, async () => {
+        const p = await context.newPage();
+        try {
+          await p.goto(`${siteUrl}?m=hub:${FLAKY}&hub=%2F_hub&p=The+river`);
+          await p.locator('#welcome button.primary').click();
+          await waitTraced(p);
+          const reqs = hub.requests((q) => q.path === `/cdn/${FLAKY}/resolve/main/model.safetensors`);
+          assert(reqs.length === 3 && reqs[0].range === null && reqs.slice(1).every((q) => q.status === 206 && /^bytes=[1-9]\d*-$/.test(q.range)), `requests: ${JSON.stringify(reqs)}`);
+          // The same weights as the fixture: the same prediction.
+          const pred = (pg) => pg.evaluate(async () => (await window.lmdbgApp.dbg.trace('The river')).positions[0].prediction);
+          assert(JSON.stringify(await pred(p)) === JSON.stringify(await pred(hubRun.page)), 'the same model');
+          assert(!(await p.locator('#model-note.field-error').count()), 'no error');
+        } finally {
+          await p.close();
+        }
+      });
+
+      await test('hub fixture', 'a download stopped midway resumes from where it stopped', hubRun.page, async () => {
+        const p = await context.newPage();
+        try {
+          await p.goto(`${siteUrl}?m=hub:${BIG}&hub=%2F_hub&p=The+river`);
+          await p.locator('#welcome button.primary').click();
+          await p.waitForFunction(() => Number(document.querySelector('#busy-progress')?.getAttribute('value')) > 0.45, null, { timeout: 30_000 });
+          await p.locator('#busy-cancel').click();
+          await p.waitForFunction(() => /^Resume the download of/.test(document.querySelector('#welcome button.primary')?.textContent ?? ''), null, { timeout: 15_000 });
+          const label = await p.locator('#welcome button.primary').textContent();
+          assert(/\((\d+(\.\d)?) MB already here\)$/.test(label) && Number(/([\d.]+) MB/.exec(label)[1]) >= 5, `says how much is here: ${label}`);
+          await p.evaluate(() => {
+            window.__details = [];
+            new MutationObserver(() => window.__details.push(document.querySelector('#busy-detail').textContent)).observe(document.querySelector('#busy'), { subtree: true, childList: true, characterData: true });
+          });
+          await p.locator('#welcome button.primary').click();
+          await waitTraced(p);
+          const reqs = hub.requests((q) => q.path === `/cdn/${BIG}/resolve/main/model.safetensors`);
+          const from = Number(/^bytes=(\d+)-$/.exec(reqs.at(-1).range ?? '')?.[1]);
+          assert(reqs.length === 2 && reqs.at(-1).status === 206 && from >= 5 * 2 ** 20, `resumed with a Range request from what was kept: ${JSON.stringify(reqs)}`);
+          assert((await p.evaluate(() => window.__details)).some((t) => /kept from an earlier download/.test(t)), 'the progress says so');
+        } finally {
+          await p.close();
+        }
+      });
+
+      await test('hub fixture', 'when the browser refuses to cache (quota), the model loads and the page says so', hubRun.page, async () => {
+        const p = await context.newPage();
+        const cdp = await context.newCDPSession(p);
+        try {
+          await p.goto(`${siteUrl}?m=hub:${QUOTA}&hub=%2F_hub&p=The+river`);
+          await p.locator('#welcome button.primary').waitFor();
+          // Room for the small files, not for the 1 MB model.safetensors.
+          const usage = await p.evaluate(async () => (await navigator.storage.estimate()).usage);
+          await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(siteUrl).origin, quotaSize: usage + 200_000 });
+          const calls = await p.evaluate(() => window.__persistCalls ?? 0);
+          await p.locator('#welcome button.primary').click();
+          await waitTraced(p);
+          const note = await p.locator('#model-note').textContent();
+          assert(/^Not kept for offline use: the browser refused to keep model\.safetensors in Cache Storage \(its storage quota for this site is full\), so it will be downloaded again next time\.$/.test(note), `note: ${note}`);
+          assert(!/offline$/.test(await p.locator('#model-select option:checked').textContent()), 'not offered as offline');
+          assert((await p.evaluate(() => window.__persistCalls ?? 0)) === calls, 'no persistent storage asked for what was not kept');
+        } finally {
+          await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(siteUrl).origin }).catch(() => {});
           await p.close();
         }
       });
@@ -555,6 +835,16 @@ async function main() {
           assert((await p.locator('#layers .layer-table:not(.skeleton) tbody tr').count()) === 4, 'traced');
           // The file input (keyboard users) works too: a partial set reports what is missing.
           await p.setInputFiles('#model-files', []);
+          // Kept in this browser: a reload (or a ?m=files link) loads them with no new drop.
+          await p.waitForFunction(() => /Kept in this browser for next time/.test(document.querySelector('#files-kept')?.textContent ?? ''), null, { timeout: 20_000 });
+          await p.goto(`${siteUrl}?m=files&p=The+river`);
+          await waitTraced(p);
+          assert(/your model/.test(await p.locator('#model-status').textContent()), 'loaded from the kept files');
+          assert(/from an earlier visit/.test(await p.locator('#files-kept').textContent()), 'says where they come from');
+          assert(/· offline$/.test(await p.locator('#model-select option[value="files"]').textContent()), 'offered as available offline');
+          await p.locator('#files-forget').click();
+          await p.goto(`${siteUrl}?m=files&p=The+river`);
+          await p.waitForFunction(() => /Drop the four files/.test(document.querySelector('#welcome')?.textContent ?? ''), null, { timeout: 15_000 });
         } finally {
           await p.close();
         }
@@ -566,7 +856,7 @@ async function main() {
           await p.goto(`${siteUrl}?m=hub:${FIXTURE}&hub=%2F_hub&p=The`);
           await waitTraced(p);
           const opt = await p.locator('#model-select option:checked').textContent();
-          assert(/available offline/.test(opt), `option: ${opt}`);
+          assert(/· offline$/.test(opt), `option: ${opt}`);
         } finally {
           await p.close();
         }
@@ -579,7 +869,7 @@ async function main() {
     // ---- the bundled model
     let bundledRun = null;
     let bundledCtx = null;
-    if (only !== 'hub') {
+    if (only === null || only === 'bundled') {
       if (!bundledAvailable()) {
         await test('bundled', 'the bundled model exists (demo/public/models/lmdbg-mini)', null, async () => assert(false, 'missing'));
       } else {
@@ -587,10 +877,49 @@ async function main() {
         contexts.push(close);
         bundledCtx = context;
         bundledRun = await suite('bundled', { context, siteUrl, model: 'bundled', hub: false, prompt: 'The river bank was', keyword: 'river' });
-        await test('bundled', 'the model card is shown', bundledRun.page, async () => {
-          const text = await bundledRun.page.locator('#model-card').textContent();
-          assert(/Layers/.test(text) && (await bundledRun.page.locator('#model-card pre.readme').count()) === 1, 'config and README');
-          await bundledRun.page.waitForFunction(() => !/Loading the model card/.test(document.querySelector('#model-card pre.readme').textContent));
+        await test('bundled', 'the model card is shown as text with headings, not raw markdown', bundledRun.page, async () => {
+          const p = bundledRun.page;
+          assert(/Layers/.test(await p.locator('#model-card').textContent()), 'the config');
+          await p.waitForFunction(() => document.querySelector('#model-card .readme h3'), null, { timeout: 20_000 });
+          const r = await p.evaluate(() => {
+            const c = document.querySelector('#model-card .readme');
+            return { headings: c.querySelectorAll('h3, h4, h5').length, raw: [...c.querySelectorAll('p, li')].map((e) => e.textContent).filter((t) => /^#{1,6} |^\|.*\|$/.test(t)) };
+          });
+          assert(r.headings >= 2 && r.raw.length === 0, `headings ${r.headings}, raw markdown left: ${JSON.stringify(r.raw.slice(0, 3))}`);
+        });
+        await test('bundled', 'markup in a model card stays text', null, async () => {
+          // Its own profile without the service worker, so that the card can be replaced on the wire.
+          const { context: c2, close: close2 } = await launch('card', undefined, { serviceWorkers: 'block' });
+          try {
+            const p = await c2.newPage();
+            const dialogs = [];
+            p.on('dialog', (d) => {
+              dialogs.push(d.message());
+              d.dismiss().catch(() => {});
+            });
+            await p.route('**/models/lmdbg-mini/README.md', (r) => r.fulfill({
+              status: 200,
+              contentType: 'text/markdown',
+              body: '# Card <img src=x onerror=alert(1)>\n\nSome *text* with <script>alert(2)</script>, [a link](javascript:alert(3)) and\n[a real one](https://example.org).\n\n## Shape\n\n| a | b |\n|---|---|\n| <b>x</b> | `2` |\n',
+            }));
+            await p.goto(`${siteUrl}?m=bundled&p=The`);
+            await p.waitForFunction(() => document.querySelector('#model-card .readme h3'), null, { timeout: 30_000 });
+            const r = await p.evaluate(() => {
+              const c = document.querySelector('#model-card .readme');
+              return {
+                elements: c.querySelectorAll('img, script, b').length,
+                h3: c.querySelector('h3').textContent,
+                h4: c.querySelector('h4').textContent,
+                p: c.querySelector('p').textContent,
+                links: [...c.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+                cells: [...c.querySelectorAll('td')].map((t) => t.innerHTML),
+              };
+            });
+            const want = { elements: 0, h3: 'Card <img src=x onerror=alert(1)>', h4: 'Shape', p: 'Some text with <script>alert(2)</script>, a link and a real one.', links: ['https://example.org'], cells: ['&lt;b&gt;x&lt;/b&gt;', '<code>2</code>'] };
+            assert(JSON.stringify(r) === JSON.stringify(want) && dialogs.length === 0, `${JSON.stringify(r)} ${dialogs}`);
+          } finally {
+            await close2();
+          }
         });
         await test('bundled', 'a first visit offers GPT-2 from the Hub (default) or the bundled model', bundledRun.page, async () => {
           const p = await context.newPage();
@@ -666,6 +995,17 @@ async function main() {
       await test('bundled offline', 'searches offline', page, async () => {
         await page.fill('#search-q', 'water');
         await page.locator('#search .hit').first().waitFor({ timeout: 30_000 });
+      });
+      await test('bundled offline', 'with no model in the link it offers what is available offline, not a 524 MB download', page, async () => {
+        await page.goto(siteUrl);
+        await page.locator('#welcome button.primary').waitFor({ timeout: 20_000 });
+        const text = await page.locator('#welcome').textContent();
+        assert(/You are offline/.test(text) && /needs a connection to download/.test(text), `says why: ${text}`);
+        const primary = await page.locator('#welcome button.primary').textContent();
+        assert(/^Load lmdbg-mini/.test(primary), `offers the bundled model first: ${primary}`);
+        await page.locator('#welcome button.primary').click();
+        await waitTraced(page);
+        assert((await page.locator('#prediction .pred-row').count()) > 0, 'traced');
       });
       await test('bundled offline', 'generates offline', page, async () => {
         await page.fill('#gen-n', '5');

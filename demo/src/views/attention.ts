@@ -2,7 +2,7 @@
 // tokens on both axes. Canvas text is drawn as text (fillText), never parsed. Arrow keys move a cursor over
 // the chosen head; the cell under it is described in words.
 import type { App } from '../app';
-import { $, h, replace, tokenLabel } from '../dom';
+import { $, h, replace, runLabel, shortText, tokenLabel } from '../dom';
 
 function ink(): string {
   return getComputedStyle(document.documentElement).getPropertyValue('--attn').trim() || '31,78,121';
@@ -45,8 +45,10 @@ export function attentionView(app: App): void {
   const rowLabels = h('ol', { class: 'attn-rows', 'aria-hidden': 'true' });
   const colLabels = h('ol', { class: 'attn-cols', 'aria-hidden': 'true' });
   const body = h('div', { class: 'attn-body' });
+  const run = h('p', { class: 'view-run small' });
   replace(
     panel,
+    run,
     h('div', { class: 'row' }, h('label', { for: 'attn-layer' }, 'Layer '), layerSel, h('span', { class: 'small muted' }, ' Rows: query position; columns: the key it attends to.')),
     body,
   );
@@ -69,12 +71,14 @@ export function attentionView(app: App): void {
     if (!t?.attention) return;
     const T = t.tokens.length;
     const H = t.model.nHeads;
-    const size = Math.min(420, Math.max(160, T * 22), (panel.clientWidth || 360) - 110);
+    // Rows and columns tall enough for their labels; a long prompt scrolls (.attn-scroll).
+    const room = Math.min(420, (panel.clientWidth || 420) - rowLabels.offsetWidth - 8);
+    const cell = Math.max(16, Math.min(40, Math.floor(room / T)));
+    const size = cell * T;
     drawHead(big, t.attention.data, (layer * H + head) * T * T, T, size, cursor);
     big.setAttribute('aria-label', `Attention of layer ${layer}, head ${head}. Use the arrow keys to read the weights.`);
-    rowLabels.style.setProperty('--n', String(T));
-    rowLabels.style.setProperty('height', `${size}px`);
-    colLabels.style.setProperty('width', `${size}px`);
+    rowLabels.style.setProperty('grid-template-rows', `repeat(${T}, ${cell}px)`);
+    for (const li of colLabels.children) (li as HTMLElement).style.setProperty('width', `${cell}px`);
     describe();
   };
 
@@ -104,6 +108,7 @@ export function attentionView(app: App): void {
 
   const render = () => {
     const t = app.trace;
+    replace(run, runLabel(t));
     if (!t?.attention) {
       replace(body, h('p', { class: 'muted placeholder' }, t ? `This prompt (${t.tokens.length} tokens) is too long for the attention view; trace a shorter one.` : 'Trace a prompt to see the attention patterns.'));
       replace(layerSel);
@@ -129,9 +134,11 @@ export function attentionView(app: App): void {
       );
     }
     replace(grid, thumbs);
-    replace(rowLabels, t.tokens.map((tok, i) => h('li', { title: JSON.stringify(tok.text) }, `${i} ${tokenLabel(tok.text)}`)));
-    replace(colLabels, t.tokens.map((tok) => h('li', { title: JSON.stringify(tok.text) }, tokenLabel(tok.text))));
-    replace(body, grid, h('div', { class: 'attn-main' }, colLabels, h('div', { class: 'attn-row' }, rowLabels, big)), readout);
+    // Labels are aria-hidden (the readout says the same); long tokens are shortened, whole in the title.
+    const label = (tok: { text: string }) => shortText(tokenLabel(tok.text)).shown;
+    replace(rowLabels, t.tokens.map((tok, i) => h('li', { title: JSON.stringify(tok.text) }, `${i} ${label(tok)}`)));
+    replace(colLabels, t.tokens.map((tok) => h('li', { title: JSON.stringify(tok.text) }, label(tok))));
+    replace(body, grid, h('div', { class: 'attn-scroll' }, h('div', { class: 'attn-main' }, h('span'), colLabels, rowLabels, big)), readout);
     drawBig();
   };
   app.on('trace', render);

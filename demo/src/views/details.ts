@@ -3,10 +3,9 @@
 // buttons that add it as an intervention.
 import type { ClusterInfo, ValueVector } from 'lmdbg';
 import type { App } from '../app';
-import { toast } from '../busy';
-import { $, fmt, h, replace, tokenEl } from '../dom';
+import { $, fieldError, fmt, h, replace, runLabel, tokenEl } from '../dom';
 import { MAX_NAME } from '../names';
-import { parseName } from '../state';
+import { parseName, readSpec } from '../state';
 
 export function detailsView(app: App): void {
   const el = $('#details');
@@ -15,19 +14,23 @@ export function detailsView(app: App): void {
   replace(el, body, namesBar);
   let seq = 0;
 
+  const importStatus = h('span', { class: 'small', role: 'status' });
   const renderNamesBar = () => {
     const fileInput = h('input', { type: 'file', accept: '.json,application/json', class: 'sr-only', id: 'names-import' });
+    const error = fieldError(fileInput, 'names-import-error', 'span');
     fileInput.addEventListener('change', async () => {
       const f = fileInput.files?.[0];
-      if (!f) return;
-      try {
-        if (f.size > 4_000_000) throw new Error('file too large');
-        const n = app.names.importJson(await f.text());
-        toast(`Imported ${n} name${n === 1 ? '' : 's'}.`, 'info');
-      } catch (e) {
-        toast(`Could not import names: ${(e as Error).message}`);
-      }
       fileInput.value = '';
+      if (!f) return;
+      importStatus.textContent = '';
+      const c = app.dbg?.config;
+      try {
+        if (!c) throw new Error('load a model first: names are checked against it');
+        const { imported, from } = app.names.importJson(await f.text(), c);
+        importStatus.textContent = `Imported ${imported} name${imported === 1 ? '' : 's'} from ${f.name}${from ? ` (exported for ${from})` : ''}.`;
+      } catch (e) {
+        error.show(`Could not import ${f.name}: ${(e as Error).message}`);
+      }
     });
     const exportBtn = h('button', {
       type: 'button',
@@ -48,6 +51,8 @@ export function detailsView(app: App): void {
       h('span', { class: 'muted' }, `${app.names.count()} named value vector${app.names.count() === 1 ? '' : 's'} (saved in this browser). `),
       exportBtn,
       h('label', { class: 'filebtn small', for: 'names-import' }, fileInput, h('span', null, 'Import names')),
+      importStatus,
+      error.el,
     );
   };
 
@@ -93,6 +98,7 @@ export function detailsView(app: App): void {
 
 function openForm(app: App): HTMLElement {
   const input = h('input', { id: 'vv-open', type: 'text', placeholder: 'L9D1234', maxlength: '16', autocomplete: 'off', spellcheck: 'false' });
+  const error = fieldError(input, 'vv-open-error');
   const form = h(
     'form',
     { class: 'row small open-form' },
@@ -102,15 +108,22 @@ function openForm(app: App): HTMLElement {
   );
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const r = parseName(input.value);
+    const typed = input.value.trim();
+    const r = parseName(typed);
     const c = app.dbg?.config;
-    if (!r || !c || r.layer >= c.nLayers || r.index >= c.dMlp) {
-      toast(c ? `Type a name like L${c.nLayers - 1}D${Math.min(42, c.dMlp - 1)} (layers 0–${c.nLayers - 1}, neurons 0–${c.dMlp - 1}).` : 'Load a model first.');
-      return;
-    }
-    app.openDetail(r.layer, r.index);
+    const why = !c
+      ? 'Load a model first.'
+      : !r
+        ? `"${typed.slice(0, 24)}" is not a value-vector name like L${c.nLayers - 1}D${Math.min(42, c.dMlp - 1)}.`
+        : r.layer >= c.nLayers
+          ? `Layer ${r.layer} is outside this model (${c.nLayers} layers: 0–${c.nLayers - 1}).`
+          : r.index >= c.dMlp
+            ? `Neuron ${r.index} is outside this model (${c.dMlp} per layer: 0–${c.dMlp - 1}).`
+            : null;
+    error.show(why);
+    if (!why) app.openDetail(r!.layer, r!.index);
   });
-  return form;
+  return h('div', null, form, error.el);
 }
 
 function tokenTable(title: string, list: { id: number; text: string; logit: number }[]): HTMLElement {
@@ -143,25 +156,28 @@ function renderVector(app: App, vv: ValueVector): HTMLElement {
   // Role in the current trace, when it is one of the shown sub-updates.
   const pos = app.trace?.positions[app.trace.positions.length - 1];
   const su = pos?.layers[vv.layer]?.subUpdates.find((x) => x.index === vv.index);
-  const valueInput = h('input', { id: 'vv-value', type: 'number', step: 'any', props: { value: '5' }, class: 'num-input' });
+  const valueInput = h('input', { id: 'vv-value', type: 'text', inputmode: 'decimal', props: { value: '5' }, class: 'num-input' });
+  const valueError = fieldError(valueInput, 'vv-value-error');
   const add = (mode: 'off' | 'on' | 'set') => {
-    const value = Number(valueInput.value);
-    if (mode === 'set' && !(Number.isFinite(value) && Math.abs(value) <= 1e6)) {
-      toast('The value must be a number within ±1e6.');
-      return;
+    let why: string | null;
+    try {
+      // The package's parser reads the typed value (and says what is wrong with it).
+      why = app.addIntervention(readSpec(`${vv.name}:${mode}${mode === 'set' ? `=${valueInput.value.trim()}` : ''}`));
+    } catch (e) {
+      why = (e as Error).message.replace(/^intervention: /, '');
     }
-    app.addIntervention(mode === 'set' ? { layer: vv.layer, index: vv.index, mode, value } : { layer: vv.layer, index: vv.index, mode });
+    valueError.show(why && why.replace(/^./, (c) => c.toUpperCase()));
   };
   return h(
     'div',
     { class: 'vv', 'data-name': vv.name },
     h('h3', { class: 'vv-title' }, vv.name, app.names.get(vv.name) ? h('span', { class: 'muted' }, ` “${app.names.get(vv.name)}”`) : null),
-    h('p', { class: 'small muted one-line' }, `Layer ${vv.layer}, neuron ${vv.index} · ‖v‖ = ${fmt(vv.norm)}`),
+    h('p', { class: 'small muted' }, `Layer ${vv.layer}, neuron ${vv.index} · ‖v‖ = ${fmt(vv.norm)} · its tokens are the weights’, the same in every run`),
     // One line whatever the trace says, so a re-trace does not move the panels below.
     h(
       'p',
       { class: 'small muted one-line' },
-      !pos ? 'Not traced yet.' : su ? `In this trace: m = ${fmt(su.coef)}, score ${fmt(su.score)}, direct ${fmt(su.direct)}` : 'In this trace: not among the dominant sub-updates.',
+      !pos ? 'Not traced yet.' : ['In the ', runLabel(app.trace), su ? `: m = ${fmt(su.coef)}, score ${fmt(su.score)}, direct ${fmt(su.direct)}` : ': not among the dominant sub-updates.'],
     ),
     h('div', { class: 'row small' }, h('label', { for: 'vv-name' }, 'Name '), nameInput),
     h('div', { class: 'two' }, tokenTable('Promotes (top)', vv.top), tokenTable('Suppresses (bottom)', vv.bottom)),
@@ -175,5 +191,6 @@ function renderVector(app: App, vv: ValueVector): HTMLElement {
       valueInput,
       h('button', { type: 'button', on: { click: () => add('set') } }, 'Set'),
     ),
+    valueError.el,
   );
 }

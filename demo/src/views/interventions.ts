@@ -3,48 +3,67 @@
 // beside the clean one.
 import type { InterventionMode } from 'lmdbg';
 import type { App } from '../app';
-import { toast } from '../busy';
-import { $, h, replace } from '../dom';
-import { MODES, MODES_WITH_VALUE, parseSpec, specOf } from '../state';
+import { $, fieldError, h, replace } from '../dom';
+import { MODES, readSpec, specOf, takesValue, LIMITS } from '../state';
 
 const MODE_LABEL: Record<InterventionMode, string> = {
   off: 'off (m = 0)',
-  on: 'on (LM-Debugger: boost)',
+  on: 'on (LM-Debugger)',
   set: 'set m =',
   scale: 'scale m ×',
   add: 'add to m +',
   pre: 'set c_fc output =',
 };
 
+/** "l12d34" + "on" -> "l12d34:on"; text that names a mode (or uses the CLI's 12:34:… form) is left as typed. */
+function withMode(text: string, mode: string): string {
+  if (text.includes(':')) return text;
+  const at = text.indexOf('@');
+  return at < 0 ? `${text}:${mode}` : `${text.slice(0, at)}:${mode}${text.slice(at)}`;
+}
+
 export function interventionsView(app: App): void {
   const el = $('#interventions');
-  const input = h('input', { id: 'iv-spec', type: 'text', placeholder: 'L12D34 or L12D34:set=3', maxlength: '200', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'iv-help' });
+  const input = h('input', { id: 'iv-spec', type: 'text', placeholder: 'L12D34 or L12D34:set=3', maxlength: String(LIMITS.spec), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'iv-help' });
   const modeSel = h('select', { id: 'iv-mode', 'aria-label': 'Mode for the typed intervention' }, (['off', 'on'] as const).map((m) => h('option', { value: m }, MODE_LABEL[m])));
+  const error = fieldError(input, 'iv-error');
   const form = h(
     'form',
-    { class: 'row iv-form' },
+    { class: 'row iv-form', novalidate: true },
     h('label', { for: 'iv-spec' }, 'Add'),
     input,
     modeSel,
     h('button', { type: 'submit' }, 'Add'),
   );
-  const help = h('p', { id: 'iv-help', class: 'small muted' }, 'Switching a sub-update off sets its coefficient to 0 at every position; on uses LM-Debugger’s boost (the layer’s top score + 0.01). Changes re-trace automatically.');
+  const help = h(
+    'p',
+    { id: 'iv-help', class: 'small muted' },
+    'Type a sub-update, e.g. L12D34 (the mode comes from the menu) or L12D34:set=3@0,2 (at positions 0 and 2 only). ',
+    h('strong', null, 'off'),
+    ' sets its coefficient m to 0 at every position. ',
+    h('strong', null, 'on'),
+    ' is LM-Debugger’s switch: it sets the neuron’s c_fc output (before GELU) to S* + 0.01, where S* is the layer’s largest |m|·‖v‖ in the clean run, so m becomes about S* + 0.01; a coefficient that was already larger is lowered. Changes re-trace automatically.',
+  );
   const list = h('ul', { class: 'iv-list', 'aria-label': 'Interventions' });
   const footer = h('div', { class: 'row small' });
-  replace(el, form, help, list, footer);
+  replace(el, form, error.el, help, list, footer);
 
-  form.addEventListener('submit', (e) => {
+  form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    let why: string | null;
     try {
-      const spec = text.includes(':') ? text : `${text}:${modeSel.value}`;
-      app.addIntervention(parseSpec(spec));
-      input.value = '';
+      const iv = readSpec(withMode(text, modeSel.value));
+      // Positions are checked against the prompt as it is now (tokenized by the model).
+      const tokens = iv.positions && app.dbg && app.prompt.trim() ? (await app.tokens()).length : undefined;
+      why = app.checkIntervention(iv, tokens) ?? app.addIntervention(iv);
     } catch (err) {
-      toast((err as Error).message);
-      input.focus();
+      why = (err as Error).message.replace(/^intervention: /, '');
     }
+    error.show(why && `${why.charAt(0).toUpperCase()}${why.slice(1)}`);
+    if (why) input.focus();
+    else input.value = '';
   });
 
   const render = () => {
@@ -54,6 +73,7 @@ export function interventionsView(app: App): void {
       replace(footer);
       return;
     }
+    const T = app.trace?.tokens.length;
     replace(
       list,
       ivs.map((iv, i) => {
@@ -63,20 +83,23 @@ export function interventionsView(app: App): void {
         const mode = h('select', { id: `${id}-mode`, 'aria-label': `Mode of ${name}` }, MODES.map((m) => h('option', { value: m, props: { selected: m === iv.mode } }, MODE_LABEL[m])));
         mode.addEventListener('change', () => {
           const m = mode.value as InterventionMode;
-          app.updateIntervention(i, { mode: m, value: MODES_WITH_VALUE.has(m) ? (iv.value ?? (m === 'scale' ? 2 : 5)) : undefined });
+          app.updateIntervention(i, { mode: m, value: takesValue(m) ? (iv.value ?? (m === 'scale' ? 2 : 5)) : undefined });
         });
-        const value = h('input', { id: `${id}-value`, type: 'number', step: 'any', class: 'num-input', 'aria-label': `Value for ${name}`, props: { value: String(iv.value ?? ''), hidden: !MODES_WITH_VALUE.has(iv.mode) } });
+        const value = h('input', { id: `${id}-value`, type: 'text', inputmode: 'decimal', class: 'num-input', 'aria-label': `Value for ${name}`, props: { value: String(iv.value ?? ''), hidden: !takesValue(iv.mode) } });
+        const valueError = fieldError(value, `${id}-value-error`, 'span');
         value.addEventListener('change', () => {
-          const v = Number(value.value);
-          if (value.value.trim() === '' || !Number.isFinite(v) || Math.abs(v) > 1e6) {
-            toast('The value must be a number within ±1e6.');
-            value.value = String(iv.value ?? '');
-            return;
+          const typed = value.value.trim();
+          // The package's parser says what is wrong with the value, as for a typed spec.
+          try {
+            const v = readSpec(`${name}:${iv.mode}=${typed}`).value;
+            app.updateIntervention(i, { value: v });
+          } catch (err) {
+            valueError.show((err as Error).message.replace(/^intervention: /, '').replace(/^./, (c) => c.toUpperCase()));
           }
-          app.updateIntervention(i, { value: v });
         });
         const active = h('input', { id: `${id}-active`, type: 'checkbox', props: { checked: iv.active } });
         active.addEventListener('change', () => app.updateIntervention(i, { active: active.checked }));
+        const past = T !== undefined ? iv.positions?.filter((p) => p >= T) ?? [] : [];
         return h(
           'li',
           { class: ['iv', !iv.active && 'inactive'], 'data-spec': specOf(iv) },
@@ -86,6 +109,8 @@ export function interventionsView(app: App): void {
           value,
           iv.positions?.length ? h('span', { class: 'small muted' }, `@${iv.positions.join(',')}`) : null,
           h('button', { type: 'button', class: 'small icon', 'aria-label': `Remove ${name}`, on: { click: () => app.removeIntervention(i) } }, '×'),
+          valueError.el,
+          past.length ? h('span', { class: 'field-error iv-note' }, `Position${past.length > 1 ? 's' : ''} ${past.join(', ')} ${past.length > 1 ? 'are' : 'is'} past the end of this ${T}-token prompt: not applied to it (only to generated tokens).`) : null,
         );
       }),
     );
@@ -100,5 +125,8 @@ export function interventionsView(app: App): void {
   app.on('interventions', render);
   app.on('names', render);
   app.on('model', render);
+  app.on('trace', () => {
+    if (app.interventions.some((iv) => iv.positions?.length)) render();
+  });
   render();
 }

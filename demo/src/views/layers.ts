@@ -2,14 +2,19 @@
 // the lens after the FFN. A selected layer opens in full below the table.
 import type { LayerTrace, SubUpdate } from 'lmdbg';
 import type { App } from '../app';
-import { $, fmt, h, pct, replace, tokenEl } from '../dom';
+import { toast } from '../busy';
+import { $, fit, fmt, h, pct, replace, runLabel, shortText, tokenEl } from '../dom';
 
 const SHOWN = 4;
+/** A button has no field to show an error next to (the only one possible: too many interventions). */
+const report = (why: string | null) => why && toast(why);
 const SHOWN_SUBS = 3;
 
 export function subUpdateChip(app: App, su: SubUpdate, extra = ''): HTMLButtonElement {
   const label = app.names.get(su.name);
   const sign = su.coef >= 0 ? '+' : '−';
+  // A user's name can be long: shortened here, whole in the title and the accessible name.
+  const shown = label ? shortText(label, 20).shown : '';
   return h(
     'button',
     {
@@ -20,17 +25,14 @@ export function subUpdateChip(app: App, su: SubUpdate, extra = ''): HTMLButtonEl
       'aria-label': `${su.name}${label ? ` (${label})` : ''}, score ${fmt(su.score, 2)}, coefficient ${su.coef >= 0 ? 'positive' : 'negative'}. Open details`,
       on: { click: () => app.openDetail(su.layer, su.index) },
     },
-    h('span', { class: 'chip-name' }, label ? `${su.name} ${label}` : su.name),
+    h('span', { class: 'chip-name' }, label ? `${su.name} ${shown}` : su.name),
     h('span', { class: 'chip-score' }, `${sign}${fmt(su.score, 2)}`),
   );
 }
 
+/** One line of whole chips in a table cell (fit() hides the ones that do not fit). */
 function tokens(list: { id: number; text: string; prob?: number }[], n: number): HTMLElement {
-  return h(
-    'span',
-    { class: 'toklist' },
-    list.slice(0, n).map((t) => tokenEl(t, { title: `${JSON.stringify(t.text)} ${pct(t.prob)}` })),
-  );
+  return h('span', { class: 'fit' }, list.slice(0, n).map((t) => tokenEl(t, { title: `${JSON.stringify(t.text)} ${pct(t.prob)}` })));
 }
 
 export function layersView(app: App): void {
@@ -42,7 +44,7 @@ export function layersView(app: App): void {
     if (!t) {
       // A skeleton of the same geometry, so the first trace does not move the page.
       const n = app.dbg?.config.nLayers ?? 0;
-      replace(el, n ? h('div', { class: 'scroll-x' }, skeletonTable(n)) : h('p', { class: 'muted placeholder' }, 'Load a model to see its layers.'));
+      replace(el, h('p', { class: 'view-run small' }, runLabel(null)), n ? h('div', { class: 'scroll-x' }, skeletonTable(n)) : h('p', { class: 'muted placeholder' }, 'Load a model to see its layers.'));
       renderDetail();
       return;
     }
@@ -65,14 +67,15 @@ export function layersView(app: App): void {
               h('button', { type: 'button', class: 'layer-btn', 'aria-pressed': String(app.layer === l.layer), 'aria-label': `Layer ${l.layer}: show in full`, on: { click: () => app.selectLayer(app.layer === l.layer ? null : l.layer) } }, String(l.layer)),
             ),
             h('td', null, tokens(l.before, SHOWN)),
-            h('td', null, h('span', { class: 'chips' }, l.subUpdates.slice(0, SHOWN_SUBS).map((su) => subUpdateChip(app, su)))),
+            h('td', null, h('span', { class: 'fit' }, l.subUpdates.slice(0, SHOWN_SUBS).map((su) => subUpdateChip(app, su)))),
             h('td', null, tokens(l.after, SHOWN)),
             h('td', { class: 'num' }, String(l.predictedRank.after + 1)),
           ),
         ),
       ),
     );
-    replace(el, h('div', { class: 'scroll-x' }, table));
+    replace(el, h('p', { class: 'view-run small' }, runLabel(t), ' at the last position, after ', tokenEl(t.tokens[t.tokens.length - 1])), h('div', { class: 'scroll-x' }, table));
+    for (const f of table.querySelectorAll<HTMLElement>('.fit')) fit(f);
     renderDetail();
   };
 
@@ -143,12 +146,12 @@ function layerDetail(app: App, l: LayerTrace): HTMLElement {
       h('td', null, subUpdateChip(app, su)),
       h('td', { class: 'num' }, fmt(su.coef, 3)),
       h('td', { class: 'num' }, fmt(su.direct, 3)),
-      h('td', null, su.topTokens ? h('span', { class: 'toklist' }, su.topTokens.slice(0, 6).map((t) => tokenEl(t))) : ''),
+      h('td', null, su.topTokens ? h('span', { class: 'toklist one-row' }, su.topTokens.slice(0, 6).map((t) => tokenEl(t))) : ''),
       h(
         'td',
         { class: 'actions' },
-        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} off`, on: { click: () => app.addIntervention({ layer: su.layer, index: su.index, mode: 'off' }) } }, 'Off'),
-        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} on`, on: { click: () => app.addIntervention({ layer: su.layer, index: su.index, mode: 'on' }) } }, 'On'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} off`, on: { click: () => report(app.addIntervention({ layer: su.layer, index: su.index, mode: 'off' })) } }, 'Off'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} on`, on: { click: () => report(app.addIntervention({ layer: su.layer, index: su.index, mode: 'on' })) } }, 'On'),
       ),
     ),
   );

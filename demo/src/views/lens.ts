@@ -1,7 +1,7 @@
 // The logit lens over layers × positions (a trace with positions 'all'), and the predicted token's rank and
 // probability through the layers (before and after each FFN).
 import type { App } from '../app';
-import { $, fmt, h, pct, replace, s, tokenEl, tokenLabel } from '../dom';
+import { $, fmt, fullTextAttrs, h, pct, replace, runLabel, s, shortText, tokenEl, tokenLabel } from '../dom';
 
 export function lensView(app: App): void {
   const panel = $('#panel-lens');
@@ -19,10 +19,12 @@ export function lensView(app: App): void {
     ),
   );
   const body = h('div', { class: 'lens-body' });
-  replace(panel, h('p', { class: 'small muted' }, 'Top token of softmax(wte · ln_f(x)) at every layer and position; the shade is its probability. Outlined cells already hold the final prediction.'), toggle, body);
+  const run = h('p', { class: 'view-run small' });
+  replace(panel, h('p', { class: 'small muted' }, 'Top token of softmax(wte · ln_f(x)) at every layer and position; the shade is its probability. Outlined cells already hold the final prediction.'), run, toggle, body);
 
   const render = () => {
     const t = app.lens;
+    replace(run, runLabel(t));
     if (!t) {
       // Same height as the coming table (one row per layer), so nothing below moves.
       const n = app.dbg?.config.nLayers ?? 0;
@@ -47,10 +49,13 @@ export function lensView(app: App): void {
             const top = p.layers[l][which][0];
             const prob = top.prob ?? 0;
             const final = top.id === p.predicted.id;
+            const title = `layer ${l}, after ${JSON.stringify(t.tokens[p.position].text)}: ${JSON.stringify(top.text)} ${pct(prob)}`;
+            const label = tokenLabel(top.text);
+            const { shown, long } = shortText(label);
             return h(
               'td',
-              { class: ['lens-cell', final && 'final', prob > 0.5 && 'dark'], style: { '--p': prob.toFixed(3) }, title: `layer ${l}, after ${JSON.stringify(t.tokens[p.position].text)}: ${JSON.stringify(top.text)} ${pct(prob)}` },
-              tokenLabel(top.text),
+              { class: ['lens-cell', final && 'final', prob > 0.5 && 'dark'], style: { '--p': prob.toFixed(3) }, title, ...(long ? fullTextAttrs(label, title) : {}) },
+              shown,
             );
           }),
         ),
@@ -78,10 +83,13 @@ export function lensView(app: App): void {
 
 export function rankView(app: App): void {
   const panel = $('#panel-rank');
+  // Drawn at the panel's own width, so that its text keeps its size (a scaled SVG shrinks it).
+  let drawnWidth = 0;
   const render = () => {
     const t = app.trace;
+    drawnWidth = panel.clientWidth;
     if (!t) {
-      replace(panel, h('p', { class: 'muted placeholder' }, 'Trace a prompt to follow the predicted token through the layers.'));
+      replace(panel, h('p', { class: 'view-run small' }, runLabel(null)), h('p', { class: 'muted placeholder' }, 'Trace a prompt to follow the predicted token through the layers.'));
       return;
     }
     const pos = t.positions[t.positions.length - 1];
@@ -90,7 +98,9 @@ export function rankView(app: App): void {
       pts.push({ label: `${l.layer} before FFN`, layer: l.layer, rank: l.predictedRank.before, prob: l.predictedProb.before });
       pts.push({ label: `${l.layer} after FFN`, layer: l.layer, rank: l.predictedRank.after, prob: l.predictedProb.after });
     }
-    const W = 640, H = 220, ml = 48, mr = 48, mt = 12, mb = 34;
+    const W = Math.round(Math.min(760, Math.max(240, drawnWidth || 640)));
+    const H = Math.round(Math.min(220, Math.max(150, W * 0.4)));
+    const ml = 34, mr = 38, mt = 12, mb = 34;
     const iw = W - ml - mr, ih = H - mt - mb;
     const maxRank = Math.max(10, ...pts.map((p) => p.rank + 1));
     const logMax = Math.log10(maxRank);
@@ -105,14 +115,16 @@ export function rankView(app: App): void {
       ticks.push(s('text', { x: ml - 6, y: yr(r - 1) + 4, 'text-anchor': 'end', class: 'axis rank' }, String(r)));
     }
     for (const p of [0, 0.5, 1]) ticks.push(s('text', { x: W - mr + 6, y: yp(p) + 4, class: 'axis prob' }, `${p * 100}%`));
+    // Layer numbers at least 24 px apart, so that they never run into each other.
+    const every = Math.max(1, Math.ceil(24 / Math.max(1, x(2) - x(0))));
     for (const l of pos.layers) {
       const i = 2 * l.layer;
-      ticks.push(s('text', { x: (x(i) + x(i + 1)) / 2, y: H - mb + 16, 'text-anchor': 'middle', class: 'axis' }, String(l.layer)));
+      if (l.layer % every === 0) ticks.push(s('text', { x: (x(i) + x(i + 1)) / 2, y: H - mb + 16, 'text-anchor': 'middle', class: 'axis' }, String(l.layer)));
       if (app.layer === l.layer) ticks.push(s('rect', { x: x(i) - 4, y: mt, width: x(i + 1) - x(i) + 8, height: ih, class: 'sel' }));
     }
     const svg = s(
       'svg',
-      { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': `Rank and probability of the predicted token ${JSON.stringify(pos.predicted.text)} through the layers; the table below has the numbers` },
+      { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'chart', role: 'img', 'aria-label': `Rank and probability of the predicted token ${JSON.stringify(pos.predicted.text)} through the layers; the table below has the numbers` },
       ticks,
       s('text', { x: ml + iw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis' }, 'layer (before → after FFN)'),
       s('path', { d: rankPath, class: 'line rank' }),
@@ -120,7 +132,7 @@ export function rankView(app: App): void {
       pts.map((p, i) => s('circle', { cx: x(i), cy: yr(p.rank), r: 3, class: 'dot rank' }, s('title', null, `layer ${p.label}: rank ${p.rank + 1}`))),
       pts.map((p, i) => s('circle', { cx: x(i), cy: yp(p.prob), r: 3, class: 'dot prob' }, s('title', null, `layer ${p.label}: p ${pct(p.prob)}`))),
     );
-    const legend = h('p', { class: 'legend small' }, h('span', { class: 'key rank' }, 'rank (log scale, left)'), ' ', h('span', { class: 'key prob' }, 'probability (right)'), ' of ', tokenEl(pos.predicted));
+    const legend = h('p', { class: 'legend small' }, runLabel(t), ' ', h('span', { class: 'key rank' }, 'rank (log scale, left)'), ' ', h('span', { class: 'key prob' }, 'probability (right)'), ' of ', tokenEl(pos.predicted));
     const table = h(
       'details',
       null,
@@ -133,6 +145,10 @@ export function rankView(app: App): void {
     );
     replace(panel, legend, svg, table);
   };
+  if (typeof ResizeObserver !== 'undefined')
+    new ResizeObserver(() => {
+      if (panel.clientWidth && panel.clientWidth !== drawnWidth) render();
+    }).observe(panel);
   app.on('trace', render);
   app.on('model', render);
   app.on('layer', render);

@@ -1,13 +1,19 @@
 // Model picker, drag-and-drop of the user's own checkpoint, the "choose a model" welcome card, and the
 // model card (config + the bundled model's README, shown as plain text).
 import type { App } from '../app';
-import { $, bytes, h, replace } from '../dom';
+import { $, bytes, h, replace, shortText } from '../dom';
+import { renderMarkdown } from '../markdown';
 import { matchFiles, REQUIRED_FILES, CLUSTERS_FILE, siteUrl, type ModelEntry } from '../models';
 
+/** Short enough for a phone's select: the size or "offline"; where it comes from is in the status line. */
 function optionText(m: ModelEntry): string {
-  const size = m.size ? ` (${bytes(m.size)})` : '';
-  const off = m.kind !== 'files' && m.offline ? ' · available offline' : '';
-  return `${m.label}${size}${off}`;
+  const name = m.kind === 'hub' ? shortText(m.label, 28).shown : m.label;
+  if (m.kind === 'files') return m.offline ? `${name} · offline` : name;
+  return `${name} · ${m.offline ? 'offline' : m.size ? bytes(m.size) : 'Hub'}`;
+}
+
+function origin(m: ModelEntry): string {
+  return m.kind === 'hub' ? `${m.id} from the Hugging Face Hub` : m.kind === 'bundled' ? 'the small model bundled with this page' : 'your own checkpoint files';
 }
 
 export function modelView(app: App): void {
@@ -17,6 +23,16 @@ export function modelView(app: App): void {
   const drop = $('#model-drop');
   const fileInput = $('#model-files') as HTMLInputElement;
   const dropList = $('#model-drop-list');
+  const keptNote = h('p', { id: 'files-kept', class: 'small muted' });
+  dropList.after(keptNote);
+  // Whether the model is kept for offline use (or why not), and why a load failed.
+  const note = h('p', { id: 'model-note', class: 'model-note', 'aria-live': 'polite' });
+  status.closest('.row')!.after(note);
+  const renderNote = () => {
+    note.className = ['model-note', app.loadError && 'field-error', !app.loadError && 'muted'].filter(Boolean).join(' ');
+    note.textContent = app.loadError || app.storageNote;
+    note.hidden = !note.textContent;
+  };
 
   const renderOptions = () => {
     replace(select, app.models.map((m) => h('option', { value: m.key, props: { selected: m.key === app.selected } }, optionText(m))));
@@ -31,10 +47,13 @@ export function modelView(app: App): void {
     const bits: string[] = [];
     if (app.dbg && app.modelKey) {
       const c = app.dbg.config;
-      bits.push(`Loaded: ${app.modelLabel} · ${c.nLayers} layers · d=${c.dModel} · ${c.dMlp} neurons/layer`);
-    } else bits.push('No model loaded');
-    if (e && e.kind !== 'files' && e.offline) bits.push('✓ selected model available offline');
-    status.textContent = bits.join(' · ');
+      bits.push(`Loaded: ${app.modelLabel} · ${c.nLayers} layers · d=${c.dModel} · ${c.dMlp} neurons/layer.`);
+    } else bits.push('No model loaded.');
+    if (e) {
+      const where = e.kind === 'files' ? '' : e.offline ? ', available offline' : e.size ? `, ${bytes(e.size)} to download` : '';
+      bits.push(`${e.key === app.modelKey ? 'From' : 'Selected:'} ${origin(e)}${where}.`);
+    }
+    status.textContent = bits.join(' ');
   };
   const renderDropList = () => {
     const m = matchFiles(app.droppedFiles);
@@ -43,6 +62,11 @@ export function modelView(app: App): void {
       REQUIRED_FILES.map((n) => h('li', { class: m.missing.includes(n) ? 'missing' : 'ok' }, m.missing.includes(n) ? `✗ ${n}` : `✓ ${n}`)),
       m.clusters ? h('li', { class: 'ok' }, `✓ ${CLUSTERS_FILE}`) : null,
       m.ignored.length ? h('li', { class: 'muted' }, `ignored: ${m.ignored.join(', ')}`) : null,
+    );
+    replace(
+      keptNote,
+      app.filesNote,
+      app.droppedFiles.length && !app.filesNote.startsWith('Not kept') ? [' ', h('button', { type: 'button', class: 'small', id: 'files-forget', on: { click: () => void app.forgetFiles() } }, 'Forget them')] : null,
     );
   };
 
@@ -53,14 +77,11 @@ export function modelView(app: App): void {
   loadBtn.addEventListener('click', () => void app.load(select.value));
 
   const addFiles = (files: FileList | File[] | null) => {
-    if (!files) return;
-    const byName = new Map(app.droppedFiles.map((f) => [f.name, f]));
-    for (const f of Array.from(files)) byName.set(f.name, f);
-    app.droppedFiles = Array.from(byName.values()).slice(0, 16);
+    if (!files?.length) return;
     app.selected = 'files';
     select.value = 'files';
+    void app.dropFiles(Array.from(files));
     renderStatus();
-    renderDropList();
     if (matchFiles(app.droppedFiles).missing.length === 0) void app.load('files');
   };
   fileInput.addEventListener('change', () => addFiles(fileInput.files));
@@ -90,6 +111,9 @@ export function modelView(app: App): void {
     renderCard(app);
   });
   app.on('pending', () => renderWelcome(app));
+  app.on('files', renderDropList);
+  app.on('storage', renderNote);
+  for (const ev of ['online', 'offline']) window.addEventListener(ev, () => renderWelcome(app));
   renderOptions();
   renderDropList();
   renderCard(app);
@@ -101,23 +125,34 @@ export function renderWelcome(app: App): void {
   const p = app.pending;
   sec.hidden = !p;
   if (!p) return;
-  const bundled = app.models.find((m) => m.kind === 'bundled');
+  const offline = !navigator.onLine;
   const rows: Node[] = [];
+  // What loads with no network: the bundled model, cached Hub models, the user's kept files.
+  const here = app.models.filter((m) => m.key !== p.key && (m.kind === 'bundled' || m.offline));
+  const hereButton = (m: ModelEntry, primary: boolean) =>
+    h('button', { type: 'button', class: [primary && 'primary'], on: { click: () => void app.load(m.key) } }, m.kind === 'files' ? 'Load your kept files' : `Load ${m.label}${m.kind === 'bundled' && m.size ? ` (${bytes(m.size)})` : ''}`);
+  if (p.kind === 'hub' && !p.offline && offline) {
+    rows.push(h('p', null, `You are offline. This view uses ${p.label} (${p.id}) from the Hugging Face Hub, which needs a connection to download ${p.size ? bytes(p.size) : 'its weights'}.`));
+    rows.push(here.length ? h('p', null, 'Available offline in this browser:') : h('p', null, 'Nothing else is available offline yet.'));
+    rows.push(h('div', { class: 'row' }, here.map((m, i) => hereButton(m, i === 0))));
+    rows.push(h('p', { class: 'small muted' }, `Once you are online: `), h('button', { type: 'button', on: { click: () => void app.load(p.key) } }, `Download and load ${p.id}`));
+    replace(body, rows);
+    return;
+  }
+  if (app.loadError) rows.push(h('p', { class: 'field-error', role: 'alert' }, app.loadError, p.kept ? ' What was downloaded is kept: loading again resumes from there.' : ''));
   if (p.kind === 'hub') {
+    const resume = !p.offline && p.kept ? `Resume the download of ${p.id} (${bytes(p.kept)}${p.size ? ` of ${bytes(p.size)}` : ''} already here)` : null;
     rows.push(
-      h('p', null, `This view uses ${p.label}. Its weights download once (${p.size ? bytes(p.size) : 'several hundred MB'}) and are then kept in this browser for offline use.`),
-      h('button', { type: 'button', class: 'primary', on: { click: () => void app.load(p.key) } }, `Download and load ${p.id}`),
+      h('p', null, p.offline ? `This view uses ${p.label} (${p.id}), available offline in this browser.` : `This view uses ${p.label} from the Hugging Face Hub. Its weights download once (${p.size ? bytes(p.size) : 'several hundred MB'}) and are then kept in this browser for offline use.`),
+      h('button', { type: 'button', class: 'primary', on: { click: () => void app.load(p.key) } }, p.offline ? `Load ${p.id}` : (resume ?? `Download and load ${p.id}`)),
     );
   } else if (p.kind === 'files') {
     rows.push(h('p', null, 'Drop the four files of a GPT-2 checkpoint (Hugging Face layout) anywhere on the page, or choose them above.'));
   } else {
     rows.push(h('button', { type: 'button', class: 'primary', on: { click: () => void app.load(p.key) } }, `Load ${p.label}`));
   }
-  if (bundled && p.kind !== 'bundled') {
-    rows.push(
-      h('p', null, 'Or start right away with the small model bundled with this page (works offline):'),
-      h('button', { type: 'button', on: { click: () => void app.load(bundled.key) } }, `Load ${bundled.id} (${bytes(bundled.size ?? 0)})`),
-    );
+  if (here.length) {
+    rows.push(h('p', null, p.kind === 'hub' ? 'Or start right away with what is available offline:' : 'Or load what is available offline:'), h('div', { class: 'row' }, here.map((m) => hereButton(m, false))));
   }
   replace(body, rows);
 }
@@ -147,15 +182,15 @@ async function renderCard(app: App): Promise<void> {
   );
   const parts: Node[] = [dl];
   if (entry?.kind === 'bundled' && app.bundled?.files['README.md']) {
-    const pre = h('pre', { class: 'readme' }, 'Loading the model card…');
-    parts.push(h('details', { open: true }, h('summary', null, 'Model card (README.md)'), pre));
+    const card = h('div', { class: 'readme', tabindex: '0', 'aria-label': 'Model card' }, h('p', { class: 'muted' }, 'Loading the model card…'));
+    parts.push(h('details', { open: true }, h('summary', null, 'Model card (README.md)'), card));
     replace(el, parts);
     try {
       const r = await fetch(siteUrl(`models/${entry.id}/README.md`));
-      const text = r.ok ? await r.text() : 'The model card is not available.';
-      pre.textContent = text.slice(0, 20000);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      replace(card, renderMarkdown((await r.text()).slice(0, 100_000)));
     } catch {
-      pre.textContent = 'The model card is not available offline yet.';
+      replace(card, h('p', { class: 'muted' }, 'The model card is not available (offline and not kept yet).'));
     }
     return;
   }

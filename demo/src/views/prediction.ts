@@ -2,7 +2,7 @@
 import type { ScoredToken } from 'lmdbg';
 import type { App } from '../app';
 import { TRACE_TOPK } from '../app';
-import { $, h, pct, replace, tokenEl } from '../dom';
+import { $, h, pct, replace, runLabel, tokenEl } from '../dom';
 
 export function promptView(app: App): void {
   const form = $('#prompt-form') as HTMLFormElement;
@@ -39,7 +39,7 @@ export function promptView(app: App): void {
   app.on('model', renderTokens);
 }
 
-function list(items: ScoredToken[], other: ScoredToken[] | null, label: string): HTMLElement {
+function list(items: ScoredToken[], other: ScoredToken[] | null, label: string, heading: HTMLElement): HTMLElement {
   const max = Math.max(1e-9, ...items.map((t) => t.prob ?? 0));
   const rows = [];
   for (let i = 0; i < TRACE_TOPK; i++) {
@@ -56,7 +56,7 @@ function list(items: ScoredToken[], other: ScoredToken[] | null, label: string):
     rows.push(
       h(
         'li',
-        { class: ['pred-row', changed && 'changed', fresh && 'new', i === 0 && 'top'], 'data-id': t.id },
+        { class: ['pred-row', changed && 'changed', fresh && 'new', i === 0 && 'first'], 'data-id': t.id },
         h('span', { class: 'rank' }, String(i + 1)),
         tokenEl(t),
         h('span', { class: 'bar', 'aria-hidden': 'true' }, h('span', { style: { width: `${(100 * p) / max}%` } })),
@@ -65,7 +65,7 @@ function list(items: ScoredToken[], other: ScoredToken[] | null, label: string):
       ),
     );
   }
-  return h('div', { class: 'pred-col' }, h('h3', null, label), h('ol', { class: 'pred-list', 'aria-label': label }, rows));
+  return h('div', { class: 'pred-col' }, h('h3', null, heading), h('ol', { class: 'pred-list', 'aria-label': label }, rows));
 }
 
 export function predictionView(app: App): void {
@@ -83,7 +83,7 @@ export function predictionView(app: App): void {
     const last = t.tokens[t.tokens.length - 1];
     const head = h('p', { class: 'pred-head' }, 'Next token after ', tokenEl(last), ': ', h('strong', { class: 'pred-top' }, tokenEl(pos.predicted)));
     if (!pos.clean) {
-      replace(el, head, h('p', { class: 'banner none' }, 'No interventions: the clean model.'), h('div', { class: 'pred-cols one' }, list(pos.prediction, null, 'Top tokens')));
+      replace(el, head, h('p', { class: 'banner none' }, 'No interventions: the clean model.'), h('div', { class: 'pred-cols' }, list(pos.prediction, null, 'Top tokens, clean run', h('span', null, 'Top tokens ', runLabel(t)))));
       return;
     }
     const changed = pos.clean.changed;
@@ -98,7 +98,12 @@ export function predictionView(app: App): void {
       el,
       head,
       banner,
-      h('div', { class: 'pred-cols' }, list(pos.clean.prediction, pos.prediction, 'Clean'), list(pos.prediction, pos.clean.prediction, `With ${t.interventions.length} intervention${t.interventions.length === 1 ? '' : 's'}`)),
+      h(
+        'div',
+        { class: 'pred-cols' },
+        list(pos.clean.prediction, pos.prediction, 'Clean run', h('span', { class: 'run-label clean' }, 'Clean run')),
+        list(pos.prediction, pos.clean.prediction, `Run with ${t.interventions.length} intervention${t.interventions.length === 1 ? '' : 's'}`, runLabel(t)),
+      ),
     );
   };
   app.on('trace', render);

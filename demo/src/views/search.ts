@@ -2,7 +2,7 @@
 // its details.
 import type { SearchResult } from 'lmdbg';
 import type { App } from '../app';
-import { $, fmt, h, replace, tokenEl } from '../dom';
+import { $, fmt, h, replace, shortText, tokenEl } from '../dom';
 
 export function searchView(app: App): void {
   const el = $('#search');
@@ -47,21 +47,20 @@ export function searchView(app: App): void {
       results,
       r.hits.map((hit) => {
         const label = app.names.get(hit.name);
+        const open = () => app.openDetail(hit.layer, hit.index);
+        // The name is the button; a click anywhere on the row opens it too. Tokens stay outside the
+        // button, so that a long one can take the focus itself.
         return h(
           'li',
-          null,
+          { class: 'hit', 'data-name': hit.name, on: { click: (e: MouseEvent) => !(e.target as HTMLElement).closest('button') && open() } },
+          h('button', { type: 'button', class: 'link hit-name', title: label ? `${hit.name} “${label}”` : `Open ${hit.name}`, on: { click: open } }, hit.name, label ? h('span', { class: 'muted' }, ` ${shortText(label, 24).shown}`) : null),
+          h('span', { class: 'num' }, `z ${fmt(hit.score, 2)}`),
           h(
-            'button',
-            { type: 'button', class: 'hit', 'data-name': hit.name, on: { click: () => app.openDetail(hit.layer, hit.index) } },
-            h('span', { class: 'hit-name' }, hit.name, label ? h('span', { class: 'muted' }, ` ${label}`) : null),
-            h('span', { class: 'num' }, `z ${fmt(hit.score, 2)}`),
-            h(
-              'span',
-              { class: 'toklist' },
-              // The keyword tokens it promotes (with their z-scores), then its top tokens.
-              hit.matched.map((m) => tokenEl(m, { class: 'tok match', title: `${JSON.stringify(m.text)} (id ${m.id}) for ${JSON.stringify(m.keyword)}: z = ${fmt(m.z, 2)}` })),
-              (hit.topTokens ?? []).filter((t) => !hit.matched.some((m) => m.id === t.id)).map((t) => tokenEl(t)),
-            ),
+            'span',
+            { class: 'toklist' },
+            // The keyword tokens it promotes (with their z-scores), then its top tokens.
+            hit.matched.map((m) => tokenEl(m, { class: 'match', title: `${JSON.stringify(m.text)} (id ${m.id}) for ${JSON.stringify(m.keyword)}: z = ${fmt(m.z, 2)}` })),
+            (hit.topTokens ?? []).filter((t) => !hit.matched.some((m) => m.id === t.id)).map((t) => tokenEl(t)),
           ),
         );
       }),
