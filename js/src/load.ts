@@ -4,7 +4,7 @@ import type { Dtype, LoadOptions, LoadProgress, ModelSource } from '../types/ind
 import type { RawLoader, RawModel, RawModule } from './raw.js';
 import { formatBytes, throwIfAborted } from './env.js';
 import { getModule, resolveThreads } from './module.js';
-import { resolveSource, type FileKey, type OpenedFile } from './sources.js';
+import { concat, resolveSource, type FileKey, type OpenedFile } from './sources.js';
 
 class Progress {
   private readonly files = new Map<string, { loaded: number; total: number | null; cached: number; file: OpenedFile }>();
@@ -45,14 +45,7 @@ async function readAll(f: OpenedFile, progress: Progress, signal?: AbortSignal):
     progress.advance(f.name, c.byteLength);
   }
   progress.advance(f.name, 0, true);
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return concat(parts, n);
 }
 
 /** Chunks are copied into one reusable heap buffer of this size and fed to the engine. */

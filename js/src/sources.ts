@@ -184,7 +184,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** One array of the chunks (fetch's chunks are never views of a SharedArrayBuffer). */
-function concat(parts: Uint8Array[], n: number): Uint8Array<ArrayBuffer> {
+export function concat(parts: Uint8Array[], n: number): Uint8Array<ArrayBuffer> {
   if (parts.length === 1) return parts[0]! as Uint8Array<ArrayBuffer>;
   const out = new Uint8Array(n);
   let o = 0;
