@@ -16,8 +16,9 @@
 // tasks serially on the caller. An exception thrown by a task is rethrown by parallel_for (the
 // first one; the remaining tasks still run).
 //
-// Used by kernels::gemm (column ranges, gemm.cpp). Determinism: gemm's results do not depend on
-// the column split (gemm.h), so every thread count gives bitwise the same outputs.
+// Used by kernels::gemm (column ranges, gemm.cpp) and the ops between the GEMMs: attention (heads),
+// layernorm (rows), GELU (chunks of whole vectors). Determinism: none of them depends on the split
+// (gemm.h), so every thread count gives bitwise the same outputs.
 #pragma once
 #include <cstddef>
 #include <type_traits>

@@ -5,22 +5,30 @@
 #include <vector>
 
 #include "core/kernels/attention_kernels.h"
+#include "core/kernels/parallel.h"
 #include "core/kernels/vmath.h"
 
 namespace lmdbg::ops {
 
+namespace {
+// Below this many score multiply-adds (H * T * (P + T) * dh) the heads stay on one thread: a
+// generation step over a short cache is a few microseconds of work, like one fork-join.
+constexpr double kParallelMinMacs = 1 << 17;
+}  // namespace
+
 // Per head and query: scores against every visible key (attn_scores: 4 keys per pass, SIMD over
 // d_head), softmax (vectorised exp), then the weighted sum of values (attn_weighted_sum). The
 // arithmetic for a query depends only on its absolute position and the cache contents, so a
-// KV-cached step computes exactly what the full prompt computes at that position.
+// KV-cached step computes exactly what the full prompt computes at that position. Heads are
+// independent, so they run in parallel (kernels::parallel_for) with bitwise the same results.
 void attention_forward(float* out, float* pattern, const float* q, int ldq, const float* k, const float* v, int ldkv,
                        int T, int P, int H, int dh) {
   const int S = P + T;
   const float scale = 1.f / std::sqrt(static_cast<float>(dh));
-  thread_local std::vector<float> w;
-  if (w.size() < static_cast<size_t>(S)) w.resize(S);
   const int d = H * dh;
-  for (int h = 0; h < H; ++h) {
+  const auto head = [&](int h) {
+    thread_local std::vector<float> w;  // one per thread
+    if (w.size() < static_cast<size_t>(S)) w.resize(S);
     for (int t = 0; t < T; ++t) {
       const float* qt = q + static_cast<size_t>(t) * ldq + h * dh;
       const int n = P + t + 1;
@@ -34,6 +42,11 @@ void attention_forward(float* out, float* pattern, const float* q, int ldq, cons
         std::fill(p + n, p + S, 0.f);
       }
     }
+  };
+  if (static_cast<double>(H) * T * S * dh < kParallelMinMacs) {
+    for (int h = 0; h < H; ++h) head(h);
+  } else {
+    kernels::parallel_for(H, head);
   }
 }
 

@@ -62,6 +62,16 @@ describe('threaded build (threads: 2)', () => {
     expect(JSON.stringify(t.positions)).toBe(JSON.stringify(rawTrace.positions));
   });
 
+  it('a 64-token prompt (attention heads, layer-norm rows and GELU chunks split over the threads) is bitwise the same', async () => {
+    const ids = Array.from({ length: 64 }, (_, i) => (i * 7919 + 13) % 50257);
+    const names = ['blocks.1.attn.hook_pattern', 'blocks.1.ln2.hook_normalized', 'blocks.1.mlp.hook_post'];
+    const cache = await dbg.runWithCache(ids, { names });
+    const raw = single.model.runWithCache(ids, JSON.stringify(names), '[]');
+    const same = (a, b) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    expect(same(cache.logits.data, raw.logits.data)).toBe(true);
+    for (const h of raw.hooks) expect(same(cache.hooks[h.name].data, h.data), h.name).toBe(true);
+  });
+
   it('generation matches token for token', async () => {
     const got = [];
     for await (const t of dbg.generate(PROMPT, { maxNewTokens: 8, stopAtEndOfText: false })) got.push(t.id);
