@@ -70,6 +70,20 @@ fi
 stage wasm-threads-build bash -c "emcmake cmake -S . -B build-wasm-threads -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DLMDBG_THREADS=ON && cmake --build build-wasm-threads -j $JOBS --target lmdbg_wasm"
 
+# 2c. The relaxed-SIMD variants (lmdbg-relaxed*: FMA in the kernels, built with LLVM 19; docs/TOOLCHAIN.md).
+#     Node 20 runs them only with --experimental-wasm-relaxed-simd: ctest there passes it (the reference
+#     logits, the malformed corpus, the kernel tests); js-relaxed below runs the package on them; the
+#     Chromium stages (js-browser, demo-e2e) get them by the package's own feature detection.
+if stage wasm-relaxed-build bash -c "emcmake cmake -S . -B build-wasm-relaxed -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DLMDBG_RELAXED=ON && cmake --build build-wasm-relaxed -j $JOBS"; then
+  (cd build-wasm-relaxed && ctest --output-on-failure -j "$JOBS") >"$LOG/wasm-relaxed-ctest.log" 2>&1
+  grep -E "Failed|\*\*\*" "$LOG/wasm-relaxed-ctest.log" | head -20
+  count_ctest wasm-relaxed-tests "$LOG/wasm-relaxed-ctest.log"
+fi
+stage wasm-relaxed-threads-build bash -c "emcmake cmake -S . -B build-wasm-relaxed-threads -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release -DLMDBG_RELAXED=ON -DLMDBG_THREADS=ON \
+    && cmake --build build-wasm-relaxed-threads -j $JOBS --target lmdbg_wasm"
+
 # 3. The npm package (js/): tsc build, Vitest in Node against the built wasm, the packed tarball in an
 #    empty project (plain node + a strict TypeScript consumer), and Chromium (Cache Storage, Worker, Vite).
 count_vitest() {  # count_vitest NAME JSONFILE: Vitest's JSON report (a suite that fails to load counts as a failure)
@@ -92,6 +106,7 @@ if [ ! -f dist/wasm/lmdbg.wasm ]; then
   add js-package 0 1  # no wasm build to test
 elif stage js-build npm run build:js; then
   vitest_stage js-node tests/js/vitest.config.js
+  vitest_stage js-relaxed tests/js/relaxed.vitest.config.js
   vitest_stage js-pack tests/js/pack/vitest.config.js
   vitest_stage js-browser tests/js/browser/vitest.config.js
 fi

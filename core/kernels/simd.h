@@ -1,7 +1,8 @@
 // Internal: the three vector back-ends the GEMM microkernels are written against.
 //
 //   Scalar    float,   W = 1   (the __scalar twins; every platform)
-//   WasmSimd  v128_t,  W = 4   (__wasm_simd128__: f32x4 mul + add, there is no FMA in wasm simd128)
+//   WasmSimd  v128_t,  W = 4   (__wasm_simd128__: f32x4 mul + add, there is no FMA in wasm simd128;
+//                               with -mrelaxed-simd, f32x4.relaxed_madd)
 //   Avx2      __m256,  W = 8   (__AVX2__ && __FMA__: vfmadd)
 //
 // Each back-end provides load/store/splat/madd and the f16 weight decoder `load_f16_group`.
@@ -113,7 +114,12 @@ struct WasmSimd {
   static V load_splat(const float* p) { return wasm_v128_load32_splat(p); }
   static V add(V a, V b) { return wasm_f32x4_add(a, b); }
   static V mul(V a, V b) { return wasm_f32x4_mul(a, b); }
+#if defined(__wasm_relaxed_simd__)
+  // The relaxed build (docs/TOOLCHAIN.md): one rounding where the CPU has FMA (x86 with FMA, arm64).
+  static V madd(V acc, V a, V b) { return wasm_f32x4_relaxed_madd(a, b, acc); }
+#else
   static V madd(V acc, V a, V b) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
+#endif
   static void load_f16_group(const uint16_t* p, V* out) {
     const v128_t v = wasm_v128_load(p);
     const v128_t mask = wasm_i32x4_const_splat(static_cast<int32_t>(kF16Mask));

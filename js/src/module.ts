@@ -1,7 +1,8 @@
 // The wasm instance: one per host (page, Worker or Node process), created on first use and shared
 // by every model loaded there. Two builds: lmdbg.wasm (single thread, the default) and
 // lmdbg-threads.wasm (pthreads: its GEMMs split over Workers), chosen by LoadOptions.threads or,
-// by default, where the page is cross-origin isolated (SharedArrayBuffer exists).
+// by default, where the page is cross-origin isolated (SharedArrayBuffer exists). Each also comes
+// as a relaxed-SIMD build (lmdbg-relaxed*.wasm: FMA in the kernels), taken where it validates.
 import createLmdbgModule from './wasm/lmdbg.mjs';
 import type { FactoryOptions } from './wasm/lmdbg.mjs';
 import type { RawModule } from './raw.js';
@@ -15,12 +16,30 @@ const SIMD_PROBE = new Uint8Array([
   0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x0f, 0x0b, // code: i32.const 0; i8x16.splat; end
 ]);
 
-export function simdSupported(): boolean {
+// (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)):
+// valid only where relaxed SIMD is (Chrome/Edge 114+, Node 22+; Node 20 with --experimental-wasm-relaxed-simd).
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type section: (v128, v128, v128) -> v128
+  0x03, 0x02, 0x01, 0x00, //                         function section: one function of type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b, // code
+]);
+
+function validates(bytes: Uint8Array): boolean {
   try {
-    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+    return typeof WebAssembly === 'object' && WebAssembly.validate(bytes);
   } catch {
     return false;
   }
+}
+
+export function simdSupported(): boolean {
+  return validates(SIMD_PROBE);
+}
+
+/** True where the relaxed-SIMD builds (f32x4.relaxed_madd: FMA) run; the package then prefers them. */
+export function relaxedSimdSupported(): boolean {
+  return validates(RELAXED_PROBE);
 }
 
 /** The default location of the single-threaded SIMD build, next to this file (bundlers follow it). */
@@ -29,20 +48,32 @@ export function defaultWasmUrl(): URL {
 }
 
 /**
- * The threaded build's three files. Referenced with `new URL(..., import.meta.url)` so that bundlers
+ * The threaded builds' three files. Referenced with `new URL(..., import.meta.url)` so that bundlers
  * copy them as they are: the glue is imported at run time by URL, because each pthread Worker
  * imports the same glue again (Emscripten 3.1.6 passes it `mainScriptUrlOrBlob`).
  */
-function threadsUrls(wasmUrl?: URL): { glue: URL; wasm: URL; worker: URL } {
+function threadsUrls(wasmUrl: URL | undefined, relaxed: boolean): { glue: URL; wasm: URL; worker: URL } {
   if (wasmUrl) {
     // A custom location names lmdbg-threads.wasm; the glue and the worker script sit beside it.
     return { glue: new URL('lmdbg-threads.mjs', wasmUrl), wasm: wasmUrl, worker: new URL('lmdbg-threads.worker.js', wasmUrl) };
+  }
+  if (relaxed) {
+    return {
+      glue: new URL('./wasm/lmdbg-relaxed-threads.mjs', import.meta.url),
+      wasm: new URL('./wasm/lmdbg-relaxed-threads.wasm', import.meta.url),
+      worker: new URL('./wasm/lmdbg-relaxed-threads.worker.js', import.meta.url),
+    };
   }
   return {
     glue: new URL('./wasm/lmdbg-threads.mjs', import.meta.url),
     wasm: new URL('./wasm/lmdbg-threads.wasm', import.meta.url),
     worker: new URL('./wasm/lmdbg-threads.worker.js', import.meta.url),
   };
+}
+
+/** The single-threaded relaxed-SIMD build (its glue is imported by URL, like the threaded ones'). */
+function relaxedUrls(): { glue: URL; wasm: URL } {
+  return { glue: new URL('./wasm/lmdbg-relaxed.mjs', import.meta.url), wasm: new URL('./wasm/lmdbg-relaxed.wasm', import.meta.url) };
 }
 
 /** At most this many threads by default (`threads: true` or automatic). */
@@ -98,16 +129,25 @@ let instanceThreads = 1;
 /**
  * The shared module. The first caller's wasmUrl and thread count win; a later, different one is
  * ignored (the module is already running), which is what several models on one page want.
- * `threads` is the resolved count (resolveThreads); 1 = the single-threaded build.
+ * `threads` is the resolved count (resolveThreads); 1 = the single-threaded build. Without a
+ * wasmUrl, the relaxed-SIMD builds are taken where the engine validates them (results within the
+ * same tolerances of the reference, not bitwise those of the plain SIMD builds); a wasmUrl names
+ * the exact build.
  */
 export function getModule(wasmUrl?: string | URL, threads = 1): Promise<RawModule> {
   if (instance) return instance;
   const url = wasmUrl === undefined ? undefined : new URL(String(wasmUrl), baseUrl());
+  const relaxed = url === undefined && relaxedSimdSupported();
   if (threads > 1) {
-    const urls = threadsUrls(url);
+    const urls = threadsUrls(url, relaxed);
     instanceUrl = urls.wasm.href;
     instanceThreads = threads;
     instance = instantiateThreads(urls, threads);
+  } else if (relaxed) {
+    const urls = relaxedUrls();
+    instanceUrl = urls.wasm.href;
+    instanceThreads = 1;
+    instance = instantiate(urls.wasm, urls.glue);
   } else {
     const u = url ?? defaultWasmUrl();
     instanceUrl = u.href;
@@ -157,8 +197,17 @@ async function readWasmFile(url: URL): Promise<Uint8Array> {
   }
 }
 
-async function instantiate(url: URL): Promise<RawModule> {
+/** A single-threaded build: the plain SIMD glue imported above, or another build's glue (by URL). */
+async function instantiate(url: URL, glue?: URL): Promise<RawModule> {
   checkSimd();
+  let factory: (options: FactoryOptions) => Promise<RawModule> = createLmdbgModule;
+  if (glue) {
+    try {
+      factory = ((await import(/* @vite-ignore */ glue.href)) as { default: typeof factory }).default;
+    } catch (e) {
+      throw new Error(`lmdbg: cannot load the WebAssembly glue ${glue.href}: ${(e as Error).message}`);
+    }
+  }
   const opts: FactoryOptions = {};
   if (isNode && url.protocol === 'file:') {
     // Node's fetch() cannot read file: URLs (ENV.md pitfall 2): hand the bytes to the glue.
@@ -172,7 +221,7 @@ async function instantiate(url: URL): Promise<RawModule> {
     console.warn(text);
   };
   try {
-    return await createLmdbgModule(opts);
+    return await factory(opts);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(`lmdbg: could not start the WebAssembly module from ${url.href}: ${failure || why}`);

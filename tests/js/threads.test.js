@@ -1,7 +1,9 @@
 // The threaded build (dist/wasm/lmdbg-threads.*) through the package in Node: `threads: 2` starts
 // it, and every result is bitwise the one of the single-threaded build (the raw lmdbg.wasm module,
 // loaded beside it in this process). Vitest gives this file its own process: the package's module
-// is per process and the first load decides its thread count.
+// is per process and the first load decides its thread count. Where relaxed SIMD validates (Node 20
+// with --experimental-wasm-relaxed-simd: relaxed.vitest.config.js), the package takes
+// lmdbg-relaxed-threads.* and the comparison is with lmdbg-relaxed.wasm.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,10 +16,13 @@ const PROMPT = 'The quick brown fox jumps over the lazy dog, and then';
 const model = tinyGpt2({ vocabSize: 50257, nLayer: 2, d: 256, nHead: 4, nCtx: 64, seed: 7 });
 const files = { ...model, ...gpt2TokenizerFiles() };
 
+const { relaxedSimdSupported, moduleUrl } = await import(path.join(distDir, 'module.js'));
+const family = relaxedSimdSupported() ? 'lmdbg-relaxed' : 'lmdbg';
+
 async function rawSingleThreaded() {
-  const create = (await import(pathToFileURL(path.join(distDir, 'wasm/lmdbg.mjs')).href)).default;
+  const create = (await import(pathToFileURL(path.join(distDir, `wasm/${family}.mjs`)).href)).default;
   const { readFileSync } = await import('node:fs');
-  const M = await create({ wasmBinary: readFileSync(path.join(distDir, 'wasm/lmdbg.wasm')) });
+  const M = await create({ wasmBinary: readFileSync(path.join(distDir, `wasm/${family}.wasm`)) });
   const w = files.weights;
   const ptr = M._malloc(w.length);
   M.HEAPU8.set(w, ptr);
@@ -41,8 +46,9 @@ describe('threaded build (threads: 2)', () => {
     single?.model.delete();
   });
 
-  it('runs 2 threads', async () => {
+  it('runs 2 threads, on the build of its SIMD family', async () => {
     expect((await dbg.memory()).threads).toBe(2);
+    expect(path.basename(new URL(moduleUrl()).pathname)).toBe(`${family}-threads.wasm`);
   });
 
   it('logits, hooks and trace are bitwise those of the single-threaded build', async () => {

@@ -45,11 +45,14 @@ export function maxAbsDiff(a, b) {
 }
 
 /** The raw wasm module of a build folder (dist/wasm by default), without the package. */
+/** The raw module of a build: a folder holding lmdbg.mjs/.wasm, or the path of another build's .mjs
+ *  (e.g. dist/wasm/lmdbg-relaxed.mjs; its .wasm beside it). */
 export async function rawModule(wasmDir = path.join(root, 'dist/wasm')) {
   const { readFileSync } = await import('node:fs');
   const { pathToFileURL } = await import('node:url');
-  const { default: create } = await import(pathToFileURL(path.join(wasmDir, 'lmdbg.mjs')).href);
-  return create({ wasmBinary: readFileSync(path.join(wasmDir, 'lmdbg.wasm')) });
+  const glue = wasmDir.endsWith('.mjs') ? wasmDir : path.join(wasmDir, 'lmdbg.mjs');
+  const { default: create } = await import(pathToFileURL(glue).href);
+  return create({ wasmBinary: readFileSync(glue.replace(/\.mjs$/, '.wasm')) });
 }
 
 /** Plain-node checks: `check` prints ok/FAIL per case, `done` prints "N passed, N failed" and exits. */

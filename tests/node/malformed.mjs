@@ -2,12 +2,10 @@
 // its reason as a JS Error, and the next load works. Usage: node tests/node/malformed.mjs [WASM_DIR]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root, readModelFiles } from './fixtures.mjs';
+import { root, readModelFiles, rawModule } from './fixtures.mjs';
 
 const wasmDir = path.resolve(process.argv[2] ?? path.join(root, 'dist/wasm'));
-const { default: createLmdbgModule } = await import(pathToFileURL(path.join(wasmDir, 'lmdbg.mjs')).href);
-const M = await createLmdbgModule({ wasmBinary: readFileSync(path.join(wasmDir, 'lmdbg.wasm')) });
+const M = await rawModule(wasmDir);
 const manifest = JSON.parse(readFileSync(path.join(root, 'tests/fixtures/malformed.json'), 'utf8'));
 
 const key = { 'config.json': 'config', 'model.safetensors': 'weights', 'vocab.json': 'vocab', 'merges.txt': 'merges' };

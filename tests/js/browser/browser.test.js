@@ -6,7 +6,7 @@ import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { lmdbg, modelDir, root, startHub, tinyGpt2 } from '../helpers.js';
+import { distDir, lmdbg, modelDir, root, startHub, tinyGpt2 } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -69,6 +69,16 @@ afterAll(async () => {
 describe('Chromium, main thread', () => {
   it('SIMD is detected', async () => {
     expect(await page.evaluate(() => window.lmdbg.simdSupported())).toBe(true);
+  });
+
+  it('relaxed SIMD is detected: the page runs lmdbg-relaxed.wasm, like Node here (with the flag)', async () => {
+    const wasm = await page.evaluate(async (dir) => {
+      await (await window.lmdbg.LMDebugger.load(`${dir}/`, { cache: false })).dispose();
+      return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname.split('/').pop()).filter((n) => n.endsWith('.wasm'));
+    }, `${site.url}/tests/fixtures/models/l2-f16`);
+    expect(wasm).toEqual(['lmdbg-relaxed.wasm']);
+    const { moduleUrl } = await import(path.join(distDir, 'module.js'));
+    expect(path.basename(moduleUrl())).toBe('lmdbg-relaxed.wasm');
   });
 
   it('loads a Hub id over HTTP with progress, the same numbers as Node; a second load comes from Cache Storage without one request', async () => {

@@ -23,15 +23,17 @@ describe('the packed npm package', () => {
   });
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-  it('ships the ESM build, the hand-written .d.ts, the glue and the SIMD .wasm (single-threaded and threaded), and nothing else', () => {
+  it('ships the ESM build, the hand-written .d.ts, the glue and the SIMD .wasm (single-threaded and threaded, plain and relaxed), and nothing else', () => {
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
     expect(pkg.type).toBe('module');
     expect(Object.keys(pkg.exports['.'])[0]).toBe('types');
     expect(pkg.dependencies ?? {}).toEqual({});
     for (const f of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/worker.js', 'dist/wasm/lmdbg.mjs', 'dist/wasm/lmdbg.wasm',
-      'dist/wasm/lmdbg-threads.mjs', 'dist/wasm/lmdbg-threads.wasm', 'dist/wasm/lmdbg-threads.worker.js', 'dist/wasm/package.json'])
+      'dist/wasm/lmdbg-threads.mjs', 'dist/wasm/lmdbg-threads.wasm', 'dist/wasm/lmdbg-threads.worker.js', 'dist/wasm/package.json',
+      'dist/wasm/lmdbg-relaxed.mjs', 'dist/wasm/lmdbg-relaxed.wasm', 'dist/wasm/lmdbg-relaxed-threads.mjs',
+      'dist/wasm/lmdbg-relaxed-threads.wasm', 'dist/wasm/lmdbg-relaxed-threads.worker.js'])
       expect(files).toContain(f);
-    expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/[\w-]+\.(js|d\.ts)|dist\/wasm\/lmdbg(-threads)?\.(mjs|wasm)|dist\/wasm\/lmdbg-threads\.worker\.js|dist\/wasm\/package\.json)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/[\w-]+\.(js|d\.ts)|dist\/wasm\/lmdbg(-relaxed)?(-threads)?\.(mjs|wasm)|dist\/wasm\/lmdbg(-relaxed)?-threads\.worker\.js|dist\/wasm\/package\.json)$/.test(f))).toEqual([]);
     expect(readFileSync(path.join(root, 'dist/index.d.ts'), 'utf8')).toBe(readFileSync(path.join(root, 'js/types/index.d.ts'), 'utf8'));
     const installed = path.join(dir, 'app/node_modules/lmdbg');
     expect(existsSync(path.join(installed, 'dist/wasm/lmdbg.wasm'))).toBe(true);
