@@ -2,14 +2,17 @@
 // generated blocks of docs/BENCHMARKS.md (between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`;
 // everything outside them is hand-written and left alone).
 //
-//   npm run bench [-- [wasm] [ort] [native] [--quick] [--rounds N] [--render] [--model DIR]]
+//   npm run bench [-- [browser] [wasm] [ort] [native] [--quick] [--rounds N] [--render] [--model DIR]]
+//     browser tests/bench/browser_bench.mjs: lmdbg and onnxruntime-web in one cross-origin isolated
+//             Chromium page per thread count (1, 2), and lmdbg on the plain SIMD build beside its
+//             relaxed-SIMD build
 //     wasm    tests/bench/engine_wasm_bench.mjs (cold load, forward/trace/generation, value tokens, search)
 //             and the f32/f16 checkpoint sizes (build/lmdbg convert)
 //     ort     tests/bench/ort_bench.mjs: lmdbg 1t/2t beside onnxruntime-web 1t/2t, and ggml-1t when
 //             LMDBG_GGML and LMDBG_GGML_MODEL are set (see docs/BENCHMARKS.md)
 //     native  build/lmdbg_bench (Google Benchmark): Engine_*, and Gemm/Xnnpack (ours vs XNNPACK)
 //     --quick fewer rounds and repetitions (for trying the pipeline, not for the doc)
-//     --rounds N rounds of engine_wasm_bench and ort_bench (defaults 7 and 5)
+//     --rounds N rounds of browser_bench, engine_wasm_bench and ort_bench (defaults 7, 7 and 5)
 //     --render only rewrite docs/BENCHMARKS.md from the JSON already in build/bench-results/
 // Sections not run keep their previous JSON, so one section can be refreshed alone.
 // Needs `npm run build` (dist/ and dist/wasm/); builds build/lmdbg_bench itself (cmake, Release).
@@ -30,7 +33,7 @@ const mi = argv.indexOf('--model');
 const modelDir = path.resolve(mi >= 0 ? argv.splice(mi, 2)[1] : path.join(root, 'build/bench-models/gpt2-small'));
 const ri = argv.indexOf('--rounds');
 const rounds = ri >= 0 ? argv.splice(ri, 2)[1] : null;
-const SECTIONS = ['wasm', 'ort', 'native'];
+const SECTIONS = ['browser', 'wasm', 'ort', 'native'];
 const sections = argv.length ? argv : SECTIONS;
 for (const s of sections) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s} (${SECTIONS.join(', ')})`);
 
@@ -67,6 +70,12 @@ function runWasm() {
   writeFileSync(out('files.json'), JSON.stringify({ f32: size(modelDir), f16: size(f16Dir), f16Dir }));
 }
 
+function runBrowser() {
+  const args = ['tests/bench/browser_bench.mjs', '--model', modelDir, '--json', out('browser.json')];
+  args.push('--rounds', quick ? '2' : rounds ?? '7');
+  sh(process.execPath, args);
+}
+
 function runOrt() {
   const args = ['tests/bench/ort_bench.mjs', '--model', modelDir, '--json', out('ort.json')];
   if (quick) args.push('--rounds', '2');
@@ -94,7 +103,7 @@ if (!renderOnly) {
     const m = { start: new Date().toISOString(), commit: git('rev-parse', '--short', 'HEAD') + (dirty ? '+local changes' : ''),
       cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavgStart: os.loadavg(), quick,
       wasmBuilt: existsSync(path.join(root, 'dist/wasm/lmdbg.wasm')) ? statSync(path.join(root, 'dist/wasm/lmdbg.wasm')).mtime : null };
-    ({ wasm: runWasm, ort: runOrt, native: runNative })[s]();
+    ({ browser: runBrowser, wasm: runWasm, ort: runOrt, native: runNative })[s]();
     meta[s] = { ...m, end: new Date().toISOString(), loadavgEnd: os.loadavg() };
     writeFileSync(out('meta.json'), JSON.stringify(meta, null, 1));
   }
@@ -113,6 +122,7 @@ const msRange = (xs) => (xs.length > 1 ? ` (${num(Math.min(...xs))}-${num(Math.m
 const perRound = (a, b) => a.map((x, i) => x / b[i]).filter(Number.isFinite);
 const MB = (b) => b / 1e6;
 
+const B = readJson('browser.json');
 const E = readJson('engine_wasm.json');
 const O = readJson('ort.json');
 const F = readJson('files.json');
@@ -130,24 +140,51 @@ function ortRatio(wa, a, wb, b) {
 }
 const engineOp = (dtype, name) => E?.engine?.[dtype]?.[name] ?? null;
 
-const CMD = { wasm: '`npm run bench -- wasm`', ort: '`npm run bench -- ort`', native: '`npm run bench -- native`' };
+const CMD = { browser: '`npm run bench -- browser`', wasm: '`npm run bench -- wasm`', ort: '`npm run bench -- ort`', native: '`npm run bench -- native`' };
 const goals = [];
 function goal(name, target, measured, met, cmd) {
   goals.push({ name, target, measured: measured ?? 'not measured', met: measured == null ? null : met, cmd });
 }
 
-// Speed against onnxruntime-web and ggml (ort_bench).
+// Chromium (browser_bench): how many times faster a is than b, and the figures behind it.
+function browserRatio(w, a, b, wb = w) {
+  const r = B?.ratios?.find((x) => x.workload === w && x.a === a && x.b === b && x.bWorkload === wb);
+  return r ? { ...r, ma: B.results[w][a].median, mb: B.results[wb][b].median } : null;
+}
+const brMeasured = (r, la, lb) => r && `${xr(r.ratio)} (rounds ${xr(r.min)}-${xr(r.max)}); ${la} ${num(r.ma)} ms, ${lb} ${num(r.mb)} ms`;
+for (const t of [1, 2]) {
+  const r = browserRatio('fwd32', `lmdbg-${t}t`, `ort-${t}t`);
+  goal(`Chromium: 32-token forward (all logits), ${t} thread${t > 1 ? 's' : ''}, vs onnxruntime-web`, '≥ x1.5 faster',
+    brMeasured(r, 'lmdbg', 'ORT'), r?.ratio >= 1.5, CMD.browser);
+}
+{
+  const r = browserRatio('fwd128', 'lmdbg-2t', 'ort-2t');
+  goal('Chromium: 128-token forward (all logits), 2 threads, vs onnxruntime-web', '≥ x1.3 faster', brMeasured(r, 'lmdbg', 'ORT'), r?.ratio >= 1.3, CMD.browser);
+  const s = browserRatio('fwd128', 'lmdbg-2t', 'lmdbg-1t');
+  goal('Chromium: 128-token forward, 2 threads vs 1 thread', '≥ x1.8 faster', brMeasured(s, '2 threads', '1 thread'), s?.ratio >= 1.8, CMD.browser);
+  const g = browserRatio('gen', 'lmdbg-1t', 'ort-1t', 'fwd1');
+  goal('Chromium: generation step (32-token prompt), 1 thread, vs onnxruntime-web 1-token pass', '≥ x1.5 faster',
+    brMeasured(g, 'lmdbg', 'ORT'), g?.ratio >= 1.5, CMD.browser);
+  const res = B?.results;
+  const t1 = res?.trace1?.['lmdbg-1t'], t2 = res?.trace2?.['lmdbg-1t'], ld = res?.load?.['lmdbg-1t'];
+  goal('Chromium: first trace after load / repeated trace (32 tokens, 1 thread)', '≤ x1.5',
+    t1 && t2 && `${xr(t1.median / t2.median)}; first ${num(t1.median)} ms, repeated ${num(t2.median)} ms`, t1 && t2 && t1.median / t2.median <= 1.5, CMD.browser);
+  goal('Chromium: bytes in memory -> model ready, GPT-2 small f32 (1 thread)', '≤ 0.5 s',
+    ld && `${num(ld.median)} ms (${num(ld.min)}-${num(ld.max)})`, ld && ld.median <= 500, CMD.browser);
+}
+
+// Speed against onnxruntime-web and ggml in Node (ort_bench).
 {
   const r = ortRatio('prompt32', 'lmdbg-1t', 'prompt32', 'ort-1t');
-  goal('32-token prompt, 1 thread, vs onnxruntime-web', '≥ x1.5 faster',
+  goal('Node: 32-token prompt, 1 thread, vs onnxruntime-web', '≥ x1.5 faster',
     r && `${xr(r.ratio)}${range(r.per)}; lmdbg ${num(r.a)} ms, ORT ${num(r.b)} ms`, r?.ratio >= 1.5, CMD.ort);
   const g = ortRatio('prompt32all', 'lmdbg-1t', 'prompt32all', 'ggml-1t');
-  goal('32-token prompt, 1 thread, vs ggml (both: logits of all 32 positions)', '≥ x2 faster',
+  goal('Node: 32-token prompt, 1 thread, vs ggml (both: logits of all 32 positions)', '≥ x2 faster',
     g && `${xr(g.ratio)}${range(g.per)}; lmdbg ${num(g.a)} ms, ggml ${num(g.b)} ms` +
       ((l) => (l ? ` (lmdbg's own forward, last-position logits: ${xr(l.ratio)}${range(l.per)})` : ''))(ortRatio('prompt32', 'lmdbg-1t', 'prompt32all', 'ggml-1t')),
     g?.ratio >= 2, CMD.ort + ' with LMDBG_GGML');
   const t = ortRatio('prompt32', 'lmdbg-2t', 'prompt32', 'ort-2t');
-  goal('32-token prompt, 2 threads, vs onnxruntime-web 2 threads', '≥ x1.5 faster',
+  goal('Node: 32-token prompt, 2 threads, vs onnxruntime-web 2 threads', '≥ x1.5 faster',
     t && `${xr(t.ratio)}${range(t.per)}; lmdbg ${num(t.a)} ms, ORT ${num(t.b)} ms`, t?.ratio >= 1.5, CMD.ort);
 }
 
@@ -156,7 +193,7 @@ for (const [label, op] of [['first trace (value tokens not cached)', 'trace 32 (
   ['repeated trace (value tokens cached)', 'trace 32 (warm cache)']]) {
   const tr = engineOp('f32', op), fw = engineOp('f32', 'forward 32');
   const per = tr && fw ? perRound(tr.cpu, fw.cpu) : null;
-  goal(`Full trace / forward, 32 tokens, ${label}`, '≤ x1.3',
+  goal(`Node: full trace / forward, 32 tokens, ${label}`, '≤ x1.3',
     per && `${xr(median(per))}${range(per)}; trace ${num(median(tr.cpu))} ms, forward ${num(median(fw.cpu))} ms`,
     median(per ?? []) <= 1.3, CMD.wasm);
 }
@@ -164,13 +201,13 @@ for (const [label, op] of [['first trace (value tokens not cached)', 'trace 32 (
 // Generation.
 {
   const o = ortRatio('step32', 'lmdbg-1t', 'pass1', 'ort-1t');
-  goal('Generation step f32 (32-token KV cache) vs onnxruntime-web 1-token pass', '≥ x1 (no slower)',
+  goal('Node: generation step f32 (32-token KV cache) vs onnxruntime-web 1-token pass', '≥ x1 (no slower)',
     o && `${xr(o.ratio)}${range(o.per)}; lmdbg ${num(o.a)} ms/token, ORT ${num(o.b)} ms`, o?.ratio >= 1, CMD.ort);
   const g = ortRatio('step32', 'lmdbg-1t', 'step32', 'ggml-1t');
-  goal('Generation step f32 vs ggml per-token time (32-token context)', '≥ x1 (no slower)',
+  goal('Node: generation step f32 vs ggml per-token time (32-token context)', '≥ x1 (no slower)',
     g && `${xr(g.ratio)}${range(g.per)}; lmdbg ${num(g.a)} ms, ggml ${num(g.b)} ms`, g?.ratio >= 1, CMD.ort + ' with LMDBG_GGML');
   const s = E?.gen?.f16;
-  goal('Generation step f16 (32-token KV cache)', '≤ 12 ms',
+  goal('Node: generation step f16 (32-token KV cache)', '≤ 12 ms',
     s && `${num(median(s.cpu), 1)} ms CPU${msRange(s.cpu)}, wall ${num(median(s.wall), 1)} ms`, median(s?.cpu ?? []) <= 12, CMD.wasm);
 }
 
@@ -203,7 +240,7 @@ for (const [label, op] of [['first trace (value tokens not cached)', 'trace 32 (
     median(s?.search.cpu ?? []) < 100, CMD.wasm);
   const c = E?.cold;
   const tot = (d) => c[d].map((r) => r.loadMs + r.traceMs);
-  goal('Load: bytes in memory -> first trace, f32 checkpoint, packing included', '< 1 s',
+  goal('Node: load, bytes in memory -> first trace, f32 checkpoint, packing included', '< 1 s',
     c && `${num(median(tot('f32')))} ms wall${msRange(tot('f32'))} (load ${num(median(c.f32.map((r) => r.loadMs)))} + first trace ` +
       `${num(median(c.f32.map((r) => r.traceMs)))}; module start ${num(median(c.f32.map((r) => r.startMs)))} ms not included); as f16: ${num(median(tot('f16')))} ms`,
     c && median(tot('f32')) < 1000, CMD.wasm);
@@ -226,8 +263,9 @@ function goalsBlock() {
   return [
     `**${met} of ${measured} measured goals met**${measured < goals.length ? ` (${goals.length} in all)` : ''}. Every ratio is "how many times faster" or`,
     '"how many times the time", taken within one run between operations measured alternately; figures are medians,',
-    'with the range of the per-round ratios. Wall time for the comparisons (ort_bench) and cold loads, process CPU time',
-    'for the warm single-thread operations of engine_wasm_bench (so that time descheduled on the shared cores does not count).',
+    'with the range of the per-round ratios. Wall time in Chromium (browser_bench), for the Node comparisons (ort_bench)',
+    'and cold loads; process CPU time for the warm single-thread operations of engine_wasm_bench (so that time',
+    'descheduled on the shared cores does not count).',
     '',
     '| goal | target | measured | | command |',
     '|---|---|---|---|---|',
@@ -273,6 +311,30 @@ function engineBlock() {
     }
   }
   if (F) L.push('', `Checkpoint files: f32 ${num(MB(F.f32))} MB, f16 (\`lmdbg convert\`) ${num(MB(F.f16))} MB (x${num(F.f16 / F.f32, 3)}).`);
+  return L.join('\n');
+}
+
+const BLABEL = {
+  fwd1: '1-token forward, all logits', fwd32: '32-token forward, all logits', fwd128: '128-token forward, all logits',
+  gen: 'generation step, 32-token prompt (per token)', load: 'load: bytes in memory -> model',
+  trace1: 'first trace, 32 tokens (value index empty)', trace2: 'repeated trace, 32 tokens',
+};
+function browserBlock() {
+  if (!B) return '_No results: `npm run bench -- browser`._';
+  const cands = ['lmdbg-1t', 'ort-1t', 'lmdbg-simd-1t', 'lmdbg-2t', 'ort-2t', 'lmdbg-simd-2t', 'lmdbg-base-1t', 'lmdbg-base-2t']
+    .filter((c) => Object.values(B.results).some((r) => r[c]));
+  const pages = Object.entries(B.pages).map(([p, i]) => `${p}: ${i.wasm.map((u) => u.split('/').pop()).join(', ')}`).join('; ');
+  const L = [runLine('browser'), '',
+    `Chromium ${B.browser} (headless), onnxruntime-web ${B.ort} (wasm EP). Median wall ms per call over ${B.rounds} rounds, ` +
+      '[min-max] of all samples below it. lmdbg-Nt is the package\'s own choice of build (relaxed SIMD here), lmdbg-simd-Nt the plain SIMD build ' +
+      `in a page of its own. Builds loaded: ${pages}.`, '',
+    `| workload | ${cands.join(' | ')} |`, `|---|${cands.map(() => '---|').join('')}`];
+  for (const [w, by] of Object.entries(B.results))
+    L.push(`| ${BLABEL[w] ?? w} | ${cands.map((c) => (by[c] ? `${num(by[c].median)}<br>[${num(by[c].min)}-${num(by[c].max)}]` : '')).join(' | ')} |`);
+  L.push('', 'Ratios (how many times faster the first is; range of the per-round ratios):', '', '| workload | pair | ratio |', '|---|---|---|');
+  for (const r of B.ratios) L.push(`| ${BLABEL[r.workload] ?? r.workload} | ${r.a} vs ${r.b}${r.bWorkload !== r.workload ? ` (${BLABEL[r.bWorkload]})` : ''} | ${xr(r.ratio)} (${xr(r.min)}-${xr(r.max)}) |`);
+  L.push('', 'Correctness before timing (lmdbg vs onnxruntime-web, every position\'s logits): ' +
+    B.checks.map((c) => `${c.page} T=${c.T}: max |diff| ${c.maxAbsDiff.toExponential(1)}, same argmax ${c.sameArgmax}`).join('; ') + '.');
   return L.join('\n');
 }
 
@@ -335,7 +397,7 @@ function nativeKernelsBlock() {
 }
 
 let doc = readFileSync(docPath, 'utf8');
-for (const [name, block] of [['goals', goalsBlock()], ['engine', engineBlock()], ['compare', compareBlock()],
+for (const [name, block] of [['goals', goalsBlock()], ['browser', browserBlock()], ['engine', engineBlock()], ['compare', compareBlock()],
   ['native-engine', nativeEngineBlock()], ['native-kernels', nativeKernelsBlock()]]) {
   const re = new RegExp(`(<!-- generated:${name} -->\\n)[\\s\\S]*?(<!-- /generated:${name} -->)`);
   if (!re.test(doc)) throw new Error(`docs/BENCHMARKS.md has no <!-- generated:${name} --> ... <!-- /generated:${name} --> block`);
