@@ -97,7 +97,10 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /**
    * Location of lmdbg.wasm when the bundler does not resolve it. One wasm instance serves every model
-   * of a page, Worker or process: the first load's location is the one used.
+   * of a page, Worker or process: the first load's location is the one used. Without it, the package
+   * takes its relaxed-SIMD builds (lmdbg-relaxed*.wasm: fused multiply-add, same reference
+   * tolerances, not bitwise the plain builds' numbers) where WebAssembly.validate accepts them, e.g.
+   * Chrome/Edge 114+ and Node 22+; a wasmUrl names the exact build.
    */
   wasmUrl?: string | URL;
   /**
