@@ -17,7 +17,8 @@
 // Candidates are named lmdbg-Nt, ort-Nt, lmdbg-simd-Nt, lmdbg-base-Nt.
 //
 // Workloads (token ids from lmdbg's tokenizer, common one-token words):
-//   fwd1, fwd32, fwd128  a forward pass returning every position's logits [T, 50257]: lmdbg runWithCache(ids),
+//   fwd1, fwd32, fwd128  a forward pass returning every position's logits [T, 50257]: lmdbg runWithCache(ids,
+//                        { names: ['hook_embed'] }) (the smallest hook: no names would copy every hook),
 //                        ORT gpt2-full.onnx (the same work)
 //   gen                  one greedy generated token over a 32-token prompt (8 successive steps per sample,
 //                        contexts 32..39): lmdbg generate(), ORT gpt2-decode.onnx fed its own present keys/values

@@ -69,9 +69,10 @@ const argmax = (d) => {
   return b;
 };
 
-// Every position's logits of a T-token prompt, as a Float32Array [T * V].
+// Every position's logits of a T-token prompt, as a Float32Array [T * V]. lmdbg: runWithCache keeping
+// one small hook (no names would mean every hook of every layer).
 async function logits(engine, T) {
-  if (engine === 'lmdbg') return (await dbg.runWithCache(ids.slice(0, T))).logits.data;
+  if (engine === 'lmdbg') return (await dbg.runWithCache(ids.slice(0, T), { names: ['hook_embed'] })).logits.data;
   return (await sessions.full.run({ input_ids: tensor(ids.slice(0, T)) })).logits.data;
 }
 
