@@ -35,16 +35,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, launch } from '../e2e/lib.mjs';
+import { median, options } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const argv = process.argv.slice(2);
-function opt(name, def) {
-  const i = argv.indexOf(name);
-  if (i < 0) return def;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-}
+const { args: argv, opt } = options(process.argv.slice(2));
 const modelDir = path.resolve(opt('--model', path.join(root, 'build/bench-models/gpt2-small')));
 const rounds = Number(opt('--rounds', '5'));
 const jsonOut = opt('--json', null);
@@ -61,11 +55,6 @@ export const LABEL = {
   load: 'load: bytes in memory -> model',
   trace1: 'first trace, 32 tokens (value index empty)',
   trace2: 'repeated trace, 32 tokens',
-};
-
-const median = (xs) => {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
 
 // ---------------------------------------------------------------------------------------- server

@@ -3,20 +3,12 @@
 // window.bench. URL parameters: threads=N, ort=1 (also load onnxruntime-web), wasm=URL (a build to
 // force, e.g. the plain SIMD one; default: the package's own choice).
 import { LMDebugger } from '/dist/index.js';
+import { promptText } from './common.mjs';
 
 const q = new URLSearchParams(location.search);
 const threads = Number(q.get('threads') ?? 1);
 const withOrt = q.get('ort') === '1';
 const wasmUrl = q.get('wasm') ?? undefined;
-
-// 96 words that are one GPT-2 token each (as in ort_bench.mjs).
-const WORDS = (
-  'the of and to in is was for on that with as by at from his it an were are which this be or has had not ' +
-  'first one their its new after but who they have her she two been other when there all during into school ' +
-  'time may years more most only over city some world would where later up such used many can state about ' +
-  'national out known university united then made'
-).split(' ');
-const promptText = (n) => Array.from({ length: n }, (_, i) => ' ' + WORDS[i % WORDS.length]).join('');
 
 let files = null; // the checkpoint's bytes, fetched once: loads are timed from memory
 let dbg = null;

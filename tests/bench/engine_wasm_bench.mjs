@@ -27,16 +27,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { options } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const args = process.argv.slice(2);
-function opt(name, def) {
-  const i = args.indexOf(name);
-  if (i < 0) return def;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  return v;
-}
+const { args, opt } = options(process.argv.slice(2));
 const wasmDir = path.resolve(opt('--wasm', path.join(root, 'dist/wasm')));
 const modelDir = path.resolve(opt('--model', path.join(root, 'build/bench-models/gpt2-small')));
 const ROUNDS = Number(opt('--rounds', '7'));

@@ -39,35 +39,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, options, promptText } from './common.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const argv = process.argv.slice(2);
-function opt(name, def) {
-  const i = argv.indexOf(name);
-  if (i < 0) return def;
-  const v = argv[i + 1];
-  argv.splice(i, 2);
-  return v;
-}
+const { args: argv, opt } = options(process.argv.slice(2));
 function opts(name) {
   const out = [];
   for (let v; (v = opt(name, null)) !== null; ) out.push(v);
   return out;
 }
 
-// 96 words that are one GPT-2 token each (with their leading space), in ggml's tokenizer too.
-const WORDS = (
-  'the of and to in is was for on that with as by at from his it an were are which this be or has had not ' +
-  'first one their its new after but who they have her she two been other when there all during into school ' +
-  'time may years more most only over city some world would where later up such used many can state about ' +
-  'national out known university united then made'
-).split(' ');
-const promptText = (n) => Array.from({ length: n }, (_, i) => ' ' + WORDS[i % WORDS.length]).join('');
-
-const median = (xs) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
