@@ -173,7 +173,8 @@ export function fit(el: HTMLElement): HTMLElement {
 /** Which run a view shows: the clean one, or the one with the trace's interventions. */
 export function runLabel(t: { interventions: unknown[] } | null): HTMLElement {
   const n = t?.interventions.length ?? 0;
-  return h('span', { class: ['run-label', n ? 'intervened' : 'clean'] }, !t ? '\u00a0' : n ? `run with ${n} intervention${n === 1 ? '' : 's'}` : 'clean run');
+  // Before a trace: an invisible placeholder of the same height, so that the first trace moves nothing.
+  return h('span', { class: ['run-label', !t ? 'none' : n ? 'intervened' : 'clean'] }, !t ? '\u00a0' : n ? `run with ${n} intervention${n === 1 ? '' : 's'}` : 'clean run');
 }
 
 export function fmt(x: number, digits = 3): string {

@@ -143,7 +143,7 @@ export function renderWelcome(app: App): void {
   if (p.kind === 'hub') {
     const resume = !p.offline && p.kept ? `Resume the download of ${p.id} (${bytes(p.kept)}${p.size ? ` of ${bytes(p.size)}` : ''} already here)` : null;
     rows.push(
-      h('p', null, p.offline ? `This view uses ${p.label} (${p.id}), available offline in this browser.` : `This view uses ${p.label} from the Hugging Face Hub. Its weights download once (${p.size ? bytes(p.size) : 'several hundred MB'}) and are then kept in this browser for offline use.`),
+      h('p', null, p.offline ? `This view uses ${p.label} (${p.id}), available offline in this browser.` : `This view uses ${p.label} from the Hugging Face Hub. Its weights download once${p.size ? ` (${bytes(p.size)})` : ''} and are then kept in this browser for offline use.`),
       h('button', { type: 'button', class: 'primary', on: { click: () => void app.load(p.key) } }, p.offline ? `Load ${p.id}` : (resume ?? `Download and load ${p.id}`)),
     );
   } else if (p.kind === 'files') {

@@ -42,7 +42,8 @@ export function searchView(app: App): void {
       task?.end();
     }
     if (my !== seq || dbg !== app.dbg) return;
-    status.textContent = `${r.hits.length} value vector${r.hits.length === 1 ? '' : 's'} promoting ${r.keywords.map((k) => JSON.stringify(k.keyword)).join(', ')}`;
+    // Value vectors are weights: no run (clean or with interventions) changes them.
+    status.textContent = `${r.hits.length} value vector${r.hits.length === 1 ? '' : 's'} promoting ${r.keywords.map((k) => JSON.stringify(k.keyword)).join(', ')} (weights: the same in every run)`;
     replace(
       results,
       r.hits.map((hit) => {
