@@ -42,7 +42,7 @@ export function interventionsView(app: App): void {
     h('strong', null, 'off'),
     ' sets its coefficient m to 0 at every position. ',
     h('strong', null, 'on'),
-    ' is LM-Debugger’s switch: it sets the neuron’s c_fc output (before GELU) to S* + 0.01, where S* is the layer’s largest |m|·‖v‖ in the clean run, so m becomes about S* + 0.01; a coefficient that was already larger is lowered. Changes re-trace automatically.',
+    ' is LM-Debugger’s switch: it sets the neuron’s c_fc output (before GELU) to S* + 0.01, where S* is the layer’s largest |m|·‖v‖ at the last position of the clean run, so m becomes about S* + 0.01; a coefficient that was already larger is lowered. Changes re-trace automatically.',
   );
   const list = h('ul', { class: 'iv-list', 'aria-label': 'Interventions' });
   const footer = h('div', { class: 'row small' });
