@@ -15,18 +15,11 @@
 #include <vector>
 
 #include "core/analysis/analysis_json.h"
-#include "core/analysis/clusters.h"
-#include "core/analysis/search.h"
-#include "core/analysis/value_vectors.h"
 #include "core/error.h"
-#include "core/interventions/resolve.h"
 #include "core/io/files.h"
 #include "core/io/safetensors.h"
 #include "core/kernels/fp16.h"
-#include "core/model/forward.h"
-#include "core/model/generate.h"
-#include "core/model/model.h"
-#include "core/trace/trace.h"
+#include "core/session/session.h"
 
 using nlohmann::json;
 namespace {
@@ -48,6 +41,8 @@ commands:
                              (default MODEL/value_index.bin, read by trace/value/search)
   convert MODEL -o DIR       the checkpoint with F16 weights (half the download) plus its config,
                              vocab.json, merges.txt (and value_clusters.json if present)
+  tables                     the engine's name tables (hooks, intervention modes) as JSON, for
+                             js/scripts/gen-tables.mjs (no MODEL)
 
 options:
   --dtype f32|f16     weight storage (default f32)
@@ -79,6 +74,7 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
 };
 
 Args parse_args(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "tables") return {"tables", "", {}, {}};
   if (argc < 3) throw UsageError("missing COMMAND or MODEL");
   Args a;
   a.cmd = argv[1];
@@ -115,14 +111,45 @@ std::vector<int> parse_ids(const std::string& s) {
   return ids;
 }
 
-std::unique_ptr<lmdbg::Model> load(const Args& a) {
+lmdbg::LoadOptions load_options(const Args& a) {
   lmdbg::LoadOptions opt;
   const std::string dt = a.get("--dtype", "f32");
   if (dt == "f16")
     opt.storage = lmdbg::kernels::Storage::kF16;
   else if (dt != "f32")
     throw UsageError("--dtype must be f32 or f16");
-  return lmdbg::Model::load_dir(a.model, opt);
+  return opt;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw lmdbg::Error(lmdbg::ErrorCode::kMissing, path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The model folder as a session, with what may lie beside the checkpoint: value_index.bin
+// (`lmdbg index`) and value_clusters.json (`lmdbg cluster`).
+std::unique_ptr<lmdbg::Session> open(const Args& a, bool extras = true) {
+  auto s = std::make_unique<lmdbg::Session>(lmdbg::Model::load_dir(a.model, load_options(a)));
+  if (!extras) return s;
+  namespace fs = std::filesystem;
+  if (fs::exists(a.model + "/value_index.bin")) s->load_value_index(read_text_file(a.model + "/value_index.bin"));
+  if (fs::exists(a.model + "/value_clusters.json"))
+    s->load_clusters(lmdbg::io::parse_json(read_text_file(a.model + "/value_clusters.json"), "value_clusters.json",
+                                           lmdbg::ErrorCode::kBadFile));
+  return s;
+}
+
+void print(const lmdbg::io::ojson& j, int indent = -1) {
+  std::cout << j.dump(indent, ' ', false, lmdbg::io::ojson::error_handler_t::replace) << "\n";
+}
+
+void write_file(const std::string& path, std::string_view bytes) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, path + ": cannot write");
 }
 
 std::vector<int> prompt_ids(const Args& a, const lmdbg::Model& m) {
@@ -136,15 +163,6 @@ lmdbg::Interventions interventions(const Args& a) {
   for (const auto& s : a.intervene) ivs.push_back(lmdbg::parse_intervention(s));
   return ivs;
 }
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw lmdbg::Error(lmdbg::ErrorCode::kMissing, path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 
 int cmd_info(const Args& a) {
   const lmdbg::io::ModelDir d = lmdbg::io::read_model_dir(a.model);
@@ -162,7 +180,7 @@ int cmd_info(const Args& a) {
 
 int cmd_tokenize(const Args& a) {
   if (a.has("--text") == a.has("--text-file")) throw UsageError("give exactly one of --text or --text-file");
-  auto m = load(a);
+  const auto m = lmdbg::Model::load_dir(a.model, load_options(a));
   const std::string text = a.has("--text") ? a.get("--text") : read_text_file(a.get("--text-file"));
   const auto ids = m->tokenizer().encode(text, a.has("--allow-special"));
   json toks = json::array();
@@ -188,56 +206,13 @@ int cmd_generate(const Args& a) {
   if (a.has("--top-k")) s.top_k = static_cast<int>(parse_long(a.get("--top-k"), "--top-k"));
   if (a.has("--seed")) s.seed = static_cast<uint64_t>(parse_long(a.get("--seed"), "--seed"));
   const auto ivs = interventions(a);
-  auto m = load(a);
-  const auto ids = prompt_ids(a, *m);
-  lmdbg::Generator g(*m, ids, ivs, s);
+  auto session = open(a, false);
+  auto g = session->generate(prompt_ids(a, session->model()), ivs, s);
   std::vector<int> out;
-  for (long i = 0; i < n; ++i) out.push_back(g.next());
-  std::cout << json({{"ids", out}, {"text", m->tokenizer().decode(out)}}).dump(-1, ' ', false,
-                                                                             json::error_handler_t::replace)
+  for (long i = 0; i < n; ++i) out.push_back(g->next());
+  std::cout << json({{"ids", out}, {"text", session->model().tokenizer().decode(out)}})
+                   .dump(-1, ' ', false, json::error_handler_t::replace)
             << "\n";
-  return 0;
-}
-
-int cmd_cache(const Args& a) {
-  if (!a.has("-o")) throw UsageError("cache needs -o OUT.safetensors");
-  const auto ivs_in = interventions(a);
-  auto m = load(a);
-  const lmdbg::Config& c = m->config();
-  const auto ids = prompt_ids(a, *m);
-  std::vector<lmdbg::HookRef> wanted;
-  if (a.has("--names")) {
-    std::stringstream ss(a.get("--names"));
-    std::string name;
-    while (std::getline(ss, name, ',')) {
-      if (name == "logits") continue;
-      auto ref = lmdbg::parse_hook_name(name, c.n_layers);
-      if (!ref) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "unknown hook name \"" + name + "\"");
-      wanted.push_back(*ref);
-    }
-  } else {
-    for (const auto& name : lmdbg::all_hook_names(c.n_layers)) wanted.push_back(*lmdbg::parse_hook_name(name, c.n_layers));
-  }
-  const auto ivs = lmdbg::resolve_on(*m, ids, ivs_in);
-  lmdbg::State st(*m);
-  lmdbg::ForwardOptions opt;
-  for (const auto& r : wanted) opt.keep.add(r.hook);
-  opt.all_logits = true;
-  opt.interventions = &ivs;
-  st.forward(ids, opt);
-  const int64_t T = static_cast<int64_t>(ids.size());
-  std::vector<lmdbg::io::TensorToWrite> out;
-  std::vector<std::string> names;
-  for (const auto& r : wanted) {
-    std::vector<int64_t> shape = {T, st.hook_width(r.hook)};
-    if (r.hook == lmdbg::Hook::kPattern) shape = {c.n_heads, T, T};
-    out.push_back({lmdbg::hook_name(r.hook, r.layer), lmdbg::io::TensorDType::kF32, shape, st.hook(r.hook, r.layer)});
-  }
-  out.push_back({"logits", lmdbg::io::TensorDType::kF32, {T, c.d_vocab}, st.logits()});
-  const std::string bytes = lmdbg::io::write_safetensors(out, {{"format", "pt"}, {"producer", "lmdbg"}});
-  std::ofstream f(a.get("-o"), std::ios::binary);
-  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, a.get("-o") + ": cannot write");
   return 0;
 }
 
@@ -249,7 +224,31 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-std::unique_ptr<lmdbg::SearchStats> load_index(const std::string& dir, const lmdbg::Model& m);
+int cmd_cache(const Args& a) {
+  if (!a.has("-o")) throw UsageError("cache needs -o OUT.safetensors");
+  const auto ivs = interventions(a);
+  auto session = open(a, false);
+  const lmdbg::Config& c = session->model().config();
+  std::vector<lmdbg::HookRef> wanted;
+  for (const auto& name : split(a.get("--names"), ',')) {
+    if (name == "logits") continue;
+    auto ref = lmdbg::parse_hook_name(name, c.n_layers);
+    if (!ref) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, "unknown hook name \"" + name + "\"");
+    wanted.push_back(*ref);
+  }
+  const auto cache = session->run_with_cache(prompt_ids(a, session->model()), std::move(wanted), ivs);
+  const lmdbg::State& st = *cache.state;
+  const int64_t T = st.last_T();
+  std::vector<lmdbg::io::TensorToWrite> out;
+  for (const auto& r : cache.hooks) {
+    std::vector<int64_t> shape = {T, st.hook_width(r.hook)};
+    if (r.hook == lmdbg::Hook::kPattern) shape = {c.n_heads, T, T};
+    out.push_back({lmdbg::hook_name(r.hook, r.layer), lmdbg::io::TensorDType::kF32, shape, st.hook(r.hook, r.layer)});
+  }
+  out.push_back({"logits", lmdbg::io::TensorDType::kF32, {T, c.d_vocab}, st.logits()});
+  write_file(a.get("-o"), lmdbg::io::write_safetensors(out, {{"format", "pt"}, {"producer", "lmdbg"}}));
+  return 0;
+}
 
 int cmd_trace(const Args& a) {
   lmdbg::TraceOptions opt;
@@ -265,51 +264,27 @@ int cmd_trace(const Args& a) {
   opt.raw_lens = a.has("--raw-lens");
   opt.attention = a.has("--attention");
   opt.interventions = interventions(a);
-  auto m = load(a);
-  load_index(a.model, *m);
-  const auto ids = prompt_ids(a, *m);
-  const auto t = lmdbg::run_trace(*m, ids, opt);
-  std::cout << lmdbg::trace_to_json(*m, t, opt.attention) << "\n";
+  auto session = open(a);
+  const auto t = session->trace(prompt_ids(a, session->model()), opt);
+  print(lmdbg::trace_to_json(session->model(), t, opt.attention));
   return 0;
 }
 
-// value_clusters.json beside the checkpoint, when present.
-std::unique_ptr<lmdbg::Clusters> load_clusters(const std::string& dir, const lmdbg::Model& m) {
-  const std::string path = dir + "/value_clusters.json";
-  std::ifstream f(path);
-  if (!f) return nullptr;
-  return std::make_unique<lmdbg::Clusters>(lmdbg::clusters_from_json(read_text_file(path), m));
-}
-
-// value_index.bin beside the checkpoint, when present: fills the model's index; returns the search
-// statistics it holds (if any).
-std::unique_ptr<lmdbg::SearchStats> load_index(const std::string& dir, const lmdbg::Model& m) {
-  const std::string path = dir + "/value_index.bin";
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return nullptr;
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  auto st = std::make_unique<lmdbg::SearchStats>();
-  if (!lmdbg::value_index_from_bytes(m, bytes, st.get())) return nullptr;
-  return st;
-}
-
 int cmd_index(const Args& a) {
-  auto m = load(a);
-  const size_t total = m->value_index().total();
+  auto session = open(a, false);
+  const size_t total = session->value_index().total();
   size_t done = 0, last = 0;
-  while (const int n = lmdbg::fill_value_index(*m, 128)) {
+  while (const int n = session->fill_value_index(128)) {
     done += n;
     if (done - last >= total / 20 || done == total) {
       std::fprintf(stderr, "value vectors: %zu / %zu\n", done, total);
       last = done;
     }
   }
-  const auto stats = lmdbg::compute_search_stats(*m);
+  session->prepare_search();
   const std::string out = a.get("-o", a.model + "/value_index.bin");
-  const std::string bytes = lmdbg::value_index_to_bytes(*m, &stats);
-  std::ofstream f(out, std::ios::binary);
-  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out + ": cannot write");
+  const std::string bytes = session->value_index_bytes();
+  write_file(out, bytes);
   std::fprintf(stderr, "wrote the index of %zu value vectors (%.1f MB) to %s\n", total, bytes.size() / 1e6, out.c_str());
   return 0;
 }
@@ -335,12 +310,6 @@ std::vector<float> tensor_f32(const lmdbg::io::TensorInfo& t) {
   return out;
 }
 
-void write_file(const std::string& path, std::string_view bytes) {
-  std::ofstream f(path, std::ios::binary);
-  if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, path + ": cannot write");
-}
-
 // HF folder -> the same folder with every weight stored as F16 (round to nearest even, subnormals
 // kept), so that the demo can offer half-size downloads. The model is loaded first: only a
 // checkpoint that loads is converted. The attention-mask buffers (attn.bias, attn.masked_bias) are
@@ -353,7 +322,7 @@ int cmd_convert(const Args& a) {
   std::error_code ec;
   if (fs::exists(out_dir, ec) && fs::equivalent(out_dir, a.model, ec))
     throw UsageError("convert: -o must be another folder than MODEL");
-  load(a);  // validates config, tokenizer and every tensor
+  lmdbg::Model::load_dir(a.model, load_options(a));  // validates config, tokenizer and every tensor
   const lmdbg::io::ModelDir d = lmdbg::io::read_model_dir(a.model);
   const auto st = lmdbg::io::parse_safetensors(d.weights.data(), d.weights.size());
   std::vector<std::vector<uint16_t>> halves;
@@ -394,9 +363,7 @@ int cmd_convert(const Args& a) {
                  {"bytesAfter", bytes.size()}};
   std::cout << report.dump() << "\n";
   // The written folder must load like the original.
-  Args check = a;
-  check.model = out_dir;
-  load(check);
+  lmdbg::Model::load_dir(out_dir, load_options(a));
   return 0;
 }
 
@@ -405,11 +372,9 @@ int cmd_value(const Args& a) {
   const int layer = static_cast<int>(parse_long(a.get("--layer"), "--layer"));
   const int index = static_cast<int>(parse_long(a.get("--index"), "--index"));
   const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
-  auto m = load(a);
-  load_index(a.model, *m);
-  const auto v = lmdbg::value_vector_tokens(*m, {{layer, index}}, k, k);
-  const auto clusters = load_clusters(a.model, *m);
-  std::cout << lmdbg::value_vector_to_json(*m, v[0], clusters.get()) << "\n";
+  auto session = open(a);
+  const auto v = session->value_vectors({{layer, index}}, k, k);
+  print(lmdbg::value_vector_to_json(session->model(), v[0], session->clusters()));
   return 0;
 }
 
@@ -418,11 +383,8 @@ int cmd_search(const Args& a) {
   const int limit = a.has("--limit") ? static_cast<int>(parse_long(a.get("--limit"), "--limit")) : 20;
   const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
   const auto keywords = split(a.get("--keywords"), ',');
-  auto m = load(a);
-  auto indexed = load_index(a.model, *m);
-  const auto stats = indexed ? std::move(*indexed) : lmdbg::compute_search_stats(*m);
-  const auto hits = lmdbg::search_value_vectors(*m, stats, keywords, limit, k);
-  std::cout << lmdbg::search_to_json(*m, keywords, hits) << "\n";
+  auto session = open(a);
+  print(lmdbg::search_to_json(session->model(), keywords, session->search(keywords, limit, k)));
   return 0;
 }
 
@@ -432,14 +394,30 @@ int cmd_cluster(const Args& a) {
   if (a.has("--iterations")) opt.iterations = static_cast<int>(parse_long(a.get("--iterations"), "--iterations"));
   if (a.has("--seed")) opt.seed = static_cast<uint64_t>(parse_long(a.get("--seed"), "--seed"));
   opt.progress = [](int it, double moved) { std::fprintf(stderr, "iteration %d: %.2f%% moved\n", it + 1, 100 * moved); };
-  auto m = load(a);
+  const auto m = lmdbg::Model::load_dir(a.model, load_options(a));
   const auto c = lmdbg::cluster_value_vectors(*m, opt);
   const std::string out = a.get("-o", a.model + "/value_clusters.json");
-  std::ofstream f(out, std::ios::binary);
-  const std::string text = lmdbg::clusters_to_json(c);
-  if (!f || !f.write(text.data(), static_cast<std::streamsize>(text.size())))
-    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out + ": cannot write");
+  write_file(out, lmdbg::clusters_to_json(c).dump());
   std::fprintf(stderr, "wrote %d clusters of %zu value vectors to %s\n", c.k, c.assignment.size(), out.c_str());
+  return 0;
+}
+
+// The name tables of the engine, for the generated TypeScript (js/scripts/gen-tables.mjs).
+int cmd_tables() {
+  json hooks = json::array(), modes = json::array();
+  for (int i = 0; i < lmdbg::kHookCount; ++i) {
+    const auto h = static_cast<lmdbg::Hook>(i);
+    hooks.push_back({{"suffix", lmdbg::hook_suffix(h)},
+                     {"act", lmdbg::hook_short(h)},
+                     {"perLayer", lmdbg::hook_is_per_layer(h)},
+                     {"dims", lmdbg::hook_dims(h)}});
+  }
+  for (const auto& m : lmdbg::kModes)
+    modes.push_back({{"name", m.name},
+                     {"takesValue", m.takes_value},
+                     {"hook", lmdbg::hook_suffix(m.hook)},
+                     {"effect", m.effect}});
+  std::cout << json({{"hooks", hooks}, {"modes", modes}}).dump(2) << "\n";
   return 0;
 }
 
@@ -448,6 +426,7 @@ int cmd_cluster(const Args& a) {
 int main(int argc, char** argv) {
   try {
     const Args a = parse_args(argc, argv);
+    if (a.cmd == "tables") return cmd_tables();
     if (a.cmd == "info") return cmd_info(a);
     if (a.cmd == "tokenize") return cmd_tokenize(a);
     if (a.cmd == "generate") return cmd_generate(a);

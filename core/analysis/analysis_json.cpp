@@ -1,20 +1,17 @@
 #include "analysis_json.h"
 
 #include <cmath>
-#include <nlohmann/json.hpp>
 
 namespace lmdbg {
 
-namespace {
+using json = io::ojson;
 
-using json = nlohmann::ordered_json;
+json token_json(const Model& m, int id) { return {{"id", id}, {"text", m.tokenizer().token_bytes(id)}}; }
 
-json token(const Model& m, int id) { return {{"id", id}, {"text", m.tokenizer().token_bytes(id)}}; }
-
-json token_list(const Model& m, const std::vector<TokenScore>& ts) {
+json token_list_json(const Model& m, const std::vector<TokenScore>& ts) {
   json a = json::array();
   for (const auto& t : ts) {
-    json e = token(m, t.id);
+    json e = token_json(m, t.id);
     e["logit"] = t.logit;
     if (!std::isnan(t.prob)) e["prob"] = t.prob;
     a.push_back(std::move(e));
@@ -22,7 +19,7 @@ json token_list(const Model& m, const std::vector<TokenScore>& ts) {
   return a;
 }
 
-json cluster_json(const Model& m, const Clusters& c, int cluster, int top_k, int members_limit) {
+json cluster_to_json(const Model& m, const Clusters& c, int cluster, int top_k, int members_limit) {
   const auto members = cluster_members(c, cluster);
   json mem = json::array();
   for (size_t i = 0; i < members.size() && static_cast<int>(i) < members_limit; ++i)
@@ -32,40 +29,35 @@ json cluster_json(const Model& m, const Clusters& c, int cluster, int top_k, int
   return {{"id", cluster},
           {"size", members.size()},
           {"members", mem},
-          {"topTokens", token_list(m, cluster_top_tokens(m, c, cluster, top_k))}};
+          {"topTokens", token_list_json(m, cluster_top_tokens(m, c, cluster, top_k))}};
 }
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-}  // namespace
-
-std::string value_vector_to_json(const Model& m, const ValueVectorTokens& v, const Clusters* clusters,
-                                 int members_limit) {
+json value_vector_to_json(const Model& m, const ValueVectorTokens& v, const Clusters* clusters, int members_limit) {
   json j = {{"name", value_vector_name(v.layer, v.index)},
             {"layer", v.layer},
             {"index", v.index},
             {"norm", v.norm},
-            {"top", token_list(m, v.top)},
-            {"bottom", token_list(m, v.bottom)}};
+            {"top", token_list_json(m, v.top)},
+            {"bottom", token_list_json(m, v.bottom)}};
   if (clusters)
-    j["cluster"] = cluster_json(m, *clusters, clusters->cluster_of(v.layer, v.index), static_cast<int>(v.top.size()),
+    j["cluster"] = cluster_to_json(m, *clusters, clusters->cluster_of(v.layer, v.index), static_cast<int>(v.top.size()),
                                 members_limit);
-  return dump(j);
+  return j;
 }
 
-std::string search_to_json(const Model& m, const std::vector<std::string>& keywords, const std::vector<SearchHit>& hits) {
+json search_to_json(const Model& m, const std::vector<std::string>& keywords, const std::vector<SearchHit>& hits) {
   const auto kws = keyword_tokens(m, keywords);
   json jk = json::array();
   for (const auto& k : kws) {
     json toks = json::array();
-    for (int t : k.tokens) toks.push_back(token(m, t));
+    for (int t : k.tokens) toks.push_back(token_json(m, t));
     jk.push_back({{"keyword", k.keyword}, {"tokens", toks}});
   }
   json jh = json::array();
   for (const auto& h : hits) {
     json matched = json::array();
     for (size_t i = 0; i < h.matched.size(); ++i) {
-      json e = token(m, h.matched[i].id);
+      json e = token_json(m, h.matched[i].id);
       e["keyword"] = kws[i].keyword;
       e["z"] = h.matched[i].logit;
       matched.push_back(std::move(e));
@@ -75,14 +67,11 @@ std::string search_to_json(const Model& m, const std::vector<std::string>& keywo
               {"index", h.index},
               {"score", h.score},
               {"matched", matched}};
-    if (!h.top.empty()) e["topTokens"] = token_list(m, h.top);
+    if (!h.top.empty()) e["topTokens"] = token_list_json(m, h.top);
     jh.push_back(std::move(e));
   }
-  return dump({{"schema", "lmdbg.search/1"}, {"keywords", jk}, {"hits", jh}});
+  return {{"schema", "lmdbg.search/1"}, {"keywords", jk}, {"hits", jh}};
 }
 
-std::string cluster_to_json(const Model& m, const Clusters& c, int cluster, int top_k, int members_limit) {
-  return dump(cluster_json(m, c, cluster, top_k, members_limit));
-}
 
 }  // namespace lmdbg

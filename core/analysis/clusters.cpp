@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
+#include <climits>
 #include <random>
 
 #include "core/error.h"
@@ -93,35 +93,34 @@ Clusters cluster_value_vectors(const Model& m, const ClusterOptions& opt) {
   return out;
 }
 
-std::string clusters_to_json(const Clusters& c) {
-  nlohmann::json j = {{"schema", "lmdbg.clusters/1"},
+io::ojson clusters_to_json(const Clusters& c) {
+  return {{"schema", "lmdbg.clusters/1"},
                       {"method", "spherical k-means on normalised value vectors"},
                       {"nLayers", c.n_layers},
                       {"dMlp", c.d_mlp},
                       {"k", c.k},
                       {"assignment", c.assignment}};
-  return j.dump();
 }
 
-Clusters clusters_from_json(std::string_view text, const Model& m) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
-    bad_file(std::string("value_clusters.json: not valid JSON (") + e.what() + ")");
-  }
+Clusters clusters_from_json(const io::json& j, const Model& m) {
   const Config& cfg = m.config();
   if (!j.is_object() || !j.contains("schema") || j["schema"] != "lmdbg.clusters/1")  // value() throws on a non-string
     bad_file("value_clusters.json: not an lmdbg.clusters/1 file");
   Clusters c;
-  try {
-    c.n_layers = j.at("nLayers").get<int>();
-    c.d_mlp = j.at("dMlp").get<int>();
-    c.k = j.at("k").get<int>();
-    c.assignment = j.at("assignment").get<std::vector<int>>();
-  } catch (const nlohmann::json::exception& e) {
-    bad_file(std::string("value_clusters.json: ") + e.what());
-  }
+  auto field = [&](const char* key) -> const io::json& {
+    const io::json* v = io::json_field(j, key);
+    if (!v) bad_file(std::string("value_clusters.json: missing \"") + key + "\"");
+    return *v;
+  };
+  auto count = [&](const char* key) {
+    return io::json_int(field(key), std::string("value_clusters.json: \"") + key + "\"", 0, INT_MAX, ErrorCode::kBadFile);
+  };
+  c.n_layers = count("nLayers");
+  c.d_mlp = count("dMlp");
+  c.k = count("k");
+  const io::json& a = field("assignment");
+  if (!a.is_array()) bad_file("value_clusters.json: \"assignment\" must be an array");
+  for (const auto& e : a) c.assignment.push_back(io::json_int(e, "value_clusters.json: cluster id", INT_MIN, INT_MAX, ErrorCode::kBadFile));
   if (c.n_layers != cfg.n_layers || c.d_mlp != cfg.d_mlp)
     bad_file("value_clusters.json: made for " + std::to_string(c.n_layers) + "x" + std::to_string(c.d_mlp) +
              " value vectors, but the model has " + std::to_string(cfg.n_layers) + "x" + std::to_string(cfg.d_mlp));
@@ -149,7 +148,7 @@ std::vector<TokenScore> cluster_top_tokens(const Model& m, const Clusters& c, in
     m.value_vector(mb.layer, mb.index, v.data());
     for (int i = 0; i < cfg.d_model; ++i) sum[i] += v[i];
   }
-  kernels::gemm(r.data(), cfg.d_vocab, sum.data(), cfg.d_model, 1, m.weights().unembed);
+  kernels::gemm(r.data(), cfg.d_vocab, sum.data(), cfg.d_model, 1, m.weights().W_U);
   return top_tokens(r.data(), cfg.d_vocab, k, false);
 }
 

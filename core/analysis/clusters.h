@@ -11,6 +11,7 @@
 
 #include "core/analysis/tokens.h"
 #include "core/analysis/value_vectors.h"
+#include "core/io/json.h"
 #include "core/model/model.h"
 
 namespace lmdbg {
@@ -30,9 +31,9 @@ struct ClusterOptions {
 
 Clusters cluster_value_vectors(const Model& m, const ClusterOptions& opt);
 
-std::string clusters_to_json(const Clusters& c);
-// Validates the shape against the model; throws Error(kBadFile) naming the problem.
-Clusters clusters_from_json(std::string_view text, const Model& m);
+io::ojson clusters_to_json(const Clusters& c);
+// value_clusters.json, validated against the model; throws Error(kBadFile) naming the problem.
+Clusters clusters_from_json(const io::json& j, const Model& m);
 
 std::vector<ValueVectorRef> cluster_members(const Clusters& c, int cluster);
 // Top tokens of wte · (sum of the members' value vectors).

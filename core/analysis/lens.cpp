@@ -14,10 +14,10 @@ void lens_logits(const Model& m, const float* x, int n, bool normed, float* out)
   std::vector<float> ln;
   if (normed) {
     ln.resize(static_cast<size_t>(n) * c.d_model);
-    ops::layernorm(ln.data(), x, w.lnf_g.data(), w.lnf_b.data(), n, c.d_model, c.ln_eps);
+    ops::layernorm(ln.data(), x, w.ln_final_w.data(), w.ln_final_b.data(), n, c.d_model, c.ln_eps);
     rows = ln.data();
   }
-  kernels::gemm(out, c.d_vocab, rows, c.d_model, n, w.unembed);
+  kernels::gemm(out, c.d_vocab, rows, c.d_model, n, w.W_U);
 }
 
 }  // namespace lmdbg

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/analysis/value_vectors.h"
 #include "core/error.h"
 #include "core/kernels/gemm.h"
 #include "core/kernels/rows.h"
@@ -51,7 +50,7 @@ struct SearchStatsBuilder::Impl {
   }
 
   void unit() {
-    const kernels::PackedMatrix& U = m.weights().unembed;  // [d, V]: column t = wte[t]
+    const kernels::PackedMatrix& U = m.weights().W_U;  // [d, V]: column t = wte[t]
     if (phase == 0) {  // mu, in double
       const int n = std::min(kMuChunk, V - pos);
       at.resize(static_cast<size_t>(d) * n);
@@ -123,7 +122,7 @@ struct SearchStatsBuilder::Impl {
       pos = 0;
     } else if (phase == 3) {  // per vector: mean = mu·v, var = vᵀΣv = 2 v·(U v)
       const int l = pos / D, i0 = pos % D, n = std::min(kChunk, D - i0);
-      const kernels::PackedMatrix& P = m.weights().layers[l].mlp_proj;
+      const kernels::PackedMatrix& P = m.weights().layers[l].W_out;
       if (i0 == 0) kernels::rows_dot(P, mu.data(), 1, d, st.mean.data() + static_cast<size_t>(l) * D, D, 0, D);
       kernels::copy_rows(P, i0, i0 + n, a.data(), d);
       for (const auto& b : ublocks)
@@ -202,7 +201,7 @@ std::vector<std::vector<float>> zscores(const Model& m, const SearchStats& s, co
   for (int j = 0; j < q; ++j) m.embedding(tokens[j], e.data() + static_cast<size_t>(j) * d);
   std::vector<std::vector<float>> z(q, std::vector<float>(static_cast<size_t>(c.n_layers) * D));
   for (int l = 0; l < c.n_layers; ++l) {
-    kernels::rows_dot(m.weights().layers[l].mlp_proj, e.data(), q, d, dots.data(), D, 0, D);
+    kernels::rows_dot(m.weights().layers[l].W_out, e.data(), q, d, dots.data(), D, 0, D);
     for (int j = 0; j < q; ++j)
       for (int i = 0; i < D; ++i) {
         const size_t idx = static_cast<size_t>(l) * D + i;
@@ -219,7 +218,7 @@ std::vector<float> token_zscores(const Model& m, const SearchStats& s, int token
 }
 
 std::vector<SearchHit> search_value_vectors(const Model& m, const SearchStats& s, const std::vector<std::string>& keywords,
-                                            int limit, int top_k) {
+                                            int limit) {
   const Config& c = m.config();
   const int n = c.n_layers * c.d_mlp;
   if (limit < 1 || limit > n) invalid("search: limit must be in [1, " + std::to_string(n) + "]");
@@ -244,7 +243,6 @@ std::vector<SearchHit> search_value_vectors(const Model& m, const SearchStats& s
   std::vector<int> idx(limit);
   const int got = kernels::topk(total.data(), n, limit, idx.data());
   std::vector<SearchHit> hits;
-  std::vector<ValueVectorRef> refs;
   for (int r = 0; r < got; ++r) {
     const int i = idx[r];
     SearchHit h;
@@ -253,11 +251,6 @@ std::vector<SearchHit> search_value_vectors(const Model& m, const SearchStats& s
     h.score = total[i];
     for (size_t k = 0; k < kws.size(); ++k) h.matched.push_back({best_tok[k][i], best[k][i], NAN});
     hits.push_back(std::move(h));
-    refs.push_back({hits.back().layer, hits.back().index});
-  }
-  if (top_k > 0) {
-    const auto vt = value_vector_tokens(m, refs, top_k, 0);
-    for (size_t r = 0; r < hits.size(); ++r) hits[r].top = vt[r].top;
   }
   return hits;
 }

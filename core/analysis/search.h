@@ -63,9 +63,10 @@ struct SearchHit {
 
 std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std::string>& keywords);
 
-// Ranks all n_layers × d_mlp value vectors. top_k > 0 also projects the returned hits.
+// Ranks all n_layers × d_mlp value vectors (hits' `top` left empty: the Session fills it from its
+// value index).
 std::vector<SearchHit> search_value_vectors(const Model& m, const SearchStats& stats,
-                                            const std::vector<std::string>& keywords, int limit, int top_k = 0);
+                                            const std::vector<std::string>& keywords, int limit);
 
 // z-scores of one token against every value vector ([L * d_mlp]); exposed for tests and tools.
 std::vector<float> token_zscores(const Model& m, const SearchStats& stats, int token);

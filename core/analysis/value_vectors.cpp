@@ -61,7 +61,7 @@ void project_top_bottom(const Model& m, const float* a, int n, int top_k, int bo
   if (n == 0) return;
   top_k = std::min(top_k, V);
   bottom_k = std::min(bottom_k, V);
-  const kernels::PackedMatrix& U = m.weights().unembed;
+  const kernels::PackedMatrix& U = m.weights().W_U;
   std::vector<float> buf(static_cast<size_t>(std::min(n, kMaxRows)) * std::min(B, V));
   std::vector<int> idx(std::max(1, std::max(top_k, bottom_k)));
   std::vector<std::vector<Ranked>> rt(n), rb(n);
@@ -94,11 +94,10 @@ namespace {
 
 // Projects refs (distinct, not all indexed) and stores every one in the index; returns the lists
 // with at least max(top_k, k) / max(bottom_k, k) entries.
-void project_and_store(const Model& m, const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k,
+void project_and_store(const Model& m, ValueIndex& ix, const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k,
                        std::vector<std::vector<TokenScore>>& top, std::vector<std::vector<TokenScore>>& bottom) {
   const Config& c = m.config();
   const int d = c.d_model;
-  ValueIndex& ix = m.value_index();
   const int K = ix.k();
   const int n = static_cast<int>(refs.size());
   std::vector<float> a(static_cast<size_t>(n) * d);
@@ -120,13 +119,12 @@ void project_and_store(const Model& m, const std::vector<ValueVectorRef>& refs, 
 
 }  // namespace
 
-std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, const std::vector<ValueVectorRef>& refs, int top_k,
-                                                   int bottom_k) {
+std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, ValueIndex& ix, const std::vector<ValueVectorRef>& refs,
+                                                   int top_k, int bottom_k) {
   const Config& c = m.config();
   for (const auto& r : refs) m.check_neuron(r.layer, r.index);
   if (top_k < 0 || bottom_k < 0 || top_k > c.d_vocab || bottom_k > c.d_vocab)
     invalid("value vectors: top-k must be in [0, " + std::to_string(c.d_vocab) + "]");
-  const ValueIndex& ix = m.value_index();
   std::vector<ValueVectorTokens> out(refs.size());
   std::vector<int32_t> ti(top_k), bi(bottom_k);
   std::vector<float> ts(top_k), bs(bottom_k);
@@ -137,7 +135,7 @@ std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, const std::ve
     auto& o = out[i];
     o.layer = r.layer;
     o.index = r.index;
-    o.norm = m.weights().layers[r.layer].value_norms[r.index];
+    o.norm = m.weights().layers[r.layer].W_out_norms[r.index];
     if (top_k == 0 && bottom_k == 0) continue;
     if (ix.get(r.layer, r.index, top_k, bottom_k, ti.data(), ts.data(), bi.data(), bs.data())) {
       for (int k = 0; k < top_k; ++k) o.top.push_back({ti[k], ts[k], NAN});
@@ -149,7 +147,7 @@ std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, const std::ve
   }
   if (todo.empty()) return out;
   std::vector<std::vector<TokenScore>> top, bottom;
-  project_and_store(m, todo, top_k, bottom_k, top, bottom);
+  project_and_store(m, ix, todo, top_k, bottom_k, top, bottom);
   for (size_t i = 0; i < refs.size(); ++i) {
     auto it = missing.find({refs[i].layer, refs[i].index});
     if (it == missing.end()) continue;
@@ -161,9 +159,8 @@ std::vector<ValueVectorTokens> value_vector_tokens(const Model& m, const std::ve
   return out;
 }
 
-int fill_value_index(const Model& m, int max_vectors) {
+int fill_value_index(const Model& m, ValueIndex& ix, int max_vectors) {
   const Config& c = m.config();
-  ValueIndex& ix = m.value_index();
   std::vector<ValueVectorRef> todo;
   {
     std::lock_guard<std::mutex> lock(ix.mutex());
@@ -174,7 +171,7 @@ int fill_value_index(const Model& m, int max_vectors) {
       const auto& L = m.weights().layers;
       const int D = c.d_mlp;
       std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-        return L[a / D].value_norms[a % D] > L[b / D].value_norms[b % D];
+        return L[a / D].W_out_norms[a % D] > L[b / D].W_out_norms[b % D];
       });
     }
   }
@@ -187,7 +184,7 @@ int fill_value_index(const Model& m, int max_vectors) {
   }
   if (todo.empty()) return 0;
   std::vector<std::vector<TokenScore>> top, bottom;
-  project_and_store(m, todo, 0, 0, top, bottom);
+  project_and_store(m, ix, todo, 0, 0, top, bottom);
   return static_cast<int>(todo.size());
 }
 
@@ -216,9 +213,8 @@ double dot_d(const float* a, const float* b, int n) {
 
 }  // namespace
 
-std::string value_index_to_bytes(const Model& m, const SearchStats* stats) {
+std::string value_index_to_bytes(const Model& m, const ValueIndex& ix, const SearchStats* stats) {
   const Config& c = m.config();
-  const ValueIndex& ix = m.value_index();
   const int L = c.n_layers, D = c.d_mlp, K = ix.k();
   if (stats && (stats->n_layers != L || stats->d_mlp != D)) invalid("value index: statistics belong to another model");
   std::string s(kMagic, 8);
@@ -250,10 +246,10 @@ std::string value_index_to_bytes(const Model& m, const SearchStats* stats) {
   return s;
 }
 
-bool value_index_from_bytes(const Model& m, std::string_view b, SearchStats* stats_out) {
+bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, SearchStats* stats_out) {
   const Config& c = m.config();
   const int L = c.n_layers, D = c.d_mlp, V = c.d_vocab, d = c.d_model;
-  const int K = m.value_index().k();
+  const int K = ix.k();
   if (b.size() < 40 || std::memcmp(b.data(), kMagic, 8) != 0) bad_index("not an lmdbg value index (bad magic)");
   if (get_u32(b, 8) != kVersion) bad_index("unsupported version " + std::to_string(get_u32(b, 8)));
   const uint32_t fl = get_u32(b, 8 + 6 * 4);  // the word after k
@@ -352,7 +348,6 @@ bool value_index_from_bytes(const Model& m, std::string_view b, SearchStats* sta
     }
   }
   // Accepted: store everything.
-  ValueIndex& ix = m.value_index();
   for (size_t vi : present) {
     entry(vi, ids, sc);
     ix.put(static_cast<int>(vi / D), static_cast<int>(vi % D), ids.data(), sc.data(), ids.data() + K, sc.data() + K);
@@ -366,7 +361,7 @@ std::vector<float> value_projection(const Model& m, int layer, int index) {
   const Config& c = m.config();
   std::vector<float> v(c.d_model), r(c.d_vocab);
   m.value_vector(layer, index, v.data());
-  kernels::gemm(r.data(), c.d_vocab, v.data(), c.d_model, 1, m.weights().unembed);
+  kernels::gemm(r.data(), c.d_vocab, v.data(), c.d_model, 1, m.weights().W_U);
   return r;
 }
 
@@ -383,6 +378,16 @@ ValueVectorRef parse_value_vector_name(const std::string& s) {
   auto [e, ec2] = std::from_chars(q + 1, end, r.index);
   if (ec2 != std::errc() || e != end) fail_parse();
   return r;
+}
+
+std::vector<ValueVectorRef> value_vector_refs_from_json(const io::json& j) {
+  if (!j.is_array()) invalid("value vectors: expected [layer, index] pairs");
+  std::vector<ValueVectorRef> refs;
+  for (const auto& r : j) {
+    if (!r.is_array() || r.size() != 2) invalid("value vectors: expected [layer, index] pairs");
+    refs.push_back({io::json_int(r[0], "value vectors: layer"), io::json_int(r[1], "value vectors: index")});
+  }
+  return refs;
 }
 
 }  // namespace lmdbg

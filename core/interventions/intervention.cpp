@@ -1,14 +1,11 @@
 #include "intervention.h"
 
+#include <algorithm>
 #include <charconv>
-#include <climits>
-#include <cstdint>
 #include <cmath>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/io/json_depth.h"
 
 namespace lmdbg {
 
@@ -31,25 +28,33 @@ float parse_float(std::string_view s, std::string_view spec) {
   return v;
 }
 
+std::string mode_list() {
+  std::string s;
+  for (const auto& m : kModes) {
+    if (!s.empty()) s += m.mode == kModes[std::size(kModes) - 1].mode ? " or " : ", ";
+    s += std::string(m.name) + (m.takes_value ? "=V" : "");
+  }
+  return s;
+}
+
 }  // namespace
 
-const char* mode_name(InterventionMode m) {
-  switch (m) {
-    case InterventionMode::kOff: return "off";
-    case InterventionMode::kOn: return "on";
-    case InterventionMode::kSet: return "set";
-    case InterventionMode::kPre: return "pre";
-    case InterventionMode::kScale: return "scale";
-    case InterventionMode::kAdd: return "add";
-  }
-  return "?";
+const ModeInfo& mode_info(InterventionMode m) {
+  for (const auto& e : kModes)
+    if (e.mode == m) return e;
+  invalid("unknown intervention mode");
+}
+
+const char* mode_name(InterventionMode m) { return mode_info(m).name; }
+
+const ModeInfo* find_mode(std::string_view name) {
+  for (const auto& e : kModes)
+    if (name == e.name) return &e;
+  return nullptr;
 }
 
 bool Intervention::at(int pos) const {
-  if (positions.empty()) return true;
-  for (int p : positions)
-    if (p == pos) return true;
-  return false;
+  return positions.empty() || std::find(positions.begin(), positions.end(), pos) != positions.end();
 }
 
 Intervention parse_intervention(std::string_view spec) {
@@ -77,29 +82,21 @@ Intervention parse_intervention(std::string_view spec) {
   const auto eq = m.find('=');
   const std::string_view name = m.substr(0, eq);
   const bool has_value = eq != std::string_view::npos;
-  struct {
-    const char* n;
-    InterventionMode mode;
-    bool needs_value;
-  } modes[] = {{"off", InterventionMode::kOff, false}, {"on", InterventionMode::kOn, false},
-               {"set", InterventionMode::kSet, true},  {"pre", InterventionMode::kPre, true},
-               {"scale", InterventionMode::kScale, true}, {"add", InterventionMode::kAdd, true}};
-  for (const auto& md : modes) {
-    if (name != md.n) continue;
-    if (md.needs_value != has_value)
-      invalid("intervention \"" + std::string(spec) + "\": mode " + md.n +
-              (md.needs_value ? " needs a value, e.g. " + std::string(md.n) + "=2" : " takes no value"));
-    iv.mode = md.mode;
-    if (has_value) iv.value = parse_float(m.substr(eq + 1), spec);
-    return iv;
-  }
-  invalid("intervention \"" + std::string(spec) + "\": unknown mode \"" + std::string(name) +
-          "\" (expected off, on, set=V, pre=V, scale=F or add=V)");
+  const ModeInfo* mode = find_mode(name);
+  if (!mode)
+    invalid("intervention \"" + std::string(spec) + "\": unknown mode \"" + std::string(name) + "\" (expected " +
+            mode_list() + ")");
+  if (mode->takes_value != has_value)
+    invalid("intervention \"" + std::string(spec) + "\": mode " + mode->name +
+            (mode->takes_value ? " needs a value, e.g. " + std::string(mode->name) + "=2" : " takes no value"));
+  iv.mode = mode->mode;
+  if (has_value) iv.value = parse_float(m.substr(eq + 1), spec);
+  return iv;
 }
 
 std::string format_intervention(const Intervention& iv) {
   std::string s = std::to_string(iv.layer) + ":" + std::to_string(iv.index) + ":" + mode_name(iv.mode);
-  if (iv.mode != InterventionMode::kOff && iv.mode != InterventionMode::kOn) {
+  if (mode_info(iv.mode).takes_value) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "=%g", iv.value);
     s += buf;
@@ -108,58 +105,50 @@ std::string format_intervention(const Intervention& iv) {
   return s;
 }
 
-void validate_interventions(const Interventions& ivs, int n_layers, int d_mlp, int n_ctx) {
+void validate_interventions(const Interventions& ivs, const Config& c, int n_positions) {
+  const int limit = n_positions > 0 ? n_positions : c.n_ctx;
   for (const auto& iv : ivs) {
     const std::string name = "intervention " + format_intervention(iv);
-    if (iv.layer < 0 || iv.layer >= n_layers)
-      invalid(name + ": layer " + std::to_string(iv.layer) + " out of range [0, " + std::to_string(n_layers) + ")");
-    if (iv.index < 0 || iv.index >= d_mlp)
-      invalid(name + ": index " + std::to_string(iv.index) + " out of range [0, " + std::to_string(d_mlp) + ")");
+    if (iv.layer < 0 || iv.layer >= c.n_layers)
+      invalid(name + ": layer " + std::to_string(iv.layer) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+    if (iv.index < 0 || iv.index >= c.d_mlp)
+      invalid(name + ": index " + std::to_string(iv.index) + " out of range [0, " + std::to_string(c.d_mlp) + ")");
     if (!std::isfinite(iv.value)) invalid(name + ": value is not finite");
     for (int p : iv.positions)
-      if (p < 0 || p >= n_ctx)
-        invalid(name + ": position " + std::to_string(p) + " out of range [0, " + std::to_string(n_ctx) + ")");
+      if (p < 0 || p >= limit)
+        invalid(name + ": position " + std::to_string(p) + " out of range [0, " + std::to_string(limit) + ")" +
+                (n_positions > 0 ? " (the prompt has " + std::to_string(n_positions) + " tokens)" : ""));
   }
 }
 
-Interventions interventions_from_json(std::string_view text) {
-  io::check_json_depth(text, "interventions", ErrorCode::kInvalidArgument);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
-    invalid(std::string("interventions: not valid JSON (") + e.what() + ")");
-  }
+bool has_unresolved_on(const Interventions& ivs) {
+  return std::any_of(ivs.begin(), ivs.end(), [](const Intervention& iv) { return iv.mode == InterventionMode::kOn; });
+}
+
+Interventions interventions_from_json(const io::json& j) {
   if (!j.is_array()) invalid("interventions: expected an array of {layer, index, mode, value?, positions?}");
   Interventions out;
   for (size_t k = 0; k < j.size(); ++k) {
     const auto& e = j[k];
     const std::string where = "interventions[" + std::to_string(k) + "]";
     if (!e.is_object()) invalid(where + ": not an object");
+    io::json_known_keys(e, {"layer", "index", "mode", "value", "positions"}, where);
+    Intervention iv;
     for (const char* key : {"layer", "index"})
-      if (!e.contains(key) || !e[key].is_number_integer()) invalid(where + ": \"" + key + "\" must be an integer");
-    if (!e.contains("mode") || !e["mode"].is_string()) invalid(where + ": \"mode\" must be a string");
-    const std::string mode = e["mode"];
-    // The mode goes into a spec string below: keep "@", ":" and "=" out so the error names the mode.
-    if (mode.find_first_of("@:=") != std::string::npos) invalid(where + ": unknown mode \"" + mode + "\"");
-    const bool has_value = e.contains("value") && !e["value"].is_null();
-    if (has_value && !e["value"].is_number()) invalid(where + ": \"value\" must be a number");
-    std::string spec = e["layer"].dump() + ":" + e["index"].dump() + ":" + mode;
-    Intervention iv = parse_intervention(spec + (mode == "off" || mode == "on" ? "" : "=0"));
-    if (mode != "off" && mode != "on") {
-      if (!has_value) invalid(where + ": mode " + mode + " needs a \"value\"");
-      iv.value = e["value"].get<float>();
-    }
-    if (e.contains("positions") && !e["positions"].is_null()) {
-      if (!e["positions"].is_array()) invalid(where + ": \"positions\" must be null or an array of integers");
-      for (const auto& p : e["positions"]) {
-        if (!p.is_number_integer()) invalid(where + ": \"positions\" must be null or an array of integers");
-        // get<int>() would wrap 4294967296 to position 0.
-        const bool fits = p.is_number_unsigned() ? p.get<uint64_t>() <= uint64_t(INT_MAX)
-                                                 : p.get<int64_t>() >= INT_MIN && p.get<int64_t>() <= INT_MAX;
-        if (!fits) invalid(where + ": position " + p.dump() + " out of range");
-        iv.positions.push_back(p.get<int>());
-      }
+      if (!io::json_field(e, key)) invalid(where + ": \"" + key + "\" must be an integer");
+    iv.layer = io::json_int(e["layer"], where + ": \"layer\"");
+    iv.index = io::json_int(e["index"], where + ": \"index\"");
+    const io::json* mode_j = io::json_field(e, "mode");
+    if (!mode_j || !mode_j->is_string()) invalid(where + ": \"mode\" must be a string");
+    const ModeInfo* mode = find_mode(mode_j->get<std::string>());
+    if (!mode) invalid(where + ": unknown mode " + mode_j->dump() + " (expected " + mode_list() + ")");
+    iv.mode = mode->mode;
+    const io::json* value = io::json_field(e, "value");
+    if (mode->takes_value && !value) invalid(where + ": mode " + mode->name + " needs a \"value\"");
+    if (mode->takes_value) iv.value = io::json_float(*value, where + ": \"value\"");
+    if (const io::json* ps = io::json_field(e, "positions")) {
+      if (!ps->is_array()) invalid(where + ": \"positions\" must be null or an array of integers");
+      for (const auto& p : *ps) iv.positions.push_back(io::json_int(p, where + ": position"));
       if (iv.positions.empty()) invalid(where + ": \"positions\" is empty (use null for every position)");
     }
     out.push_back(std::move(iv));
@@ -167,36 +156,55 @@ Interventions interventions_from_json(std::string_view text) {
   return out;
 }
 
-bool has_unresolved_on(const Interventions& ivs) {
-  for (const auto& iv : ivs)
-    if (iv.mode == InterventionMode::kOn) return true;
-  return false;
+io::ojson to_json(const Intervention& iv) {
+  io::ojson j = {{"layer", iv.layer}, {"index", iv.index}, {"mode", mode_name(iv.mode)}};
+  if (mode_info(iv.mode).takes_value) j["value"] = iv.value;
+  j["positions"] = iv.positions.empty() ? io::ojson(nullptr) : io::ojson(iv.positions);
+  return j;
 }
 
-void apply_pre_interventions(float* u, int T, int d_mlp, int p0, int layer, const Interventions& ivs) {
-  for (const auto& iv : ivs) {
-    if (iv.layer != layer) continue;
-    if (iv.mode == InterventionMode::kOn)
-      fail(ErrorCode::kState, "intervention " + format_intervention(iv) + " was not resolved against a clean run");
-    if (iv.mode != InterventionMode::kPre) continue;
-    for (int t = 0; t < T; ++t)
-      if (iv.at(p0 + t)) u[static_cast<size_t>(t) * d_mlp + iv.index] = iv.value;
+float max_subupdate_score(const Model& model, int layer, const float* coef) {
+  const auto& norms = model.weights().layers[layer].W_out_norms;
+  float best = 0.f;
+  for (size_t j = 0; j < norms.size(); ++j) best = std::max(best, std::fabs(coef[j]) * norms[j]);
+  return best;
+}
+
+Interventions resolve_on(const Interventions& ivs, const State& clean) {
+  if (!has_unresolved_on(ivs)) return ivs;
+  const Model& model = clean.model();
+  const int d_mlp = model.config().d_mlp;
+  Interventions out = ivs;
+  for (auto& iv : out) {
+    if (iv.mode != InterventionMode::kOn) continue;
+    const float* post = clean.hook(Hook::kMlpPost, iv.layer);
+    if (!post) fail(ErrorCode::kState, "resolve_on: the clean run did not keep mlp.hook_post");
+    const float s = max_subupdate_score(model, iv.layer, post + static_cast<size_t>(clean.last_T() - 1) * d_mlp);
+    if (!std::isfinite(s))
+      invalid("intervention " + format_intervention(iv) + ": layer " + std::to_string(iv.layer) +
+              "'s largest sub-update score in the clean run is not finite (the activations overflow float)");
+    iv.mode = InterventionMode::kPre;
+    iv.value = s + 0.01f;
+  }
+  return out;
+}
+
+InterventionEditor::InterventionEditor(const Interventions& resolved) : ivs_(resolved) {
+  for (const auto& iv : ivs_) {
+    const ModeInfo& m = mode_info(iv.mode);
+    if (!m.apply) fail(ErrorCode::kState, "intervention " + format_intervention(iv) + " was not resolved against a clean run");
+    edits_.add(m.hook);
   }
 }
 
-void apply_post_interventions(float* m, int T, int d_mlp, int p0, int layer, const Interventions& ivs) {
-  for (const auto& iv : ivs) {
-    if (iv.layer != layer) continue;
+void InterventionEditor::edit(Hook h, int layer, int p0, int T, int width, float* x) const {
+  for (const auto& iv : ivs_) {
+    const ModeInfo& m = mode_info(iv.mode);
+    if (iv.layer != layer || m.hook != h) continue;
     for (int t = 0; t < T; ++t) {
       if (!iv.at(p0 + t)) continue;
-      float& x = m[static_cast<size_t>(t) * d_mlp + iv.index];
-      switch (iv.mode) {
-        case InterventionMode::kOff: x = 0.f; break;
-        case InterventionMode::kSet: x = iv.value; break;
-        case InterventionMode::kScale: x *= iv.value; break;
-        case InterventionMode::kAdd: x += iv.value; break;
-        default: break;
-      }
+      float& v = x[static_cast<size_t>(t) * width + iv.index];
+      v = m.apply(v, iv.value);
     }
   }
 }

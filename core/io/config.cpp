@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/io/json_depth.h"
+#include "core/io/json.h"
 
 namespace lmdbg {
 
@@ -27,13 +27,7 @@ int get_int(const nlohmann::json& j, const char* key, int lo, int hi, bool requi
 }  // namespace
 
 Config parse_config(std::string_view text) {
-  io::check_json_depth(text, "config.json", ErrorCode::kBadFile);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
-    bad_file(std::string("config.json: not valid JSON (") + e.what() + ")");
-  }
+  const nlohmann::json j = io::parse_json(text, "config.json", ErrorCode::kBadFile);
   if (!j.is_object()) bad_file("config.json: not a JSON object");
   if (j.contains("model_type") && j["model_type"] != "gpt2")
     bad_file("config.json: model_type " + j["model_type"].dump() + " is not \"gpt2\"");

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/io/json_depth.h"
+#include "core/io/json.h"
 
 namespace lmdbg::io {
 
@@ -83,13 +83,8 @@ SafeTensorsView parse_impl(const uint8_t* data, size_t size, uint64_t file_size,
   if (n > size - 8)
     invalid(w + ": only " + std::to_string(size) + " of the " + std::to_string(8 + n) + " header bytes were given");
 
-  check_json_depth(std::string_view(reinterpret_cast<const char*>(data + 8), n), w + ": header", ErrorCode::kBadFile);
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + n));
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
-    bad_file(w + ": header is not valid JSON (" + e.what() + ")");
-  }
+  const nlohmann::json header =
+      parse_json(std::string_view(reinterpret_cast<const char*>(data + 8), n), w + ": header", ErrorCode::kBadFile);
   if (!header.is_object()) bad_file(w + ": header is not a JSON object");
 
   SafeTensorsView view;

@@ -65,10 +65,10 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     invalid("sequence of " + std::to_string(n_past_ + T) + " tokens exceeds the model's context of " +
             std::to_string(c.n_ctx));
   model_.check_tokens(tokens.data(), tokens.size());
-  static const Interventions kNone;
-  const Interventions& ivs = opt.interventions ? *opt.interventions : kNone;
-  validate_interventions(ivs, c.n_layers, c.d_mlp, c.n_ctx);
-  if (has_unresolved_on(ivs)) fail(ErrorCode::kState, "forward: an `on` intervention must be resolved first");
+  const HookSet edits = opt.editor ? opt.editor->edits() : HookSet::none();
+  for (int i = 0; i < kHookCount; ++i)
+    if (edits.has(static_cast<Hook>(i)) && !hook_editable(static_cast<Hook>(i)))
+      fail(ErrorCode::kState, std::string("forward: hook ") + hook_suffix(static_cast<Hook>(i)) + " cannot be edited");
 
   const int d = c.d_model, H = c.n_heads, dh = c.d_head(), m = c.d_mlp, L = c.n_layers;
   const int P = n_past_;
@@ -90,24 +90,36 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
   z_.resize(static_cast<size_t>(T) * d);
   x_.resize(static_cast<size_t>(T) * d);  // members: no allocation per call once warm
   std::vector<float>& x = x_;
+  // Lets the editor change hook h of layer l in place ([T, width] at p).
+  auto edit = [&](Hook h, int l, float* p) {
+    if (edits.has(h)) opt.editor->edit(h, l, P, T, hook_width(h), p);
+  };
+  // The residual stream: edited in x itself, then copied out when kept.
+  auto resid = [&](Hook h, int l) {
+    edit(h, l, x.data());
+    if (kept_.has(h)) std::memcpy(slot(h, l), x.data(), x.size() * 4);
+  };
 
   // Embeddings.
   float* emb = slot(Hook::kEmbed, 0);
   float* pos = slot(Hook::kPosEmbed, 0);
   for (int t = 0; t < T; ++t) {
     model_.embedding(tokens[t], emb + static_cast<size_t>(t) * d);
-    std::memcpy(pos + static_cast<size_t>(t) * d, w.wpe.data() + static_cast<size_t>(P + t) * d, d * 4);
-    for (int i = 0; i < d; ++i) x[t * d + i] = emb[t * d + i] + pos[t * d + i];
+    std::memcpy(pos + static_cast<size_t>(t) * d, w.W_pos.data() + static_cast<size_t>(P + t) * d, d * 4);
   }
+  edit(Hook::kEmbed, 0, emb);
+  edit(Hook::kPosEmbed, 0, pos);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = emb[i] + pos[i];
 
   for (int l = 0; l < L; ++l) {
     const LayerWeights& lw = w.layers[l];
-    if (kept_.has(Hook::kResidPre)) std::memcpy(slot(Hook::kResidPre, l), x.data(), x.size() * 4);
+    resid(Hook::kResidPre, l);
 
     // Attention.
     float* ln1 = slot(Hook::kLn1, l);
-    ops::layernorm(ln1, x.data(), lw.ln1_g.data(), lw.ln1_b.data(), T, d, c.ln_eps);
-    kernels::gemm(qkv_.data(), 3 * d, ln1, d, T, lw.c_attn);
+    ops::layernorm(ln1, x.data(), lw.ln1_w.data(), lw.ln1_b.data(), T, d, c.ln_eps);
+    edit(Hook::kLn1, l, ln1);
+    kernels::gemm(qkv_.data(), 3 * d, ln1, d, T, lw.W_QKV);
     float* kc = kcache_[l].data();
     float* vc = vcache_[l].data();
     for (int t = 0; t < T; ++t) {
@@ -117,31 +129,35 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     float* pattern = kept_.has(Hook::kPattern) ? slot(Hook::kPattern, l) : nullptr;
     ops::attention_forward(z_.data(), pattern, qkv_.data(), 3 * d, kc, vc, d, T, P, H, dh);
     float* attn_out = slot(Hook::kAttnOut, l);
-    kernels::gemm(attn_out, d, z_.data(), d, T, lw.attn_proj);
+    kernels::gemm(attn_out, d, z_.data(), d, T, lw.W_O);
+    edit(Hook::kAttnOut, l, attn_out);
     for (size_t i = 0; i < x.size(); ++i) x[i] += attn_out[i];
-    if (kept_.has(Hook::kResidMid)) std::memcpy(slot(Hook::kResidMid, l), x.data(), x.size() * 4);
+    resid(Hook::kResidMid, l);
 
-    // MLP: u = c_fc(ln2(x)) (hook_pre), m = gelu(u) (hook_post), out = m · c_proj.
+    // MLP: u = ln2(x) · W_in (hook_pre), m = gelu(u) (hook_post), out = m · W_out.
     float* ln2 = slot(Hook::kLn2, l);
-    ops::layernorm(ln2, x.data(), lw.ln2_g.data(), lw.ln2_b.data(), T, d, c.ln_eps);
+    ops::layernorm(ln2, x.data(), lw.ln2_w.data(), lw.ln2_b.data(), T, d, c.ln_eps);
+    edit(Hook::kLn2, l, ln2);
     float* u = slot(Hook::kMlpPre, l);
-    kernels::gemm(u, m, ln2, d, T, lw.c_fc);
-    apply_pre_interventions(u, T, m, P, l, ivs);
+    kernels::gemm(u, m, ln2, d, T, lw.W_in);
+    edit(Hook::kMlpPre, l, u);
     float* coef = slot(Hook::kMlpPost, l);
     ops::gelu_forward(coef, u, static_cast<size_t>(T) * m);
-    apply_post_interventions(coef, T, m, P, l, ivs);
+    edit(Hook::kMlpPost, l, coef);
     float* mlp_out = slot(Hook::kMlpOut, l);
-    kernels::gemm(mlp_out, d, coef, m, T, lw.mlp_proj);
+    kernels::gemm(mlp_out, d, coef, m, T, lw.W_out);
+    edit(Hook::kMlpOut, l, mlp_out);
     for (size_t i = 0; i < x.size(); ++i) x[i] += mlp_out[i];
-    if (kept_.has(Hook::kResidPost)) std::memcpy(slot(Hook::kResidPost, l), x.data(), x.size() * 4);
+    resid(Hook::kResidPost, l);
   }
 
   float* lnf = slot(Hook::kLnFinal, 0);
-  ops::layernorm(lnf, x.data(), w.lnf_g.data(), w.lnf_b.data(), T, d, c.ln_eps);
+  ops::layernorm(lnf, x.data(), w.ln_final_w.data(), w.ln_final_b.data(), T, d, c.ln_eps);
+  edit(Hook::kLnFinal, 0, lnf);
   logits_rows_ = !opt.logits ? 0 : opt.all_logits ? T : 1;
   logits_.resize(static_cast<size_t>(logits_rows_) * c.d_vocab);
   const float* rows = opt.all_logits ? lnf : lnf + static_cast<size_t>(T - 1) * d;
-  if (logits_rows_ > 0) kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.unembed);
+  if (logits_rows_ > 0) kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.W_U);
   n_past_ = P + T;
 }
 

@@ -5,18 +5,30 @@
 #include <span>
 #include <vector>
 
-#include "core/interventions/intervention.h"
+#include "core/model/hooks.h"
 #include "core/model/model.h"
-#include "core/trace/hooks.h"
 
 namespace lmdbg {
 
+// Edits activations in place as the forward pass computes them: interventions
+// (core/interventions) and activation patching are editors. Scoped to one forward() call,
+// like TransformerLens's run_with_hooks; positions are absolute (the KV cache's).
+class HookEditor {
+ public:
+  virtual ~HookEditor() = default;
+  // The hooks edit() is called at; hook_editable() must hold for each.
+  virtual HookSet edits() const = 0;
+  // x: the activation of `layer` at hook h for positions p0..p0+T-1, [T, width] row-major. The
+  // forward pass continues from the edited values.
+  virtual void edit(Hook h, int layer, int p0, int T, int width, float* x) const = 0;
+};
+
 struct ForwardOptions {
-  HookSet keep;                                   // hooks stored for every layer and new position
-  bool all_logits = false;                        // logits for every new position (else the last only)
-  bool logits = true;                             // false: no unembedding at all (logits_rows() = 0); a
-                                                  // trace projects ln_final itself, in its lens GEMM
-  const Interventions* interventions = nullptr;   // must be resolved (no `on`)
+  HookSet keep;                       // hooks stored for every layer and new position
+  bool all_logits = false;            // logits for every new position (else the last only)
+  bool logits = true;                 // false: no unembedding at all (logits_rows() = 0); a
+                                      // trace projects ln_final itself, in its lens GEMM
+  const HookEditor* editor = nullptr; // edits applied during this call
 };
 
 class State {

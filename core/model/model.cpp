@@ -36,8 +36,6 @@ std::unique_ptr<Model> ModelBuilder::finish() {
   if (!weights_) fail(ErrorCode::kState, "model.safetensors: no header was given");
   model_->weights_ = weights_->finish();
   weights_.reset();
-  const Config& c = model_->config_;
-  model_->value_index_.init(c.n_layers, c.d_mlp, c.d_vocab);
   return std::move(model_);
 }
 
@@ -55,11 +53,11 @@ std::unique_ptr<Model> Model::load_dir(const std::string& dir, const LoadOptions
 }
 
 void Model::value_vector(int layer, int index, float* out) const {
-  kernels::copy_rows(weights_.layers[layer].mlp_proj, index, index + 1, out, config_.d_model);
+  kernels::copy_rows(weights_.layers[layer].W_out, index, index + 1, out, config_.d_model);
 }
 
 void Model::value_vectors(int layer, int i0, int i1, float* out, size_t ld) const {
-  kernels::copy_rows(weights_.layers[layer].mlp_proj, i0, i1, out, ld);
+  kernels::copy_rows(weights_.layers[layer].W_out, i0, i1, out, ld);
 }
 
 void Model::check_layer(int layer) const {
@@ -78,13 +76,6 @@ void Model::check_tokens(const int* ids, size_t n) const {
     if (ids[i] < 0 || ids[i] >= config_.d_vocab)
       invalid("token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) + " out of range [0, " +
               std::to_string(config_.d_vocab) + ")");
-}
-
-int argmax(const float* x, int n) {
-  int best = 0;
-  for (int i = 1; i < n; ++i)
-    if (x[i] > x[best]) best = i;
-  return best;
 }
 
 }  // namespace lmdbg

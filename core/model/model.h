@@ -1,11 +1,13 @@
 // A loaded GPT-2: config, tokenizer and packed weights. Immutable after load, so one Model can
-// serve many States (KV caches).
+// serve many States (KV caches, core/model/forward.h).
 //
 //   auto model = lmdbg::Model::load_dir("path/to/gpt2");          // HF layout folder
 //   lmdbg::State st(*model);
 //   auto ids = model->tokenizer().encode("The capital of France is");
 //   st.forward(ids, {});                                          // logits of the last position
-//   int next = lmdbg::argmax(st.logits(), model->config().d_vocab);
+//   int next = lmdbg::argmax(st.logits(), model->config().d_vocab);   // core/model/sampler.h
+//
+// core/session/session.h holds a loaded model with everything computed for it.
 #pragma once
 #include <memory>
 #include <string>
@@ -13,7 +15,6 @@
 
 #include "core/io/config.h"
 #include "core/io/files.h"
-#include "core/model/value_index.h"
 #include "core/model/weights.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -30,15 +31,11 @@ class Model {
   const Weights& weights() const { return weights_; }
 
   // wte[token, :] (d floats).
-  void embedding(int token, float* out) const { weights_.unembed.col(token, out); }
+  void embedding(int token, float* out) const { weights_.W_U.col(token, out); }
   // Row i of layer l's mlp.c_proj.weight: the value vector v_i (d floats).
   void value_vector(int layer, int index, float* out) const;
   // Rows [i0, i1) of layer l's mlp.c_proj.weight, row stride ld.
   void value_vectors(int layer, int i0, int i1, float* out, size_t ld) const;
-
-  // Every value vector's top/bottom tokens, as far as computed (core/model/value_index.h). Mutable
-  // cache: filling it never changes a result.
-  ValueIndex& value_index() const { return value_index_; }
 
   // Bounds checks shared by every entry point; they throw Error(kInvalidArgument).
   void check_layer(int layer) const;
@@ -50,7 +47,6 @@ class Model {
   Config config_;
   Tokenizer tokenizer_;
   Weights weights_;
-  mutable ValueIndex value_index_;
 };
 
 // Loads a model as its bytes arrive (the browser streams model.safetensors straight into wasm
@@ -76,7 +72,5 @@ class ModelBuilder {
   io::SafeTensorsView header_;
   std::unique_ptr<WeightsBuilder> weights_;
 };
-
-int argmax(const float* x, int n);
 
 }  // namespace lmdbg

@@ -6,7 +6,6 @@
 #include <limits>
 #include <algorithm>
 #include <map>
-#include <set>
 #include <string>
 
 #include "core/error.h"
@@ -57,14 +56,6 @@ float read_elem(const TensorInfo& t, size_t i) {
       return f;
     }
   }
-}
-
-bool is_buffer(const std::string& key) {
-  if (key.rfind("h.", 0) != 0) return false;
-  const auto dot = key.find('.', 2);
-  if (dot == std::string::npos) return false;
-  const std::string rest = key.substr(dot + 1);
-  return rest == "attn.bias" || rest == "attn.masked_bias";
 }
 
 // Integer tests on the raw bits: a NaN/Inf has an all-ones exponent.
@@ -141,51 +132,36 @@ void check_weight_memory(const Config& c, const LoadOptions& opt) {
 }
 
 size_t Weights::bytes() const {
-  size_t b = unembed.bytes() + (wpe.size() + lnf_g.size() + lnf_b.size()) * 4;
+  size_t b = W_U.bytes() + (W_pos.size() + ln_final_w.size() + ln_final_b.size()) * 4;
   for (const auto& l : layers)
-    b += l.c_attn.bytes() + l.attn_proj.bytes() + l.c_fc.bytes() + l.mlp_proj.bytes() +
-         (l.ln1_g.size() * 4 + l.value_norms.size()) * 4;
+    b += l.W_QKV.bytes() + l.W_O.bytes() + l.W_in.bytes() + l.W_out.bytes() +
+         (l.ln1_w.size() * 4 + l.W_out_norms.size()) * 4;
   return b;
 }
 
 WeightsBuilder::WeightsBuilder(const Config& c, const io::SafeTensorsView& header, const LoadOptions& opt)
     : c_(c), opt_(opt) {
   check_weight_memory(c, opt);
-  // Every tensor the config needs, with its shape.
-  const int d = c.d_model, m = c.d_mlp;
-  std::map<std::string, std::vector<int64_t>> need = {{"wte.weight", {c.d_vocab, d}}, {"wpe.weight", {c.n_ctx, d}},
-                                                      {"ln_f.weight", {d}},          {"ln_f.bias", {d}}};
-  for (int l = 0; l < c.n_layers; ++l) {
-    const std::string p = "h." + std::to_string(l) + ".";
-    for (const char* ln : {"ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias"}) need[p + ln] = {d};
-    need[p + "attn.c_attn.weight"] = {d, 3 * d};
-    need[p + "attn.c_attn.bias"] = {3 * d};
-    need[p + "attn.c_proj.weight"] = {d, d};
-    need[p + "attn.c_proj.bias"] = {d};
-    need[p + "mlp.c_fc.weight"] = {d, m};
-    need[p + "mlp.c_fc.bias"] = {m};
-    need[p + "mlp.c_proj.weight"] = {m, d};
-    need[p + "mlp.c_proj.bias"] = {d};
-  }
-  std::map<std::string, const TensorInfo*> by_key;
+  std::map<std::string, CheckpointTensor, std::less<>> need;  // every tensor the config needs, by name
+  for (auto& t : gpt2_tensors(c)) need.emplace(t.name, std::move(t));
+  std::map<std::string, const TensorInfo*, std::less<>> by_key;
   for (const auto& t : header.tensors) {
-    std::string key = t.name;
-    if (key.rfind("transformer.", 0) == 0) key = key.substr(12);
-    if (key == "lm_head.weight" || is_buffer(key)) continue;  // tied to wte / attention-mask buffers
+    const std::string key(gpt2_strip_prefix(t.name));
+    if (gpt2_ignored(key)) continue;
     if (by_key.count(key))
       bad_file("model.safetensors: tensor \"" + t.name + "\" appears twice (with and without the prefix)");
     if (!need.count(key)) bad_file("model.safetensors: unexpected tensor \"" + t.name + "\" for this config");
     by_key[key] = &t;
   }
-  for (const auto& [key, shape] : need) {
+  for (const auto& [key, want] : need) {
     auto it = by_key.find(key);
     if (it == by_key.end()) fail(ErrorCode::kMissing, "model.safetensors: missing tensor \"" + key + "\"");
     const TensorInfo& t = *it->second;
     if (t.dtype != TensorDType::kF32 && t.dtype != TensorDType::kF16 && t.dtype != TensorDType::kBF16)
       bad_file("model.safetensors: " + t.name + ": dtype " + t.dtype_str + " is not supported (expected F32, F16 or BF16)");
-    if (t.shape != shape)
-      bad_file("model.safetensors: " + t.name + ": expected shape " + fmt_shape(shape) + ", got " + t.shape_str());
-    Job j{t, key};
+    if (t.shape != want.shape)
+      bad_file("model.safetensors: " + t.name + ": expected shape " + fmt_shape(want.shape) + ", got " + t.shape_str());
+    Job j{t, want.role, want.layer};
     j.info.data = nullptr;
     jobs_.push_back(std::move(j));
   }
@@ -204,7 +180,7 @@ void WeightsBuilder::feed(const uint8_t* p, size_t n) {
     if (staged_ == 0 && j.info.begin >= lo && j.info.end <= hi) {  // whole tensor in this chunk: no copy
       io::TensorInfo t = j.info;
       t.data = p + (j.info.begin - lo);
-      consume(j.key, t);
+      consume(j, t);
       ++next_;
       continue;
     }
@@ -214,7 +190,7 @@ void WeightsBuilder::feed(const uint8_t* p, size_t n) {
     if (staged_ < size) break;  // the rest comes with the next chunk
     io::TensorInfo t = j.info;
     t.data = staging_.data();
-    consume(j.key, t);
+    consume(j, t);
     staged_ = 0;
     std::vector<uint8_t>().swap(staging_);
     ++next_;
@@ -222,50 +198,62 @@ void WeightsBuilder::feed(const uint8_t* p, size_t n) {
   pos_ = hi;
 }
 
-void WeightsBuilder::consume(const std::string& key, const io::TensorInfo& t) {
+kernels::PackedMatrix& WeightsBuilder::matrix_of(Role bias_role, int layer) {
+  LayerWeights& L = w_.layers[layer];
+  switch (bias_role) {
+    case Role::kB_QKV: return L.W_QKV;
+    case Role::kB_O: return L.W_O;
+    case Role::kB_in: return L.W_in;
+    default: return L.W_out;
+  }
+}
+
+void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
   if (opt_.check_finite) check_finite(t);
   const int d = c_.d_model, m = c_.d_mlp;
   const kernels::Storage s = opt_.storage;
-  auto matrix = [&](kernels::PackedMatrix& out, int rows, int cols, const std::string& bias_key) {
+  // A weight and its bias may arrive in either order.
+  auto matrix = [&](int rows, int cols, Role bias_role) {
+    kernels::PackedMatrix& out = matrix_of(bias_role, j.layer);
     out = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), rows, cols}, nullptr, s);
-    auto it = pending_bias_.find(bias_key);
+    auto it = pending_bias_.find({bias_role, j.layer});
     if (it != pending_bias_.end()) {
       out.set_bias(it->second.data());
       pending_bias_.erase(it);
     }
-    packed_.insert(bias_key);
   };
-  auto bias = [&](kernels::PackedMatrix& target) {  // the weight may come before or after its bias
+  auto bias = [&] {
+    kernels::PackedMatrix& target = matrix_of(j.role, j.layer);
     auto v = to_floats(t);
-    if (packed_.count(key))
+    if (target.N() > 0)
       target.set_bias(v.data());
     else
-      pending_bias_[key] = std::move(v);
+      pending_bias_[{j.role, j.layer}] = std::move(v);
   };
-  if (key == "wte.weight") {
-    w_.unembed = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), c_.d_vocab, d, true}, nullptr, s);
-    return;
+  LayerWeights* L = j.layer >= 0 ? &w_.layers[j.layer] : nullptr;
+  switch (j.role) {
+    case Role::kW_E:
+      w_.W_U = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), c_.d_vocab, d, true}, nullptr, s);
+      break;
+    case Role::kW_pos: w_.W_pos = to_floats(t); break;
+    case Role::kLnFinalW: w_.ln_final_w = to_floats(t); break;
+    case Role::kLnFinalB: w_.ln_final_b = to_floats(t); break;
+    case Role::kLn1W: L->ln1_w = to_floats(t); break;
+    case Role::kLn1B: L->ln1_b = to_floats(t); break;
+    case Role::kLn2W: L->ln2_w = to_floats(t); break;
+    case Role::kLn2B: L->ln2_b = to_floats(t); break;
+    case Role::kW_QKV: matrix(d, 3 * d, Role::kB_QKV); break;
+    case Role::kW_O: matrix(d, d, Role::kB_O); break;
+    case Role::kW_in: matrix(d, m, Role::kB_in); break;
+    case Role::kW_out:
+      matrix(m, d, Role::kB_out);
+      L->W_out_norms = row_norms(t, m, d, s);
+      break;
+    case Role::kB_QKV:
+    case Role::kB_O:
+    case Role::kB_in:
+    case Role::kB_out: bias(); break;
   }
-  if (key == "wpe.weight") return void(w_.wpe = to_floats(t));
-  if (key == "ln_f.weight") return void(w_.lnf_g = to_floats(t));
-  if (key == "ln_f.bias") return void(w_.lnf_b = to_floats(t));
-  const auto dot = key.find('.', 2);
-  LayerWeights& L = w_.layers[std::stoi(key.substr(2, dot - 2))];
-  const std::string rest = key.substr(dot + 1), p = key.substr(0, dot + 1);
-  if (rest == "ln_1.weight") L.ln1_g = to_floats(t);
-  else if (rest == "ln_1.bias") L.ln1_b = to_floats(t);
-  else if (rest == "ln_2.weight") L.ln2_g = to_floats(t);
-  else if (rest == "ln_2.bias") L.ln2_b = to_floats(t);
-  else if (rest == "attn.c_attn.weight") matrix(L.c_attn, d, 3 * d, p + "attn.c_attn.bias");
-  else if (rest == "attn.c_attn.bias") bias(L.c_attn);
-  else if (rest == "attn.c_proj.weight") matrix(L.attn_proj, d, d, p + "attn.c_proj.bias");
-  else if (rest == "attn.c_proj.bias") bias(L.attn_proj);
-  else if (rest == "mlp.c_fc.weight") matrix(L.c_fc, d, m, p + "mlp.c_fc.bias");
-  else if (rest == "mlp.c_fc.bias") bias(L.c_fc);
-  else if (rest == "mlp.c_proj.weight") {
-    matrix(L.mlp_proj, m, d, p + "mlp.c_proj.bias");
-    L.value_norms = row_norms(t, m, d, s);
-  } else if (rest == "mlp.c_proj.bias") bias(L.mlp_proj);
 }
 
 Weights WeightsBuilder::finish() {

@@ -2,13 +2,13 @@
 #pragma once
 #include <cstddef>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "core/io/config.h"
 #include "core/io/safetensors.h"
 #include "core/kernels/gemm.h"
+#include "core/model/checkpoint.h"
 
 namespace lmdbg {
 
@@ -18,21 +18,23 @@ struct LoadOptions {
   bool check_finite = true;  // reject NaN/Inf weights
 };
 
+// Named by role, as TransformerLens names them; core/model/checkpoint.h maps a checkpoint's tensor
+// names to these roles.
 struct LayerWeights {
-  std::vector<float> ln1_g, ln1_b;  // [d]
-  kernels::PackedMatrix c_attn;     // attn.c_attn  [d, 3d] + bias
-  kernels::PackedMatrix attn_proj;  // attn.c_proj  [d, d] + bias
-  std::vector<float> ln2_g, ln2_b;  // [d]
-  kernels::PackedMatrix c_fc;       // mlp.c_fc     [d, d_mlp] + bias
-  kernels::PackedMatrix mlp_proj;   // mlp.c_proj   [d_mlp, d] + bias; row i = value vector v_i
-  std::vector<float> value_norms;   // [d_mlp] ||v_i||_2
+  std::vector<float> ln1_w, ln1_b;  // [d]
+  kernels::PackedMatrix W_QKV;      // [d, 3d] + b_QKV: q | k | v, heads side by side in each
+  kernels::PackedMatrix W_O;        // [d, d] + b_O: rows h*d_head..(h+1)*d_head belong to head h
+  std::vector<float> ln2_w, ln2_b;  // [d]
+  kernels::PackedMatrix W_in;       // [d, d_mlp] + b_in
+  kernels::PackedMatrix W_out;      // [d_mlp, d] + b_out; row i = value vector v_i
+  std::vector<float> W_out_norms;   // [d_mlp] ||v_i||_2
 };
 
 struct Weights {
-  kernels::PackedMatrix unembed;    // wte^T [d, V]; col(t) is the embedding of token t
-  std::vector<float> wpe;           // [n_ctx, d]
+  kernels::PackedMatrix W_U;        // [d, V], tied: col(t) is W_E[t], the embedding of token t
+  std::vector<float> W_pos;         // [n_ctx, d]
   std::vector<LayerWeights> layers;
-  std::vector<float> lnf_g, lnf_b;  // [d]
+  std::vector<float> ln_final_w, ln_final_b;  // [d]
   size_t bytes() const;
 };
 
@@ -46,8 +48,8 @@ void check_weight_memory(const Config& c, const LoadOptions& opt);
 // presence, dtype and shape before any data), then the data section in file order, in chunks of any
 // size. A tensor that spans chunks is staged; everything else is packed straight from the chunk,
 // so the peak is the packed weights plus the largest tensor, not the whole file. Accepts an
-// optional "transformer." key prefix; ignores attn.bias / attn.masked_bias buffers and a tied
-// lm_head.weight. Error messages use the file's own tensor names.
+// optional key prefix and ignores buffers (core/model/checkpoint.h). Error messages use the file's
+// own tensor names.
 class WeightsBuilder {
  public:
   WeightsBuilder(const Config& c, const io::SafeTensorsView& header, const LoadOptions& opt);
@@ -60,9 +62,11 @@ class WeightsBuilder {
  private:
   struct Job {
     io::TensorInfo info;
-    std::string key;  // name without the prefix
+    Role role;
+    int layer;
   };
-  void consume(const std::string& key, const io::TensorInfo& t);
+  void consume(const Job& j, const io::TensorInfo& t);
+  kernels::PackedMatrix& matrix_of(Role bias_role, int layer);
 
   Config c_;
   LoadOptions opt_;
@@ -72,8 +76,7 @@ class WeightsBuilder {
   uint64_t pos_ = 0, end_ = 0;
   std::vector<uint8_t> staging_;
   uint64_t staged_ = 0;
-  std::map<std::string, std::vector<float>> pending_bias_;  // biases that arrived before their weight
-  std::set<std::string> packed_;                            // bias keys whose weight is packed
+  std::map<std::pair<Role, int>, std::vector<float>> pending_bias_;  // biases that arrived before their weight
 };
 
 // The whole file at once.

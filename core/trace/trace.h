@@ -1,21 +1,25 @@
-// A trace of one prompt: LM-Debugger's three views in one structure.
+// A trace of one prompt: LM-Debugger's views in one structure.
 //  - the prediction (top-k with logit and probability),
 //  - per layer, the logit lens before the FFN (resid_mid) and after it (resid_post), and the
 //    rank/probability of the predicted token through the layers,
 //  - per layer, the dominant FFN sub-updates s_i = |m_i|·||v_i|| with their value-vector tokens,
-//  - optionally the attention pattern of every head,
+//  - optionally the attention pattern of every head, a light lens over more positions, and the
+//    clean run's layers beside the intervened ones,
 // at the last position by default or at any positions, with interventions applied.
-// trace_to_json() writes the versioned schema of docs/trace-schema.md.
+//
+// The steps below work on States that have already run (the Session runs them:
+// core/session/session.h); each is one view. trace_to_json() writes the versioned schema of
+// docs/trace-schema.md.
 #pragma once
+#include <map>
 #include <span>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/analysis/tokens.h"
 #include "core/analysis/value_vectors.h"
 #include "core/interventions/intervention.h"
-#include "core/model/model.h"
+#include "core/io/json.h"
+#include "core/model/forward.h"
 
 namespace lmdbg {
 
@@ -29,6 +33,10 @@ struct TraceOptions {
   int value_top_k = 10;           // top tokens per sub-update's value vector (0 = none)
   bool raw_lens = false;          // also the lens without ln_f
   bool attention = false;         // copy every head's pattern
+  std::vector<int> lens_positions;  // also the lens alone (no sub-updates) at these positions
+  bool lens_all_positions = false;  // ... or at every position
+  int lens_top_k = 1;               // tokens per list of that lens
+  bool clean_layers = false;      // with interventions: the clean run's layers beside the intervened ones
   Interventions interventions;    // `on` is resolved against the clean run of the same prompt
 };
 
@@ -56,9 +64,10 @@ struct PositionTrace {
   int predicted = 0;                     // argmax of the final logits
   std::vector<TokenScore> prediction;    // final top-k
   std::vector<LayerTrace> layers;
-  // With interventions: the same position in the clean run.
+  // With interventions: the same position in the clean run (its layers only with clean_layers).
   int clean_predicted = -1;
   std::vector<TokenScore> clean_prediction;
+  std::vector<LayerTrace> clean_layers;
 };
 
 struct Trace {
@@ -66,15 +75,38 @@ struct Trace {
   TraceOptions options;      // as run: positions filled in, `on` resolved to pre=V
   Interventions requested;   // as given
   std::vector<PositionTrace> positions;
+  std::vector<PositionTrace> lens;  // options.lens_positions: prediction and lens only
   std::vector<float> attention;  // [L, H, T, T] when options.attention
 };
 
-Trace run_trace(const Model& m, std::span<const int> tokens, const TraceOptions& opt);
+// Checks the options against the model and the prompt length; throws naming the bad option.
+void validate_trace(const Model& m, std::span<const int> tokens, const TraceOptions& opt);
+
+// The traced positions (sorted, distinct): the last one by default.
+std::vector<int> trace_positions(const TraceOptions& opt, int T);
+std::vector<int> lens_positions(const TraceOptions& opt, int T);
+
+// Step 1, the logit lens at position p of a state that kept resid_mid and resid_post: the
+// prediction, and per layer the lens before/after the FFN with the predicted token's rank and
+// probability. One GEMM over the unembedding for all 2·nLayers rows.
+PositionTrace lens_step(const State& st, int p, int top_k, bool raw_lens);
+
+// Step 2, the dominant sub-updates of every layer at p (the state kept mlp.hook_post), scored
+// |m_i|·||v_i||, with their direct effect on `predicted`; fills layers[l].max_score/sub_updates.
+void sub_update_step(const State& st, int p, int predicted, int n, std::vector<LayerTrace>& layers);
+
+// Step 3, the top tokens of every distinct sub-update's value vector in `layers`, in one batch
+// (served from and stored in the value index).
+void value_tokens_step(const Model& m, ValueIndex& ix, int value_top_k, std::span<std::vector<LayerTrace>*> layers);
+
+// Step 4, every head's attention pattern [L, H, T, T] (the state kept attn.hook_pattern).
+std::vector<float> attention_step(const State& st);
 
 // {"topK", "positions": "last"|"all"|[i,...], "subUpdates", "valueTopK", "rawLens", "attention",
-//  "interventions": [...]}; every key optional. Unknown keys are errors (they are usually typos).
-TraceOptions trace_options_from_json(std::string_view json_text);
+//  "lensPositions": "all"|[i,...], "lensTopK", "cleanLayers", "interventions": [...]}; every key
+// optional. Unknown keys are errors (they are usually typos).
+TraceOptions trace_options_from_json(const io::json& j);
 
-std::string trace_to_json(const Model& m, const Trace& t, bool include_attention = false, int indent = -1);
+io::ojson trace_to_json(const Model& m, const Trace& t, bool include_attention = false);
 
 }  // namespace lmdbg

@@ -1,165 +1,142 @@
-// trace_to_json: the schema documented in docs/trace-schema.md. camelCase keys; every token entry
-// carries its id and text.
+// The trace's JSON: the options as callers send them, and the schema documented in
+// docs/trace-schema.md (camelCase keys; every token entry carries its id and text).
 #include <algorithm>
-#include <climits>
-#include <cstdint>
-#include <cmath>
-#include <nlohmann/json.hpp>
 
-#include "core/analysis/value_vectors.h"
+#include "core/analysis/analysis_json.h"
 #include "core/error.h"
-#include "core/io/json_depth.h"
 #include "trace.h"
 
 namespace lmdbg {
 
 namespace {
 
-using json = nlohmann::ordered_json;
+using json = io::ojson;
 
-json token(const Model& m, int id) { return {{"id", id}, {"text", m.tokenizer().token_bytes(id)}}; }
-
-json token_list(const Model& m, const std::vector<TokenScore>& ts) {
-  json a = json::array();
-  for (const auto& t : ts) {
-    json e = token(m, t.id);
-    e["logit"] = t.logit;
-    if (!std::isnan(t.prob)) e["prob"] = t.prob;
-    a.push_back(std::move(e));
+// "last" | "all" | [i, ...] into (list, all).
+void read_positions(const io::json& p, const char* key, bool allow_last, std::vector<int>& list, bool& all) {
+  const std::string what = std::string("trace options: \"") + key + "\"";
+  if (p == "all") {
+    all = true;
+  } else if (allow_last && p == "last") {
+  } else if (p.is_array()) {
+    for (const auto& x : p) list.push_back(io::json_int(x, what + " entry"));
+  } else {
+    invalid(what + " must be " + (allow_last ? "\"last\", " : "") + "\"all\" or an array of integers");
   }
+}
+
+json layer_json(const Model& m, const LayerTrace& l, const TraceOptions& o, bool with_sub_updates) {
+  json lj = {{"layer", l.layer},
+             {"before", token_list_json(m, l.before)},
+             {"after", token_list_json(m, l.after)},
+             {"predictedRank", {{"before", l.rank_before}, {"after", l.rank_after}}},
+             {"predictedProb", {{"before", l.prob_before}, {"after", l.prob_after}}}};
+  if (o.raw_lens) {
+    lj["rawBefore"] = token_list_json(m, l.raw_before);
+    lj["rawAfter"] = token_list_json(m, l.raw_after);
+  }
+  if (!with_sub_updates) return lj;
+  lj["maxScore"] = l.max_score;
+  json subs = json::array();
+  for (const auto& s : l.sub_updates) {
+    json sj = {{"name", value_vector_name(s.layer, s.index)},
+               {"layer", s.layer},
+               {"index", s.index},
+               {"coef", s.coef},
+               {"norm", s.norm},
+               {"score", s.score},
+               {"direct", s.direct}};
+    if (o.value_top_k > 0) sj["topTokens"] = token_list_json(m, s.top);
+    subs.push_back(std::move(sj));
+  }
+  lj["subUpdates"] = std::move(subs);
+  return lj;
+}
+
+json layers_json(const Model& m, const std::vector<LayerTrace>& ls, const TraceOptions& o, bool with_sub_updates) {
+  json a = json::array();
+  for (const auto& l : ls) a.push_back(layer_json(m, l, o, with_sub_updates));
   return a;
 }
 
-json intervention_json(const Intervention& iv) {
-  json j = {{"layer", iv.layer}, {"index", iv.index}, {"mode", mode_name(iv.mode)}};
-  if (iv.mode != InterventionMode::kOff && iv.mode != InterventionMode::kOn) j["value"] = iv.value;
-  j["positions"] = iv.positions.empty() ? json(nullptr) : json(iv.positions);
-  return j;
+json position_json(const Model& m, const Trace& t, const PositionTrace& p, bool with_sub_updates) {
+  json pj;
+  pj["position"] = p.position;
+  pj["token"] = token_json(m, t.tokens[p.position]);
+  pj["predicted"] = token_json(m, p.predicted);
+  pj["prediction"] = token_list_json(m, p.prediction);
+  if (p.clean_predicted >= 0) {
+    pj["clean"] = {{"predicted", token_json(m, p.clean_predicted)},
+                   {"prediction", token_list_json(m, p.clean_prediction)},
+                   {"changed", p.clean_predicted != p.predicted}};
+    if (!p.clean_layers.empty()) pj["clean"]["layers"] = layers_json(m, p.clean_layers, t.options, true);
+  }
+  pj["layers"] = layers_json(m, p.layers, t.options, with_sub_updates);
+  return pj;
 }
 
 }  // namespace
 
-TraceOptions trace_options_from_json(std::string_view text) {
-  io::check_json_depth(text, "trace options", ErrorCode::kInvalidArgument);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.empty() ? std::string_view("{}") : text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers such as 1e400
-    invalid(std::string("trace options: not valid JSON (") + e.what() + ")");
-  }
+TraceOptions trace_options_from_json(const io::json& j) {
   if (!j.is_object()) invalid("trace options: expected an object");
+  io::json_known_keys(j,
+                      {"topK", "positions", "subUpdates", "valueTopK", "rawLens", "attention", "lensPositions",
+                       "lensTopK", "cleanLayers", "interventions"},
+                      "trace options");
   TraceOptions o;
-  // An integer that fits in int (get<int>() would silently wrap 4294967297 to 1).
-  auto as_int = [](const nlohmann::json& v, int& out) {
-    if (!v.is_number_integer()) return false;
-    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(INT_MAX)
-                               : v.get<int64_t>() < INT_MIN || v.get<int64_t>() > INT_MAX)
-      return false;
-    out = v.get<int>();
-    return true;
-  };
   auto get_int = [&](const char* key, int& out) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    if (!as_int(j[key], out)) invalid(std::string("trace options: \"") + key + "\" must be an integer in int range");
+    if (const io::json* v = io::json_field(j, key)) out = io::json_int(*v, std::string("trace options: \"") + key + "\"");
   };
   auto get_bool = [&](const char* key, bool& out) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    if (!j[key].is_boolean()) invalid(std::string("trace options: \"") + key + "\" must be true or false");
-    out = j[key].get<bool>();
+    if (const io::json* v = io::json_field(j, key)) out = io::json_bool(*v, std::string("trace options: \"") + key + "\"");
   };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* known[] = {"topK", "positions", "subUpdates", "valueTopK", "rawLens", "attention", "interventions"};
-    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return it.key() == k; }) == std::end(known))
-      invalid("trace options: unknown option \"" + it.key() + "\"");
-  }
   get_int("topK", o.top_k);
   get_int("subUpdates", o.sub_updates);
   get_int("valueTopK", o.value_top_k);
+  get_int("lensTopK", o.lens_top_k);
   get_bool("rawLens", o.raw_lens);
   get_bool("attention", o.attention);
-  if (j.contains("positions") && !j["positions"].is_null()) {
-    const auto& p = j["positions"];
-    if (p == "all") {
-      o.all_positions = true;
-    } else if (p == "last") {
-    } else if (p.is_array()) {
-      for (const auto& x : p) {
-        int pos;
-        if (!as_int(x, pos)) invalid("trace options: \"positions\" must be \"last\", \"all\" or integers");
-        o.positions.push_back(pos);
-      }
-    } else {
-      invalid("trace options: \"positions\" must be \"last\", \"all\" or an array of integers");
-    }
-  }
-  if (j.contains("interventions") && !j["interventions"].is_null()) o.interventions = interventions_from_json(j["interventions"].dump());
+  get_bool("cleanLayers", o.clean_layers);
+  if (const io::json* p = io::json_field(j, "positions")) read_positions(*p, "positions", true, o.positions, o.all_positions);
+  if (const io::json* p = io::json_field(j, "lensPositions"))
+    read_positions(*p, "lensPositions", false, o.lens_positions, o.lens_all_positions);
+  if (const io::json* ivs = io::json_field(j, "interventions")) o.interventions = interventions_from_json(*ivs);
   return o;
 }
 
-std::string trace_to_json(const Model& m, const Trace& t, bool include_attention, int indent) {
+io::ojson trace_to_json(const Model& m, const Trace& t, bool include_attention) {
   const Config& c = m.config();
   json j;
   j["schema"] = kTraceSchema;
   j["model"] = {{"nLayers", c.n_layers}, {"nHeads", c.n_heads}, {"dModel", c.d_model},
                 {"dMlp", c.d_mlp},       {"dVocab", c.d_vocab}, {"nCtx", c.n_ctx}};
   json toks = json::array();
-  for (int id : t.tokens) toks.push_back(token(m, id));
+  for (int id : t.tokens) toks.push_back(token_json(m, id));
   j["tokens"] = toks;
   json req = json::array(), res = json::array();
-  for (const auto& iv : t.requested) req.push_back(intervention_json(iv));
-  for (const auto& iv : t.options.interventions) res.push_back(intervention_json(iv));
+  for (const auto& iv : t.requested) req.push_back(to_json(iv));
+  for (const auto& iv : t.options.interventions) res.push_back(to_json(iv));
   j["options"] = {{"topK", t.options.top_k},
                   {"positions", t.options.positions},
                   {"subUpdates", t.options.sub_updates},
                   {"valueTopK", t.options.value_top_k},
                   {"rawLens", t.options.raw_lens},
                   {"attention", t.options.attention}};
+  if (!t.lens.empty()) {
+    j["options"]["lensPositions"] = t.options.lens_positions;
+    j["options"]["lensTopK"] = t.options.lens_top_k;
+  }
+  if (t.options.clean_layers) j["options"]["cleanLayers"] = true;
   j["interventions"] = req;
   j["resolvedInterventions"] = res;
-
   json positions = json::array();
-  for (const auto& p : t.positions) {
-    json pj;
-    pj["position"] = p.position;
-    pj["token"] = token(m, t.tokens[p.position]);
-    pj["predicted"] = token(m, p.predicted);
-    pj["prediction"] = token_list(m, p.prediction);
-    if (p.clean_predicted >= 0) {
-      pj["clean"] = {{"predicted", token(m, p.clean_predicted)},
-                     {"prediction", token_list(m, p.clean_prediction)},
-                     {"changed", p.clean_predicted != p.predicted}};
-    }
-    json layers = json::array();
-    for (const auto& l : p.layers) {
-      json lj = {{"layer", l.layer},
-                 {"before", token_list(m, l.before)},
-                 {"after", token_list(m, l.after)},
-                 {"predictedRank", {{"before", l.rank_before}, {"after", l.rank_after}}},
-                 {"predictedProb", {{"before", l.prob_before}, {"after", l.prob_after}}},
-                 {"maxScore", l.max_score}};
-      if (t.options.raw_lens) {
-        lj["rawBefore"] = token_list(m, l.raw_before);
-        lj["rawAfter"] = token_list(m, l.raw_after);
-      }
-      json subs = json::array();
-      for (const auto& s : l.sub_updates) {
-        json sj = {{"name", value_vector_name(s.layer, s.index)},
-                   {"layer", s.layer},
-                   {"index", s.index},
-                   {"coef", s.coef},
-                   {"norm", s.norm},
-                   {"score", s.score},
-                   {"direct", s.direct}};
-        if (t.options.value_top_k > 0) sj["topTokens"] = token_list(m, s.top);
-        subs.push_back(std::move(sj));
-      }
-      lj["subUpdates"] = std::move(subs);
-      layers.push_back(std::move(lj));
-    }
-    pj["layers"] = std::move(layers);
-    positions.push_back(std::move(pj));
-  }
+  for (const auto& p : t.positions) positions.push_back(position_json(m, t, p, true));
   j["positions"] = std::move(positions);
+  if (!t.lens.empty()) {
+    json lens = json::array();
+    for (const auto& p : t.lens) lens.push_back(position_json(m, t, p, false));
+    j["lens"] = std::move(lens);
+  }
   if (include_attention && t.options.attention) {
     const int T = static_cast<int>(t.tokens.size()), H = c.n_heads;
     json att = json::array();
@@ -177,7 +154,7 @@ std::string trace_to_json(const Model& m, const Trace& t, bool include_attention
     }
     j["attention"] = std::move(att);
   }
-  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+  return j;
 }
 
 }  // namespace lmdbg

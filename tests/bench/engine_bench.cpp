@@ -9,10 +9,7 @@
 
 #include "core/analysis/search.h"
 #include "core/io/files.h"
-#include "core/model/forward.h"
-#include "core/model/generate.h"
-#include "core/model/model.h"
-#include "core/trace/trace.h"
+#include "core/session/session.h"
 
 namespace {
 
@@ -21,19 +18,24 @@ std::string model_dir() {
   return e ? e : std::string(LMDBG_SOURCE_DIR) + "/build/bench-models/gpt2-small";
 }
 
-const lmdbg::Model* model(lmdbg::kernels::Storage s) {
-  static std::unique_ptr<lmdbg::Model> m32, m16;
-  auto& m = s == lmdbg::kernels::Storage::kF32 ? m32 : m16;
+lmdbg::Session* session(lmdbg::kernels::Storage s) {
+  static std::unique_ptr<lmdbg::Session> s32, s16;
+  auto& m = s == lmdbg::kernels::Storage::kF32 ? s32 : s16;
   if (!m) {
     lmdbg::LoadOptions opt;
     opt.storage = s;
     try {
-      m = lmdbg::Model::load_dir(model_dir(), opt);
+      m = std::make_unique<lmdbg::Session>(lmdbg::Model::load_dir(model_dir(), opt));
     } catch (const std::exception&) {
       return nullptr;
     }
   }
   return m.get();
+}
+
+const lmdbg::Model* model(lmdbg::kernels::Storage s) {
+  const auto* x = session(s);
+  return x ? &x->model() : nullptr;
 }
 
 std::vector<int> prompt(const lmdbg::Model& m, int n) {
@@ -71,10 +73,10 @@ void Engine_Forward(benchmark::State& st) {
 
 // A full trace: prediction, every layer's before/after lens, 10 sub-updates per layer with top-10 tokens.
 void Engine_Trace(benchmark::State& st) {
-  const auto* m = model(storage_of(st));
-  if (!m) return st.SkipWithError("no benchmark model");
-  const auto ids = prompt(*m, static_cast<int>(st.range(1)));
-  for (auto _ : st) benchmark::DoNotOptimize(lmdbg::run_trace(*m, ids, {}));
+  auto* s = session(storage_of(st));
+  if (!s) return st.SkipWithError("no benchmark model");
+  const auto ids = prompt(s->model(), static_cast<int>(st.range(1)));
+  for (auto _ : st) benchmark::DoNotOptimize(s->trace(ids, {}));
 }
 
 // One generation step with 32 tokens of context in the KV cache.

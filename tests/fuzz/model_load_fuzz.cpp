@@ -15,10 +15,7 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/model/forward.h"
-#include "core/model/generate.h"
-#include "core/model/model.h"
-#include "core/trace/trace.h"
+#include "core/session/session.h"
 #include "fuzz_util.h"
 
 using namespace lmdbg;
@@ -56,7 +53,8 @@ std::unique_ptr<Model> load_streamed(const fuzz::Files& f, const LoadOptions& op
   return b.finish();
 }
 
-void exercise(const Model& m) {
+void exercise(Session& s) {
+  const Model& m = s.model();
   const Config& c = m.config();
   const std::vector<int> ids = {1, 2, c.d_vocab - 1};
   State st(m);
@@ -65,16 +63,16 @@ void exercise(const Model& m) {
   o.top_k = 3;
   o.all_positions = true;
   o.interventions = {parse_intervention("0:0:on")};
-  const Trace t = run_trace(m, ids, o);
+  const Trace t = s.trace(ids, o);
   FUZZ_CHECK(t.positions.size() == ids.size());
-  (void)trace_to_json(m, t);
-  Sampling s;
-  s.greedy = false;
-  s.temperature = 0.7f;
-  s.top_k = 5;
-  Generator g(m, ids, {}, s);
-  for (int i = 0; i < 3 && g.remaining() > 0; ++i) {
-    const int tok = g.next();
+  (void)trace_to_json(m, t).dump(-1, ' ', false, io::ojson::error_handler_t::replace);
+  Sampling sampling;
+  sampling.greedy = false;
+  sampling.temperature = 0.7f;
+  sampling.top_k = 5;
+  auto g = s.generate(ids, {}, sampling);
+  for (int i = 0; i < 3 && g->remaining() > 0; ++i) {
+    const int tok = g->next();
     FUZZ_CHECK(tok >= 0 && tok < c.d_vocab);
   }
 }
@@ -107,20 +105,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   LoadOptions opt;
   opt.memory_limit = 64u << 20;  // refuse configs that would allocate more than the fuzzer's RSS budget
-  std::unique_ptr<Model> m;
+  std::unique_ptr<Session> s;
   try {
-    m = chunking == 0 ? Model::load(f.view(), opt) : load_streamed(f, opt, chunking);
+    s = std::make_unique<Session>(chunking == 0 ? Model::load(f.view(), opt) : load_streamed(f, opt, chunking));
   } catch (const Error&) {
     return 0;
   }
   try {
-    exercise(*m);
+    exercise(*s);
   } catch (const Error& e) {
     // A model that loaded must run: an error here is a bug, except "the context is too short" for
     // configs whose n_ctx is below the 3-token prompt, and the documented refusal of an `on` switch
     // whose clean-run score overflows float (finite but extreme weights).
     const bool overflow = std::string(e.what()).find("is not finite") != std::string::npos;
-    if (m->config().n_ctx >= 3 && !overflow) fuzz::invariant_failed(e.what(), __FILE__, __LINE__);
+    if (s->model().config().n_ctx >= 3 && !overflow) fuzz::invariant_failed(e.what(), __FILE__, __LINE__);
   }
   return 0;
 }

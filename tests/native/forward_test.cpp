@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "core/model/forward.h"
-#include "core/model/generate.h"
+#include "core/model/sampler.h"
 #include "core/model/model.h"
 #include "test_util.h"
 
@@ -147,41 +147,57 @@ TEST(Forward, BadInputsThrowAndStateStaysUsable) {
   EXPECT_EQ(st.n_past(), n_ctx);
 }
 
-TEST(Generate, GreedyMatchesReference) {
-  for (const char* v : {"l4-f32", "l2-f16"}) {
-    auto model = Model::load_dir(test::model_dir(v));
-    test::Reference ref(v);
-    int checked = 0;
-    for (const auto& g : ref.meta["generation"]) {
-      if (!g["interventions"].empty()) continue;
-      Generator gen(*model, g["prompt_ids"].get<std::vector<int>>(), {}, Sampling{});
-      std::vector<int> got;
-      for (size_t i = 0; i < g["new_ids"].size(); ++i) got.push_back(gen.next());
-      EXPECT_EQ(got, g["new_ids"].get<std::vector<int>>()) << v;
-      ++checked;
-    }
-    EXPECT_GT(checked, 0);
-  }
+TEST(ForwardOptions, NoLogitsSkipsTheUnembeddingAndKeepsHooks) {
+  auto m = Model::load_dir(test::model_dir("l4-f32"));
+  const auto ids = m->tokenizer().encode("The capital of France is");
+  State a(*m), b(*m);
+  ForwardOptions oa, ob;
+  oa.keep.add(Hook::kResidPost);
+  ob.keep.add(Hook::kResidPost);
+  ob.logits = false;
+  a.forward(ids, oa);
+  b.forward(ids, ob);
+  EXPECT_EQ(b.logits_rows(), 0);
+  EXPECT_EQ(a.logits_rows(), 1);
+  const size_t n = ids.size() * m->config().d_model;
+  for (int l = 0; l < m->config().n_layers; ++l)
+    EXPECT_EQ(0, std::memcmp(a.hook(Hook::kResidPost, l), b.hook(Hook::kResidPost, l), n * 4));
 }
 
-TEST(Generate, SampledIsDeterministicPerSeedAndStopsAtContext) {
-  auto model = Model::load_dir(test::model_dir("l2-f32-prefix"));
-  const std::vector<int> prompt = {10, 20, 30};
-  Sampling s;
-  s.greedy = false;
-  s.temperature = 1.5f;
-  s.top_k = 20;
-  s.seed = 7;
-  auto run = [&](uint64_t seed) {
-    s.seed = seed;
-    Generator g(*model, prompt, {}, s);
-    std::vector<int> out;
-    for (int i = 0; i < 20; ++i) out.push_back(g.next());
-    return out;
-  };
-  EXPECT_EQ(run(7), run(7));
-  EXPECT_NE(run(7), run(8));
-  Generator g(*model, prompt, {}, Sampling{});
-  while (g.remaining() > 0) g.next();
-  EXPECT_THROW(g.next(), Error);
+// A HookEditor sees every editable hook at absolute positions, and what it writes is what the pass
+// continues from: zeroing mlp.hook_post of a layer at one position equals a run without that FFN
+// output there (mlp_out = b_out).
+TEST(ForwardOptions, EditorEditsHooksInPlace) {
+  auto m = Model::load_dir(test::model_dir("l4-f32"));
+  const auto ids = m->tokenizer().encode("The capital of France is");
+  const int d_mlp = m->config().d_mlp, d = m->config().d_model, T = static_cast<int>(ids.size());
+  struct ZeroPost : HookEditor {
+    int calls = 0;
+    mutable int seen = 0;
+    HookSet edits() const override { return HookSet{}.add(Hook::kMlpPost).add(Hook::kResidPre); }
+    void edit(Hook h, int layer, int p0, int n, int width, float* x) const override {
+      ++seen;
+      if (h == Hook::kMlpPost && layer == 2)
+        for (int i = 0; i < width; ++i) x[static_cast<size_t>(n - 1) * width + i] = 0.f;
+      EXPECT_EQ(p0, 0);
+    }
+  } editor;
+  State st(*m);
+  ForwardOptions o;
+  o.keep.add(Hook::kMlpPost).add(Hook::kMlpOut);
+  o.editor = &editor;
+  st.forward(ids, o);
+  EXPECT_EQ(editor.seen, 2 * m->config().n_layers);
+  const float* post = st.hook(Hook::kMlpPost, 2) + static_cast<size_t>(T - 1) * d_mlp;
+  for (int i = 0; i < d_mlp; ++i) ASSERT_EQ(post[i], 0.f);
+  const float* out = st.hook(Hook::kMlpOut, 2) + static_cast<size_t>(T - 1) * d;
+  for (int i = 0; i < d; ++i) ASSERT_EQ(out[i], m->weights().layers[2].W_out.bias(i));
+  // The pattern is computed inside attention and cannot be edited.
+  struct Pattern : HookEditor {
+    HookSet edits() const override { return HookSet{}.add(Hook::kPattern); }
+    void edit(Hook, int, int, int, int, float*) const override {}
+  } bad;
+  o.editor = &bad;
+  State st2(*m);
+  EXPECT_THROW(st2.forward(ids, o), Error);
 }

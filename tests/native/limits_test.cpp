@@ -33,15 +33,11 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();  // <sanitizer/allo
 #include "core/analysis/value_vectors.h"
 #include "core/error.h"
 #include "core/interventions/intervention.h"
-#include "core/interventions/resolve.h"
 #include "core/io/config.h"
-#include "core/io/json_depth.h"
+#include "core/io/json.h"
 #include "core/io/safetensors.h"
-#include "core/model/forward.h"
-#include "core/model/generate.h"
-#include "core/model/model.h"
-#include "core/trace/hooks.h"
-#include "core/trace/trace.h"
+#include "core/model/hooks.h"
+#include "core/session/session.h"
 #include "test_util.h"
 
 using namespace lmdbg;
@@ -116,9 +112,16 @@ size_t heap_in_use() {
 #endif
 }
 
-const Model& small_model() {
-  static const auto m = Model::load_dir(test::model_dir("l2-f16"));
-  return *m;
+Session& small_session() {
+  static const auto s = test::session("l2-f16");
+  return *s;
+}
+const Model& small_model() { return small_session().model(); }
+
+Interventions ivs_text(const std::string& t) { return test::interventions_text(t); }
+TraceOptions opts_text(const std::string& t) { return test::trace_options_text(t); }
+Clusters clusters_text(const std::string& t, const Model& m) {
+  return clusters_from_json(io::parse_json(t, "value_clusters.json", ErrorCode::kBadFile), m);
 }
 
 }  // namespace
@@ -329,9 +332,9 @@ TEST(LimitsJson, DeepNestingIsAnErrorNotAStackOverflow) {
     g.weights = with_header(f.weights, hs);
     EXPECT_ERROR(Model::load(g.view()), "model.safetensors: header: JSON nested deeper than 64 levels");
   }
-  EXPECT_ERROR(interventions_from_json(deep), "interventions: JSON nested deeper than 64 levels");
-  EXPECT_ERROR(trace_options_from_json(R"({"interventions":)" + deep + "}"), "trace options: JSON nested deeper");
-  EXPECT_ERROR(trace_options_from_json(nested(100000, '{', '}')), "nested deeper");
+  EXPECT_ERROR(ivs_text(deep), "interventions: JSON nested deeper than 64 levels");
+  EXPECT_ERROR(opts_text(R"({"interventions":)" + deep + "}"), "trace options: JSON nested deeper");
+  EXPECT_ERROR(opts_text(nested(100000, '{', '}')), "nested deeper");
   // Brackets inside strings do not count; 64 levels are fine.
   EXPECT_EQ(io::json_nesting_depth(R"({"a":"[[[[\"[[[","b":[1,{"c":[]}]})"), 4);
   Files g = f;
@@ -344,34 +347,31 @@ TEST(LimitsJson, DeepNestingIsAnErrorNotAStackOverflow) {
 // Found by fuzz_safetensors: a number beyond double's range makes nlohmann throw out_of_range (not
 // parse_error), which escaped every parser as a foreign exception (std::terminate in the CLI).
 TEST(LimitsJson, NumbersBeyondDoubleAreErrors) {
-  EXPECT_NE(parse_st_error(u64le(5) + "1e400").find("t.safetensors: header is not valid JSON"), std::string::npos);
+  EXPECT_NE(parse_st_error(u64le(5) + "1e400").find("t.safetensors: header: not valid JSON"), std::string::npos);
   EXPECT_NE(parse_st_error(st_file(R"({"x":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4)).find("not valid JSON"),
             std::string::npos);
   EXPECT_ERROR(parse_config(R"({"n_layer": 2, "layer_norm_epsilon": -1e999})"), "config.json: not valid JSON");
-  EXPECT_ERROR(interventions_from_json(R"([{"layer":0,"index":1,"mode":"set","value":1e400}])"), "interventions: not valid JSON");
-  EXPECT_ERROR(trace_options_from_json(R"({"topK": 1e400})"), "trace options: not valid JSON");
-  EXPECT_ERROR(clusters_from_json(R"({"schema": 1e400})", small_model()), "value_clusters.json: not valid JSON");
-  EXPECT_ERROR(clusters_from_json(R"({"schema": 5})", small_model()), "not an lmdbg.clusters/1 file");
+  EXPECT_ERROR(ivs_text(R"([{"layer":0,"index":1,"mode":"set","value":1e400}])"), "interventions: not valid JSON");
+  EXPECT_ERROR(opts_text(R"({"topK": 1e400})"), "trace options: not valid JSON");
+  EXPECT_ERROR(clusters_text(R"({"schema": 1e400})", small_model()), "value_clusters.json: not valid JSON");
+  EXPECT_ERROR(clusters_text(R"({"schema": 5})", small_model()), "not an lmdbg.clusters/1 file");
 }
 
 // ---- request parsers: integers that used to wrap; modes are checked before they go into a spec string ----
 
 TEST(LimitsRequests, IntegersOutsideIntRangeAreErrorsNotWrapped) {
-  EXPECT_ERROR(trace_options_from_json(R"({"topK": 4294967297})"), "\"topK\" must be an integer in int range");
-  EXPECT_ERROR(trace_options_from_json(R"({"subUpdates": -4294967296})"), "\"subUpdates\" must be an integer");
-  EXPECT_ERROR(trace_options_from_json(R"({"valueTopK": 18446744073709551615})"), "\"valueTopK\" must be an integer");
-  EXPECT_ERROR(trace_options_from_json(R"({"positions": [4294967296]})"), "\"positions\" must be");
-  EXPECT_ERROR(interventions_from_json(R"([{"layer":0,"index":1,"mode":"off","positions":[4294967296]}])"),
-               "interventions[0]: position 4294967296 out of range");
-  EXPECT_ERROR(interventions_from_json(R"([{"layer":4294967296,"index":1,"mode":"off"}])"), "layer \"4294967296\" is not an integer");
-  EXPECT_ERROR(interventions_from_json(R"([{"layer":18446744073709551615,"index":1,"mode":"off"}])"), "is not an integer");
-  EXPECT_ERROR(interventions_from_json(R"([{"layer":0,"index":1,"mode":"off@3"}])"), "unknown mode \"off@3\"");
-  EXPECT_ERROR(interventions_from_json(R"([{"layer":0,"index":1,"mode":"scale=2","value":1}])"), "unknown mode");
-  EXPECT_NO_THROW(interventions_from_json(R"([{"layer":0,"index":1,"mode":"set","value":1e300}])"));  // parsed...
-  const Model& m = small_model();
-  TraceOptions o;
-  o.interventions = interventions_from_json(R"([{"layer":0,"index":1,"mode":"set","value":1e300}])");
-  EXPECT_ERROR(run_trace(m, std::vector<int>{1, 2}, o), "value is not finite");  // ...and refused before running
+  EXPECT_ERROR(opts_text(R"({"topK": 4294967297})"), "\"topK\": 4294967297 is out of range");
+  EXPECT_ERROR(opts_text(R"({"subUpdates": -4294967296})"), "\"subUpdates\": -4294967296 is out of range");
+  EXPECT_ERROR(opts_text(R"({"valueTopK": 18446744073709551615})"), "\"valueTopK\": 18446744073709551615 is out of range");
+  EXPECT_ERROR(opts_text(R"({"positions": [4294967296]})"), "\"positions\" entry: 4294967296 is out of range");
+  EXPECT_ERROR(ivs_text(R"([{"layer":0,"index":1,"mode":"off","positions":[4294967296]}])"),
+               "interventions[0]: position: 4294967296 is out of range");
+  EXPECT_ERROR(ivs_text(R"([{"layer":4294967296,"index":1,"mode":"off"}])"), "interventions[0]: \"layer\": 4294967296 is out of range");
+  EXPECT_ERROR(ivs_text(R"([{"layer":18446744073709551615,"index":1,"mode":"off"}])"), "is out of range");
+  EXPECT_ERROR(ivs_text(R"([{"layer":0,"index":1,"mode":"off@3"}])"), "unknown mode \"off@3\"");
+  EXPECT_ERROR(ivs_text(R"([{"layer":0,"index":1,"mode":"scale=2","value":1}])"), "unknown mode");
+  // A value beyond float's range is refused where it is read.
+  EXPECT_ERROR(ivs_text(R"([{"layer":0,"index":1,"mode":"set","value":1e300}])"), "\"value\": 1e+300 is not a finite float");
   EXPECT_ERROR(parse_intervention("0:1:scale=1e39"), "is not a finite number");
   EXPECT_ERROR(parse_intervention("0:1:off@"), "empty position list");
   EXPECT_ERROR(parse_intervention("0:1:off@1,,2"), "position \"\" is not an integer");
@@ -381,58 +381,61 @@ TEST(LimitsRequests, IntegersOutsideIntRangeAreErrorsNotWrapped) {
 // ---- prompts: empty, longer than n_ctx, huge token counts, invalid UTF-8, ids out of range ----
 
 TEST(LimitsPrompts, EveryEntryPointRefusesEmptyAndOverlongPrompts) {
-  const Model& m = small_model();
+  Session& S = small_session();
+  const Model& m = S.model();
   const int n_ctx = m.config().n_ctx;
   const std::vector<int> empty, too_long(n_ctx + 1, 5), full(n_ctx, 5);
   const std::vector<int> huge(10'000'000, 5);  // refused on its length, before anything per token
-  EXPECT_ERROR(run_trace(m, empty, {}), "trace: the prompt is empty");
-  EXPECT_ERROR(run_trace(m, too_long, {}), "trace: prompt of 65 tokens exceeds the model's context of 64");
-  EXPECT_ERROR(run_trace(m, huge, {}), "prompt of 10000000 tokens exceeds");
-  EXPECT_ERROR(Generator(m, empty, {}, Sampling{}), "generate: the prompt is empty");
-  EXPECT_ERROR(Generator(m, too_long, {}, Sampling{}), "generate: prompt of 65 tokens exceeds");
+  EXPECT_ERROR(S.trace(empty, {}), "trace: the prompt is empty");
+  EXPECT_ERROR(S.trace(too_long, {}), "trace: prompt of 65 tokens exceeds the model's context of 64");
+  EXPECT_ERROR(S.trace(huge, {}), "prompt of 10000000 tokens exceeds");
+  EXPECT_ERROR(S.generate(empty, {}, Sampling{}), "generate: the prompt is empty");
+  EXPECT_ERROR(S.generate(too_long, {}, Sampling{}), "generate: prompt of 65 tokens exceeds");
   State st(m);
   EXPECT_ERROR(st.forward(huge), "sequence of 10000000 tokens exceeds");
-  EXPECT_ERROR(resolve_on(m, too_long, {parse_intervention("0:1:on")}), "exceeds the model's context");
+  EXPECT_ERROR(S.run_with_cache(too_long, {}, {parse_intervention("0:1:on")}), "exceeds the model's context");
   // No truncation anywhere: a full context is fine, one more token is an error.
-  EXPECT_NO_THROW(run_trace(m, full, {}));
-  Generator g(m, full, {}, Sampling{});
-  EXPECT_EQ(g.remaining(), 0);
+  EXPECT_NO_THROW(S.trace(full, {}));
+  auto g = S.generate(full, {}, Sampling{});
+  EXPECT_EQ(g->remaining(), 0);
   try {
-    g.next();
+    g->next();
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kState);
     EXPECT_NE(std::string(e.what()).find("the context of 64 tokens is full"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(g.tokens().size(), size_t(n_ctx));
+  EXPECT_EQ(g->tokens().size(), size_t(n_ctx));
 }
 
 TEST(LimitsPrompts, TokenIdsAndInvalidUtf8) {
-  const Model& m = small_model();
+  Session& S = small_session();
+  const Model& m = S.model();
   for (int bad : {-1, INT_MIN, INT_MAX, m.config().d_vocab}) {
     const std::vector<int> ids = {1, bad};
-    EXPECT_ERROR(run_trace(m, ids, {}), "token id " + std::to_string(bad) + " at position 1 out of range");
+    EXPECT_ERROR(S.trace(ids, {}), "token id " + std::to_string(bad) + " at position 1 out of range");
     EXPECT_ERROR(m.tokenizer().decode(ids), "token id " + std::to_string(bad));
     EXPECT_ERROR(m.tokenizer().token_bytes(bad), "out of range");
-    EXPECT_ERROR(Generator(m, ids, {}, Sampling{}), "out of range");
+    EXPECT_ERROR(S.generate(ids, {}, Sampling{}), "out of range");
   }
   // Invalid UTF-8 is encoded byte by byte (documented in tokenizer.h) and runs.
   const std::string bytes("\xff\xfe\xed\xa0\x80 caf\xc3", 9);
   const auto ids = m.tokenizer().encode(bytes);
   EXPECT_EQ(m.tokenizer().decode(ids), bytes);
-  EXPECT_NO_THROW(run_trace(m, ids, {}));
+  EXPECT_NO_THROW(S.trace(ids, {}));
   EXPECT_TRUE(m.tokenizer().encode("").empty());  // and an empty text is an empty prompt (refused above)
 }
 
 TEST(LimitsRequests, LayersIndicesAndCountsOutOfRange) {
-  const Model& m = small_model();
+  Session& S = small_session();
+  const Model& m = S.model();
   const int L = m.config().n_layers, D = m.config().d_mlp, V = m.config().d_vocab;
-  EXPECT_ERROR(value_vector_tokens(m, {{L, 0}}, 5, 0), "layer 2 out of range [0, 2)");
-  EXPECT_ERROR(value_vector_tokens(m, {{-1, 0}}, 5, 0), "layer -1 out of range");
-  EXPECT_ERROR(value_vector_tokens(m, {{0, D}}, 5, 0), "neuron index 256 out of range [0, 256)");
-  EXPECT_ERROR(value_vector_tokens(m, {{0, INT_MIN}}, 5, 0), "out of range");
-  EXPECT_ERROR(value_vector_tokens(m, {{0, 0}}, V + 1, 0), "top-k must be in");
-  EXPECT_ERROR(value_vector_tokens(m, {{0, 0}}, 1, -1), "top-k must be in");
+  EXPECT_ERROR(S.value_vectors({{L, 0}}, 5, 0), "layer 2 out of range [0, 2)");
+  EXPECT_ERROR(S.value_vectors({{-1, 0}}, 5, 0), "layer -1 out of range");
+  EXPECT_ERROR(S.value_vectors({{0, D}}, 5, 0), "neuron index 256 out of range [0, 256)");
+  EXPECT_ERROR(S.value_vectors({{0, INT_MIN}}, 5, 0), "out of range");
+  EXPECT_ERROR(S.value_vectors({{0, 0}}, V + 1, 0), "top-k must be in");
+  EXPECT_ERROR(S.value_vectors({{0, 0}}, 1, -1), "top-k must be in");
   EXPECT_ERROR(value_projection(m, 0, -1), "out of range");
   const std::vector<int> ids = {1, 2, 3};
   auto with = [](auto f) {
@@ -440,28 +443,28 @@ TEST(LimitsRequests, LayersIndicesAndCountsOutOfRange) {
     f(o);
     return o;
   };
-  EXPECT_ERROR(run_trace(m, ids, with([](auto& o) { o.top_k = INT_MAX; })), "topK must be in");
-  EXPECT_ERROR(run_trace(m, ids, with([](auto& o) { o.sub_updates = -1; })), "subUpdates must be in");
-  EXPECT_ERROR(run_trace(m, ids, with([&](auto& o) { o.value_top_k = V + 1; })), "valueTopK must be in");
-  EXPECT_ERROR(run_trace(m, ids, with([](auto& o) { o.positions = {INT_MIN}; })), "position -2147483648 out of range");
-  EXPECT_ERROR(run_trace(m, ids, with([](auto& o) { o.interventions = {parse_intervention("0:0:off@64")}; })),
-               "position 64 out of range [0, 64)");
-  EXPECT_ERROR(run_trace(m, ids, with([](auto& o) { o.interventions = {parse_intervention("-1:0:on")}; })),
+  EXPECT_ERROR(S.trace(ids, with([](auto& o) { o.top_k = INT_MAX; })), "topK must be in");
+  EXPECT_ERROR(S.trace(ids, with([](auto& o) { o.sub_updates = -1; })), "subUpdates must be in");
+  EXPECT_ERROR(S.trace(ids, with([&](auto& o) { o.value_top_k = V + 1; })), "valueTopK must be in");
+  EXPECT_ERROR(S.trace(ids, with([](auto& o) { o.positions = {INT_MIN}; })), "position -2147483648 out of range");
+  EXPECT_ERROR(S.trace(ids, with([](auto& o) { o.interventions = {parse_intervention("0:0:off@64")}; })),
+               "position 64 out of range [0, 3) (the prompt has 3 tokens)");
+  EXPECT_ERROR(S.trace(ids, with([](auto& o) { o.interventions = {parse_intervention("-1:0:on")}; })),
                "layer -1 out of range");
   const SearchStats stats = compute_search_stats(m);
   EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, 0), "search: limit must be in [1, 512]");
   EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, L * D + 1), "limit must be in");
   EXPECT_ERROR(search_value_vectors(m, stats, {" ", "\t"}, 5), "search: no keywords given");
-  EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, 5, V + 1), "top-k must be in");
+  EXPECT_ERROR(S.search({"the"}, 5, V + 1), "top-k must be in");
   ClusterOptions co;
   co.k = 4;
   co.iterations = 2;
   const Clusters cl = cluster_value_vectors(m, co);
   EXPECT_ERROR(cluster_to_json(m, cl, 4, 5, 5), "cluster 4 out of range [0, 4)");
   EXPECT_ERROR(cluster_to_json(m, cl, -1, 5, 5), "cluster -1 out of range");
-  EXPECT_ERROR(clusters_from_json(R"({"schema":"lmdbg.clusters/1","nLayers":2,"dMlp":256,"k":2,"assignment":[0]})", m),
+  EXPECT_ERROR(clusters_text(R"({"schema":"lmdbg.clusters/1","nLayers":2,"dMlp":256,"k":2,"assignment":[0]})", m),
                "assignment has 1 entries");
-  EXPECT_ERROR(clusters_from_json(R"({"schema":"lmdbg.clusters/1","nLayers":2,"dMlp":256,"k":1,"assignment":[[1]]})", m),
+  EXPECT_ERROR(clusters_text(R"({"schema":"lmdbg.clusters/1","nLayers":2,"dMlp":256,"k":1,"assignment":[[1]]})", m),
                "value_clusters.json");
 }
 
@@ -503,49 +506,52 @@ TEST(LimitsGenerate, SamplingSurvivesNaNAndInfiniteLogits) {
   EXPECT_EQ(c.pick(all_nan.data(), n), 0);
   EXPECT_EQ(c.pick(with_inf.data(), n), 1234);
   // Through the model: an intervention large enough to overflow the residual stream to inf/NaN.
-  const Model& m = small_model();
+  Session& S = small_session();
+  const Model& m = S.model();
   Sampling sm;
   sm.greedy = false;
-  Generator g(m, std::vector<int>{1, 2, 3}, {parse_intervention("0:5:scale=3e38"), parse_intervention("0:6:add=3e38")}, sm);
+  auto g = S.generate(std::vector<int>{1, 2, 3}, {parse_intervention("0:5:scale=3e38"), parse_intervention("0:6:add=3e38")}, sm);
   for (int i = 0; i < 5; ++i) {
-    const int t = g.next();
+    const int t = g->next();
     EXPECT_TRUE(t >= 0 && t < m.config().d_vocab);
   }
   TraceOptions o;
   o.interventions = {parse_intervention("1:5:set=3e38"), parse_intervention("1:6:set=-3e38")};
-  const Trace t = run_trace(m, std::vector<int>{1, 2, 3}, o);
-  EXPECT_NO_THROW(json::parse(trace_to_json(m, t)));  // NaN logits are written as null: still valid JSON
+  const Trace t = S.trace(std::vector<int>{1, 2, 3}, o);
+  EXPECT_NO_THROW(json::parse(test::trace_text(S, t)));  // NaN logits are written as null: still valid JSON
 }
 
 // ---- after any error, the next call succeeds with the same result ----
 
 TEST(LimitsRecovery, ResultsAfterErrorsAreIdenticalToResultsBefore) {
-  const Model& m = small_model();
+  Session& S = small_session();
+  const Model& m = S.model();
   const std::vector<int> ids = {11, 22, 33, 44};
   TraceOptions o;
   o.interventions = {parse_intervention("1:3:on"), parse_intervention("0:9:scale=2@1,3")};
   o.all_positions = true;
-  const std::string want = trace_to_json(m, run_trace(m, ids, o));
+  const std::string want = test::trace_text(S, S.trace(ids, o));
   std::vector<std::function<void()>> bad = {
-      [&] { run_trace(m, std::vector<int>{}, o); },
-      [&] { run_trace(m, std::vector<int>(65, 1), o); },
-      [&] { run_trace(m, std::vector<int>{1, -5}, o); },
-      [&] { trace_options_from_json(nested(100000)); },
-      [&] { run_trace(m, ids, trace_options_from_json("{\"topK\": 0}")); },
-      [&] { run_trace(m, ids, trace_options_from_json(R"({"interventions":[{"layer":7,"index":0,"mode":"off"}]})")); },
-      [&] { Generator(m, std::vector<int>(64, 1), {}, Sampling{}).next(); },
-      [&] { value_vector_tokens(m, {{0, 999}}, 1, 1); },
+      [&] { S.trace(std::vector<int>{}, o); },
+      [&] { S.trace(std::vector<int>(65, 1), o); },
+      [&] { S.trace(std::vector<int>{1, -5}, o); },
+      [&] { opts_text(nested(100000)); },
+      [&] { S.trace(ids, opts_text("{\"topK\": 0}")); },
+      [&] { S.trace(ids, opts_text(R"({"interventions":[{"layer":7,"index":0,"mode":"off"}]})")); },
+      [&] { S.generate(std::vector<int>(64, 1), {}, Sampling{})->next(); },
+      [&] { S.value_vectors({{0, 999}}, 1, 1); },
   };
   for (size_t i = 0; i < bad.size(); ++i) {
     EXPECT_THROW(bad[i](), Error) << "case " << i;
-    EXPECT_EQ(trace_to_json(m, run_trace(m, ids, o)), want) << "after case " << i;
+    EXPECT_EQ(test::trace_text(S, S.trace(ids, o)), want) << "after case " << i;
   }
 }
 
 // ---- soak: no heap growth over 1,000 traces with interventions; destroying a model frees it ----
 
 TEST(Soak, ThousandTracesWithInterventionsDoNotGrowTheHeap) {
-  const Model& m = small_model();
+  Session& S = small_session();
+  const Model& m = S.model();
   const int D = m.config().d_mlp;
   const char* modes[] = {"off", "on", "set=1.5", "pre=2", "scale=3", "add=-1"};
   auto one = [&](int i) {
@@ -562,11 +568,11 @@ TEST(Soak, ThousandTracesWithInterventionsDoNotGrowTheHeap) {
     for (int t = 0; t < 3 + i % 6; ++t) ids.push_back((i * 13 + t * 101) % m.config().d_vocab);
     if (i % 10 == 9) {  // an error every tenth request
       o.top_k = 0;
-      EXPECT_THROW(run_trace(m, ids, o), Error);
+      EXPECT_THROW(S.trace(ids, o), Error);
       return;
     }
-    const Trace t = run_trace(m, ids, o);
-    (void)trace_to_json(m, t, o.attention);
+    const Trace t = S.trace(ids, o);
+    (void)test::trace_text(S, t, o.attention);
   };
   for (int i = 0; i < 100; ++i) one(i);  // warm-up: caches and thread-local scratch reach their size
   const size_t after_warmup = heap_in_use();
@@ -581,13 +587,12 @@ TEST(Soak, ThousandTracesWithInterventionsDoNotGrowTheHeap) {
 TEST(Soak, DestroyingAModelFreesItsMemory) {
   const std::string dir = test::model_dir("l4-f32");
   auto cycle = [&] {
-    auto m = Model::load_dir(dir);
+    Session s(Model::load_dir(dir));
     TraceOptions o;
     o.interventions = {parse_intervention("2:3:on")};
-    (void)run_trace(*m, std::vector<int>{1, 2, 3}, o);
-    const SearchStats s = compute_search_stats(*m);
-    (void)search_value_vectors(*m, s, {"the"}, 5, 3);
-    return m->weights().bytes();
+    (void)s.trace(std::vector<int>{1, 2, 3}, o);
+    (void)s.search({"the"}, 5, 3);
+    return s.model().weights().bytes();
   };
   cycle();  // warm-up
   const size_t before = heap_in_use();

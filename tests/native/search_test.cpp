@@ -81,9 +81,10 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SearchRef, ::testing::Values("l4-f32", "l2-f1
                          [](const auto& info) { return std::string(info.param) == "l4-f32" ? "l4_f32" : "l2_f16"; });
 
 TEST(Search, RanksVectorsThatPromoteTheKeywords) {
-  auto model = Model::load_dir(test::model_dir("l4-f32"));
+  auto s = test::session("l4-f32");
+  const Model* model = &s->model();
   const SearchStats stats = compute_search_stats(*model);
-  const auto hits = search_value_vectors(*model, stats, {"river"}, 5, 10);
+  const auto hits = s->search({"river"}, 5, 10);
   ASSERT_EQ(hits.size(), 5u);
   const int with_space = model->tokenizer().encode(" river")[0];
   const int without = model->tokenizer().encode("river")[0];
@@ -103,3 +104,57 @@ TEST(Search, RanksVectorsThatPromoteTheKeywords) {
   EXPECT_THROW(search_value_vectors(*model, stats, {" ", ""}, 3), Error);
   EXPECT_THROW(search_value_vectors(*model, stats, {"x"}, 0), Error);
 }
+
+TEST(SearchStatsBuilderTest, StepwiseEqualsOneShotAndTheDoubleReference) {
+  for (const char* variant : {"l4-f32", "l2-f16"}) {
+    LoadOptions opt;
+    opt.storage = std::string(variant) == "l2-f16" ? kernels::Storage::kF16 : kernels::Storage::kF32;
+    auto m = Model::load_dir(test::model_dir(variant), opt);
+    const Config& c = m->config();
+    const SearchStats once = compute_search_stats(*m);
+    SearchStatsBuilder b(*m);
+    double last = -1;
+    int steps = 0;
+    while (!b.step(1)) {
+      EXPECT_GT(b.progress(), last);
+      EXPECT_LT(b.progress(), 1.0);
+      last = b.progress();
+      ++steps;
+    }
+    EXPECT_EQ(b.progress(), 1.0);
+    EXPECT_GT(steps, 3);
+    const SearchStats st = b.take();
+    EXPECT_EQ(st.mean, once.mean) << variant;
+    EXPECT_EQ(st.std, once.std) << variant;
+    // Double-precision reference: the full projection of each vector.
+    const int V = c.d_vocab, d = c.d_model;
+    std::vector<double> emb(static_cast<size_t>(V) * d);
+    std::vector<float> e(d), v(d);
+    for (int t = 0; t < V; ++t) {
+      m->embedding(t, e.data());
+      std::copy(e.begin(), e.end(), emb.begin() + static_cast<size_t>(t) * d);
+    }
+    double worst_m = 0, worst_s = 0;
+    for (int l = 0; l < c.n_layers; ++l)
+      for (int i = 0; i < c.d_mlp; i += 7) {
+        m->value_vector(l, i, v.data());
+        double mean = 0, sq = 0;
+        std::vector<double> r(V);
+        for (int t = 0; t < V; ++t) {
+          double s = 0;
+          for (int k = 0; k < d; ++k) s += emb[static_cast<size_t>(t) * d + k] * v[k];
+          r[t] = s;
+          mean += s;
+        }
+        mean /= V;
+        for (double x : r) sq += (x - mean) * (x - mean);
+        const double sd = std::sqrt(sq / V);
+        const size_t idx = static_cast<size_t>(l) * c.d_mlp + i;
+        worst_m = std::max(worst_m, std::fabs(st.mean[idx] - mean) / sd);
+        worst_s = std::max(worst_s, std::fabs(st.std[idx] - sd) / sd);
+      }
+    EXPECT_LT(worst_m, 1e-5) << variant;
+    EXPECT_LT(worst_s, 1e-5) << variant;
+  }
+}
+

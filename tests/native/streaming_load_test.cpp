@@ -47,7 +47,7 @@ TEST(StreamingLoad, AnyChunkingGivesTheSameModel) {
       const auto m = load_chunked(dir, chunk, static_cast<uint32_t>(chunk), 0);
       EXPECT_EQ(last_logits(*m, ids), want) << v << " chunks up to " << chunk;  // bit for bit
       for (int l = 0; l < m->config().n_layers; ++l)
-        EXPECT_EQ(m->weights().layers[l].value_norms, whole->weights().layers[l].value_norms);
+        EXPECT_EQ(m->weights().layers[l].W_out_norms, whole->weights().layers[l].W_out_norms);
     }
   }
 }

@@ -1,10 +1,13 @@
 // The hook points of a forward pass, named exactly as TransformerLens names them.
-// This is the one name table; the TypeScript union of hook names is generated from it.
+// This is the one name table (hooks.cpp): the package's hook names (js/src/tables.ts,
+// js/types/tables.d.ts) are generated from it by `npm run gen:tables`, and CI checks they agree.
 #pragma once
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/io/json.h"
 
 namespace lmdbg {
 
@@ -28,10 +31,16 @@ enum class Hook {
 constexpr int kHookCount = static_cast<int>(Hook::kCount);
 
 bool hook_is_per_layer(Hook h);
+// Whether a HookEditor (core/model/forward.h) may change it during a forward pass.
+bool hook_editable(Hook h);
 // TransformerLens name; layer is ignored for global hooks.
 std::string hook_name(Hook h, int layer);
 // The short suffix used by get_act_name-style shorthands ("resid_pre", "pattern", "post", ...).
 const char* hook_short(Hook h);
+// The TransformerLens suffix after "blocks.{l}." (the full name for global hooks).
+const char* hook_suffix(Hook h);
+// The shape of one layer's activation, e.g. "[pos, d_model]" (documentation and the generated types).
+const char* hook_dims(Hook h);
 
 struct HookRef {
   Hook hook;
@@ -42,6 +51,8 @@ std::optional<HookRef> parse_hook_name(std::string_view name, int n_layers);
 
 // Every hook name of a model, in forward order.
 std::vector<std::string> all_hook_names(int n_layers);
+// A caller's list of hook names; throws Error(kInvalidArgument) naming an unknown one.
+std::vector<HookRef> hook_refs_from_json(const io::json& names, int n_layers);
 
 // A set of hook kinds (kept for every layer when per-layer).
 struct HookSet {

@@ -1,10 +1,9 @@
-#include "generate.h"
+#include "sampler.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
-#include "core/interventions/resolve.h"
 
 namespace lmdbg {
 
@@ -45,31 +44,26 @@ int Sampler::pick(const float* logits, int n) {
   return idx_.back();
 }
 
-Generator::Generator(const Model& model, std::span<const int> prompt, const Interventions& ivs, const Sampling& s)
-    : model_(model), state_(model), sampler_(s), tokens_(prompt.begin(), prompt.end()) {
-  const Config& c = model.config();
-  if (prompt.empty()) invalid("generate: the prompt is empty");
-  if (static_cast<int>(prompt.size()) > c.n_ctx)
-    invalid("generate: prompt of " + std::to_string(prompt.size()) + " tokens exceeds the model's context of " +
-            std::to_string(c.n_ctx));
-  model.check_tokens(prompt.data(), prompt.size());
-  ivs_ = resolve_on(model, prompt, ivs);
-  validate_interventions(ivs_, c.n_layers, c.d_mlp, c.n_ctx);
+Sampling sampling_from_json(const io::json& j) {
+  if (!j.is_object()) invalid("sampling options: expected an object");
+  io::json_known_keys(j, {"greedy", "temperature", "topK", "seed"}, "sampling options");
+  Sampling s;
+  if (const auto* v = io::json_field(j, "greedy")) s.greedy = io::json_bool(*v, "sampling options: greedy");
+  if (const auto* v = io::json_field(j, "temperature")) s.temperature = io::json_float(*v, "sampling options: temperature");
+  if (const auto* v = io::json_field(j, "topK")) s.top_k = io::json_int(*v, "sampling options: topK", 0);
+  if (const auto* v = io::json_field(j, "seed")) {
+    if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<int64_t>() >= 0))
+      invalid("sampling options: seed must be a non-negative integer");
+    s.seed = v->get<uint64_t>();
+  }
+  return s;
 }
 
-int Generator::remaining() const { return model_.config().n_ctx - static_cast<int>(tokens_.size()); }
-
-int Generator::next() {
-  if (remaining() <= 0)
-    fail(ErrorCode::kState, "generate: the context of " + std::to_string(model_.config().n_ctx) +
-                                " tokens is full; no more tokens can be generated");
-  ForwardOptions opt;
-  opt.interventions = &ivs_;
-  state_.forward(std::span<const int>(tokens_).subspan(fed_), opt);
-  fed_ = tokens_.size();
-  const int tok = sampler_.pick(state_.logits(), model_.config().d_vocab);
-  tokens_.push_back(tok);
-  return tok;
+int argmax(const float* x, int n) {
+  int best = 0;
+  for (int i = 1; i < n; ++i)
+    if (x[i] > x[best]) best = i;
+  return best;
 }
 
 }  // namespace lmdbg

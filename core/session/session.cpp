@@ -1,0 +1,227 @@
+#include "session.h"
+
+#include <algorithm>
+
+#include "core/analysis/lens.h"
+#include "core/error.h"
+
+namespace lmdbg {
+
+namespace {
+
+void check_prompt(const Model& m, std::span<const int> tokens, const char* what) {
+  const Config& c = m.config();
+  if (tokens.empty()) invalid(std::string(what) + ": the prompt is empty");
+  if (static_cast<int>(tokens.size()) > c.n_ctx)
+    invalid(std::string(what) + ": prompt of " + std::to_string(tokens.size()) +
+            " tokens exceeds the model's context of " + std::to_string(c.n_ctx));
+  m.check_tokens(tokens.data(), tokens.size());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Generation
+
+Generation::Generation(const Model& m, std::vector<int> prompt, Interventions resolved, const Sampling& s)
+    : model_(m), state_(m), ivs_(std::move(resolved)), editor_(ivs_), sampler_(s), tokens_(std::move(prompt)) {}
+
+int Generation::remaining() const { return model_.config().n_ctx - static_cast<int>(tokens_.size()); }
+
+int Generation::next() {
+  if (remaining() <= 0)
+    fail(ErrorCode::kState, "generate: the context of " + std::to_string(model_.config().n_ctx) +
+                                " tokens is full; no more tokens can be generated");
+  ForwardOptions opt;
+  opt.editor = &editor_;
+  state_.forward(std::span<const int>(tokens_).subspan(fed_), opt);
+  fed_ = tokens_.size();
+  const int tok = sampler_.pick(state_.logits(), model_.config().d_vocab);
+  tokens_.push_back(tok);
+  return tok;
+}
+
+// ---------------------------------------------------------------- Session
+
+Session::Session(std::unique_ptr<Model> model) : model_(std::move(model)) {
+  const Config& c = model_->config();
+  index_.init(c.n_layers, c.d_mlp, c.d_vocab);
+}
+
+Session::~Session() = default;
+
+void Session::run(State& st, std::span<const int> tokens, const ForwardOptions& opt) {
+  st.forward(tokens, opt);
+  ++passes_;
+}
+
+Interventions Session::resolve(std::span<const int> tokens, const Interventions& ivs) {
+  if (!has_unresolved_on(ivs)) return ivs;
+  State clean(*model_);
+  ForwardOptions opt;
+  opt.keep.add(Hook::kMlpPost);
+  opt.logits = false;
+  run(clean, tokens, opt);
+  return resolve_on(ivs, clean);
+}
+
+Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
+  const Model& m = *model_;
+  validate_trace(m, tokens, opt);
+  const int T = static_cast<int>(tokens.size()), L = m.config().n_layers, V = m.config().d_vocab;
+  Trace tr;
+  tr.tokens.assign(tokens.begin(), tokens.end());
+  tr.requested = opt.interventions;
+  tr.options = opt;
+  tr.options.positions = trace_positions(opt, T);
+  tr.options.all_positions = false;
+  tr.options.lens_positions = lens_positions(opt, T);
+  tr.options.lens_all_positions = false;
+  const auto& ps = tr.options.positions;
+  const bool intervened = !opt.interventions.empty();
+
+  // The clean run, with interventions: it resolves `on` and gives the clean prediction (or layers).
+  std::unique_ptr<State> clean;
+  if (intervened) {
+    clean = std::make_unique<State>(m);
+    ForwardOptions co;
+    co.keep.add(Hook::kResidPost).add(Hook::kMlpPost);
+    if (opt.clean_layers) co.keep.add(Hook::kResidMid);
+    co.logits = false;
+    run(*clean, tokens, co);
+    tr.options.interventions = resolve_on(opt.interventions, *clean);
+  }
+
+  State st(m);
+  InterventionEditor editor(tr.options.interventions);
+  ForwardOptions fo;
+  fo.keep.add(Hook::kResidMid).add(Hook::kResidPost).add(Hook::kMlpPost);
+  if (opt.attention) fo.keep.add(Hook::kPattern);
+  fo.logits = false;  // the lens step projects ln_f(resid_post[L-1]) itself
+  if (intervened) fo.editor = &editor;
+  run(st, tokens, fo);
+
+  std::vector<std::vector<LayerTrace>*> with_sub_updates;
+  for (int p : ps) {
+    PositionTrace pt = lens_step(st, p, opt.top_k, opt.raw_lens);
+    sub_update_step(st, p, pt.predicted, opt.sub_updates, pt.layers);
+    tr.positions.push_back(std::move(pt));
+  }
+  if (intervened) {
+    std::vector<float> rows(ps.size() * m.config().d_model), logits(ps.size() * V);
+    const int d = m.config().d_model;
+    for (size_t j = 0; j < ps.size(); ++j) {
+      auto& pt = tr.positions[j];
+      if (opt.clean_layers) {
+        PositionTrace cp = lens_step(*clean, ps[j], opt.top_k, opt.raw_lens);
+        sub_update_step(*clean, ps[j], cp.predicted, opt.sub_updates, cp.layers);
+        pt.clean_predicted = cp.predicted;
+        pt.clean_prediction = std::move(cp.prediction);
+        pt.clean_layers = std::move(cp.layers);
+      } else {
+        std::copy_n(clean->hook(Hook::kResidPost, L - 1) + static_cast<size_t>(ps[j]) * d, d, rows.data() + j * d);
+      }
+    }
+    if (!opt.clean_layers) {
+      lens_logits(m, rows.data(), static_cast<int>(ps.size()), true, logits.data());
+      for (size_t j = 0; j < ps.size(); ++j) {
+        tr.positions[j].clean_prediction = top_tokens(logits.data() + j * V, V, opt.top_k, true);
+        tr.positions[j].clean_predicted = tr.positions[j].clean_prediction[0].id;
+      }
+    }
+  }
+  for (auto& pt : tr.positions) {
+    with_sub_updates.push_back(&pt.layers);
+    if (!pt.clean_layers.empty()) with_sub_updates.push_back(&pt.clean_layers);
+  }
+  value_tokens_step(m, index_, opt.value_top_k, with_sub_updates);
+  for (int p : tr.options.lens_positions) tr.lens.push_back(lens_step(st, p, opt.lens_top_k, false));
+  if (opt.attention) tr.attention = attention_step(st);
+  return tr;
+}
+
+ActivationCache Session::run_with_cache(std::span<const int> tokens, std::vector<HookRef> hooks, const Interventions& ivs) {
+  const Model& m = *model_;
+  check_prompt(m, tokens, "run with cache");
+  validate_interventions(ivs, m.config(), static_cast<int>(tokens.size()));
+  if (hooks.empty())
+    for (const auto& n : all_hook_names(m.config().n_layers)) hooks.push_back(*parse_hook_name(n, m.config().n_layers));
+  const Interventions resolved = resolve(tokens, ivs);
+  const InterventionEditor editor(resolved);
+  ActivationCache out;
+  out.hooks = std::move(hooks);
+  out.state = std::make_unique<State>(m);
+  ForwardOptions opt;
+  for (const auto& r : out.hooks) opt.keep.add(r.hook);
+  opt.all_logits = true;
+  opt.editor = &editor;
+  run(*out.state, tokens, opt);
+  return out;
+}
+
+std::vector<float> Session::logits(std::span<const int> tokens, bool all_positions) {
+  check_prompt(*model_, tokens, "logits");
+  State st(*model_);
+  ForwardOptions opt;
+  opt.all_logits = all_positions;
+  run(st, tokens, opt);
+  return {st.logits(), st.logits() + static_cast<size_t>(st.logits_rows()) * model_->config().d_vocab};
+}
+
+std::unique_ptr<Generation> Session::generate(std::span<const int> prompt, const Interventions& ivs, const Sampling& s) {
+  const Model& m = *model_;
+  check_prompt(m, prompt, "generate");
+  validate_interventions(ivs, m.config());  // positions may lie beyond the prompt: generated ones
+  Sampler check(s);                         // validates the sampling options before any pass
+  (void)check;
+  std::unique_ptr<Generation> g(new Generation(m, {prompt.begin(), prompt.end()}, resolve(prompt, ivs), s));
+  ++passes_;  // the generation's own pass: the prompt, then one step at a time
+  return g;
+}
+
+std::vector<ValueVectorTokens> Session::value_vectors(const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k) {
+  return value_vector_tokens(*model_, index_, refs, top_k, bottom_k);
+}
+
+void Session::prepare_search() {
+  if (stats_) return;
+  if (!stats_builder_) stats_builder_ = std::make_unique<SearchStatsBuilder>(*model_);
+  while (!search_stats_step(1 << 20)) {
+  }
+}
+
+bool Session::search_stats_step(int units) {
+  if (stats_) return true;
+  if (!stats_builder_) stats_builder_ = std::make_unique<SearchStatsBuilder>(*model_);
+  if (!stats_builder_->step(units)) return false;
+  stats_ = std::make_unique<SearchStats>(stats_builder_->take());
+  stats_builder_.reset();
+  return true;
+}
+
+std::vector<SearchHit> Session::search(const std::vector<std::string>& keywords, int limit, int top_k) {
+  prepare_search();
+  auto hits = search_value_vectors(*model_, *stats_, keywords, limit);
+  if (top_k > 0) {
+    std::vector<ValueVectorRef> refs;
+    for (const auto& h : hits) refs.push_back({h.layer, h.index});
+    const auto vt = value_vectors(refs, top_k, 0);
+    for (size_t r = 0; r < hits.size(); ++r) hits[r].top = vt[r].top;
+  }
+  return hits;
+}
+
+void Session::load_clusters(const io::json& j) { clusters_ = std::make_unique<Clusters>(clusters_from_json(j, *model_)); }
+
+int Session::fill_value_index(int max_vectors) { return lmdbg::fill_value_index(*model_, index_, max_vectors); }
+
+void Session::load_value_index(std::string_view bytes) {
+  auto st = std::make_unique<SearchStats>();
+  if (value_index_from_bytes(*model_, index_, bytes, st.get())) {
+    stats_ = std::move(st);
+    stats_builder_.reset();
+  }
+}
+
+std::string Session::value_index_bytes() { return value_index_to_bytes(*model_, index_, stats_.get()); }
+
+}  // namespace lmdbg
