@@ -49,6 +49,10 @@ if stage native-build bash -c "cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=R
   (cd build && ctest --output-on-failure -j "$JOBS") >"$LOG/ctest.log" 2>&1
   grep -E "Failed|\*\*\*" "$LOG/ctest.log" | head -20
   count_ctest native-tests "$LOG/ctest.log"
+  # The package's hook and mode tables are generated from the engine's (npm run gen:tables).
+  node js/scripts/gen-tables.mjs --check build/lmdbg >"$LOG/tables.log" 2>&1
+  grep "out of date" "$LOG/tables.log"
+  count_plain tables "$LOG/tables.log"
 fi
 
 # 2. WebAssembly: the module, tested in plain node.

@@ -18,7 +18,7 @@
 #include "core/error.h"
 #include "core/io/files.h"
 #include "core/io/safetensors.h"
-#include "core/kernels/fp16.h"
+#include "core/model/convert.h"
 #include "core/session/session.h"
 
 using nlohmann::json;
@@ -289,80 +289,34 @@ int cmd_index(const Args& a) {
   return 0;
 }
 
-// One tensor's values as f32 (F64, F32, F16, BF16; the header was validated by parse_safetensors).
-std::vector<float> tensor_f32(const lmdbg::io::TensorInfo& t) {
-  using lmdbg::io::TensorDType;
-  std::vector<float> out(t.numel());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const uint8_t* p = t.data + i * lmdbg::io::dtype_size(t.dtype);
-    if (t.dtype == TensorDType::kF32) {
-      std::memcpy(&out[i], p, 4);
-    } else if (t.dtype == TensorDType::kF64) {
-      double d;
-      std::memcpy(&d, p, 8);
-      out[i] = static_cast<float>(d);
-    } else {
-      uint16_t h;
-      std::memcpy(&h, p, 2);
-      out[i] = t.dtype == TensorDType::kF16 ? lmdbg::kernels::f16_to_f32(h) : lmdbg::kernels::bf16_to_f32(h);
-    }
-  }
-  return out;
-}
-
-// HF folder -> the same folder with every weight stored as F16 (round to nearest even, subnormals
-// kept), so that the demo can offer half-size downloads. The model is loaded first: only a
-// checkpoint that loads is converted. The attention-mask buffers (attn.bias, attn.masked_bias) are
-// dropped: every GPT-2 loader rebuilds them.
+// HF folder -> the same folder with F16 weights (core/model/convert.h). Only a checkpoint that loads is
+// converted, and the result must load too.
 int cmd_convert(const Args& a) {
   namespace fs = std::filesystem;
-  using lmdbg::io::TensorDType;
   if (!a.has("-o")) throw UsageError("convert needs -o DIR");
   const std::string out_dir = a.get("-o");
   std::error_code ec;
   if (fs::exists(out_dir, ec) && fs::equivalent(out_dir, a.model, ec))
     throw UsageError("convert: -o must be another folder than MODEL");
-  lmdbg::Model::load_dir(a.model, load_options(a));  // validates config, tokenizer and every tensor
+  lmdbg::Model::load_dir(a.model, load_options(a));
   const lmdbg::io::ModelDir d = lmdbg::io::read_model_dir(a.model);
-  const auto st = lmdbg::io::parse_safetensors(d.weights.data(), d.weights.size());
-  std::vector<std::vector<uint16_t>> halves;
-  std::vector<lmdbg::io::TensorToWrite> out;
-  halves.reserve(st.tensors.size());
-  size_t n_weights = 0, n_flushed = 0;
-  for (const auto& t : st.tensors) {
-    const bool mask = t.name.ends_with(".attn.bias") || t.name.ends_with(".attn.masked_bias");
-    const bool is_float = t.dtype == TensorDType::kF32 || t.dtype == TensorDType::kF64 ||
-                          t.dtype == TensorDType::kF16 || t.dtype == TensorDType::kBF16;
-    if (mask || !is_float) continue;
-    const std::vector<float> v = tensor_f32(t);
-    auto& h = halves.emplace_back(v.size());
-    for (size_t i = 0; i < v.size(); ++i) {
-      h[i] = lmdbg::kernels::f32_to_f16(v[i]);
-      if ((h[i] & 0x7c00u) == 0x7c00u)
-        throw lmdbg::Error(lmdbg::ErrorCode::kBadFile, "convert: tensor " + t.name + " holds " + std::to_string(v[i]) +
-                                                           " at flat index " + std::to_string(i) +
-                                                           ", beyond F16's range (65504): keep this model in F32");
-      n_flushed += v[i] != 0.f && (h[i] & 0x7fffu) == 0;
-    }
-    n_weights += v.size();
-    out.push_back({t.name, TensorDType::kF16, t.shape, h.data()});
-  }
+  lmdbg::ConvertReport r;
+  const std::string bytes = lmdbg::convert_to_f16(d.weights.data(), d.weights.size(), &r);
   fs::create_directories(out_dir, ec);
   if (ec) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out_dir + ": cannot create (" + ec.message() + ")");
-  const std::string bytes = lmdbg::io::write_safetensors(out, {{"format", "pt"}, {"producer", "lmdbg convert"}});
   write_file(out_dir + "/model.safetensors", bytes);
   write_file(out_dir + "/config.json", d.config.view());
   write_file(out_dir + "/vocab.json", d.vocab.view());
   write_file(out_dir + "/merges.txt", d.merges.view());
   const fs::path clusters = fs::path(a.model) / "value_clusters.json";
   if (fs::exists(clusters)) fs::copy_file(clusters, fs::path(out_dir) / "value_clusters.json", fs::copy_options::overwrite_existing);
-  json report = {{"tensors", out.size()},
-                 {"weights", n_weights},
-                 {"flushedToZero", n_flushed},
-                 {"bytesBefore", d.weights.size()},
-                 {"bytesAfter", bytes.size()}};
-  std::cout << report.dump() << "\n";
-  // The written folder must load like the original.
+  std::cout << json({{"tensors", r.tensors},
+                     {"weights", r.weights},
+                     {"flushedToZero", r.flushed_to_zero},
+                     {"bytesBefore", r.bytes_before},
+                     {"bytesAfter", r.bytes_after}})
+                   .dump()
+            << "\n";
   lmdbg::Model::load_dir(out_dir, load_options(a));
   return 0;
 }
@@ -402,22 +356,9 @@ int cmd_cluster(const Args& a) {
   return 0;
 }
 
-// The name tables of the engine, for the generated TypeScript (js/scripts/gen-tables.mjs).
+// The engine's name tables, for the generated TypeScript (js/scripts/gen-tables.mjs).
 int cmd_tables() {
-  json hooks = json::array(), modes = json::array();
-  for (int i = 0; i < lmdbg::kHookCount; ++i) {
-    const auto h = static_cast<lmdbg::Hook>(i);
-    hooks.push_back({{"suffix", lmdbg::hook_suffix(h)},
-                     {"act", lmdbg::hook_short(h)},
-                     {"perLayer", lmdbg::hook_is_per_layer(h)},
-                     {"dims", lmdbg::hook_dims(h)}});
-  }
-  for (const auto& m : lmdbg::kModes)
-    modes.push_back({{"name", m.name},
-                     {"takesValue", m.takes_value},
-                     {"hook", lmdbg::hook_suffix(m.hook)},
-                     {"effect", m.effect}});
-  std::cout << json({{"hooks", hooks}, {"modes", modes}}).dump(2) << "\n";
+  print({{"hooks", lmdbg::hook_table_json()}, {"modes", lmdbg::mode_table_json()}}, 2);
   return 0;
 }
 

@@ -53,6 +53,13 @@ const ModeInfo* find_mode(std::string_view name) {
   return nullptr;
 }
 
+io::ojson mode_table_json() {
+  io::ojson out = io::ojson::array();
+  for (const auto& m : kModes)
+    out.push_back({{"name", m.name}, {"takesValue", m.takes_value}, {"hook", hook_suffix(m.hook)}, {"effect", m.effect}});
+  return out;
+}
+
 bool Intervention::at(int pos) const {
   return positions.empty() || std::find(positions.begin(), positions.end(), pos) != positions.end();
 }

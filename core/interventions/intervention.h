@@ -44,6 +44,8 @@ const ModeInfo& mode_info(InterventionMode m);
 const char* mode_name(InterventionMode m);
 // nullptr when `name` is not a mode.
 const ModeInfo* find_mode(std::string_view name);
+// The table: [{"name", "takesValue", "hook", "effect"}] (`lmdbg tables`).
+io::ojson mode_table_json();
 
 struct Intervention {
   int layer = 0;

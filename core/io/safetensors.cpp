@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/kernels/fp16.h"
 #include "core/io/json.h"
 
 namespace lmdbg::io {
@@ -201,6 +202,32 @@ std::string write_safetensors(const std::vector<TensorToWrite>& tensors,
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
   out += hs;
   for (size_t i = 0; i < tensors.size(); ++i) out.append(static_cast<const char*>(tensors[i].data), sizes[i]);
+  return out;
+}
+
+std::vector<float> tensor_to_f32(const TensorInfo& t) {
+  std::vector<float> out(t.numel());
+  const size_t es = dtype_size(t.dtype);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint8_t* p = t.data + i * es;
+    switch (t.dtype) {
+      case TensorDType::kF32: std::memcpy(&out[i], p, 4); break;
+      case TensorDType::kF64: {
+        double d;
+        std::memcpy(&d, p, 8);
+        out[i] = static_cast<float>(d);
+        break;
+      }
+      case TensorDType::kF16:
+      case TensorDType::kBF16: {
+        uint16_t h;
+        std::memcpy(&h, p, 2);
+        out[i] = t.dtype == TensorDType::kF16 ? kernels::f16_to_f32(h) : kernels::bf16_to_f32(h);
+        break;
+      }
+      default: invalid(t.name + ": dtype " + t.dtype_str + " is not a floating-point type");
+    }
+  }
   return out;
 }
 

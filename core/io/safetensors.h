@@ -38,6 +38,9 @@ struct SafeTensorsView {
   const TensorInfo* find(std::string_view name) const;
 };
 
+// A floating-point tensor's values as f32 (F64, F32, F16, BF16; data must be set). Throws for other dtypes.
+std::vector<float> tensor_to_f32(const TensorInfo& t);
+
 // `what` names the file in error messages (e.g. "model.safetensors").
 SafeTensorsView parse_safetensors(const uint8_t* data, size_t size, std::string_view what = "model.safetensors");
 

@@ -84,6 +84,13 @@ std::vector<std::string> all_hook_names(int n_layers) {
   return out;
 }
 
+io::ojson hook_table_json() {
+  io::ojson out = io::ojson::array();
+  for (const auto& e : kTable)
+    out.push_back({{"suffix", e.suffix}, {"act", e.short_name}, {"perLayer", e.per_layer}, {"dims", e.dims}});
+  return out;
+}
+
 std::vector<HookRef> hook_refs_from_json(const io::json& names, int n_layers) {
   if (!names.is_array()) invalid("names must be an array of hook names");
   std::vector<HookRef> out;

@@ -51,6 +51,8 @@ std::optional<HookRef> parse_hook_name(std::string_view name, int n_layers);
 
 // Every hook name of a model, in forward order.
 std::vector<std::string> all_hook_names(int n_layers);
+// The table itself: [{"suffix", "act", "perLayer", "dims"}] in forward order (`lmdbg tables`).
+io::ojson hook_table_json();
 // A caller's list of hook names; throws Error(kInvalidArgument) naming an unknown one.
 std::vector<HookRef> hook_refs_from_json(const io::json& names, int n_layers);
 

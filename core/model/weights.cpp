@@ -38,26 +38,6 @@ kernels::DType to_kernel_dtype(TensorDType t) {
   }
 }
 
-float read_elem(const TensorInfo& t, size_t i) {
-  switch (t.dtype) {
-    case TensorDType::kF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data + 2 * i, 2);
-      return kernels::f16_to_f32(h);
-    }
-    case TensorDType::kBF16: {
-      uint16_t h;
-      std::memcpy(&h, t.data + 2 * i, 2);
-      return kernels::bf16_to_f32(h);
-    }
-    default: {
-      float f;
-      std::memcpy(&f, t.data + 4 * i, 4);
-      return f;
-    }
-  }
-}
-
 // Integer tests on the raw bits: a NaN/Inf has an all-ones exponent.
 void check_finite(const TensorInfo& t) {
   size_t bad = 0, first = 0;
@@ -80,19 +60,14 @@ void check_finite(const TensorInfo& t) {
              std::to_string(first));
 }
 
-std::vector<float> to_floats(const TensorInfo& t) {
-  std::vector<float> out(t.numel());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = read_elem(t, i);
-  return out;
-}
-
 // ||row i|| of a [rows, cols] source, of the values as they will be stored.
 std::vector<float> row_norms(const TensorInfo& t, int rows, int cols, kernels::Storage storage) {
+  const std::vector<float> v = io::tensor_to_f32(t);
   std::vector<float> out(rows);
   for (int i = 0; i < rows; ++i) {
     double s = 0;
     for (int j = 0; j < cols; ++j) {
-      float x = read_elem(t, static_cast<size_t>(i) * cols + j);
+      float x = v[static_cast<size_t>(i) * cols + j];
       if (storage == kernels::Storage::kF16) x = kernels::f16_to_f32(kernels::f32_to_f16(x));
       s += static_cast<double>(x) * x;
     }
@@ -224,7 +199,7 @@ void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
   };
   auto bias = [&] {
     kernels::PackedMatrix& target = matrix_of(j.role, j.layer);
-    auto v = to_floats(t);
+    auto v = io::tensor_to_f32(t);
     if (target.N() > 0)
       target.set_bias(v.data());
     else
@@ -235,13 +210,13 @@ void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
     case Role::kW_E:
       w_.W_U = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), c_.d_vocab, d, true}, nullptr, s);
       break;
-    case Role::kW_pos: w_.W_pos = to_floats(t); break;
-    case Role::kLnFinalW: w_.ln_final_w = to_floats(t); break;
-    case Role::kLnFinalB: w_.ln_final_b = to_floats(t); break;
-    case Role::kLn1W: L->ln1_w = to_floats(t); break;
-    case Role::kLn1B: L->ln1_b = to_floats(t); break;
-    case Role::kLn2W: L->ln2_w = to_floats(t); break;
-    case Role::kLn2B: L->ln2_b = to_floats(t); break;
+    case Role::kW_pos: w_.W_pos = io::tensor_to_f32(t); break;
+    case Role::kLnFinalW: w_.ln_final_w = io::tensor_to_f32(t); break;
+    case Role::kLnFinalB: w_.ln_final_b = io::tensor_to_f32(t); break;
+    case Role::kLn1W: L->ln1_w = io::tensor_to_f32(t); break;
+    case Role::kLn1B: L->ln1_b = io::tensor_to_f32(t); break;
+    case Role::kLn2W: L->ln2_w = io::tensor_to_f32(t); break;
+    case Role::kLn2B: L->ln2_b = io::tensor_to_f32(t); break;
     case Role::kW_QKV: matrix(d, 3 * d, Role::kB_QKV); break;
     case Role::kW_O: matrix(d, d, Role::kB_O); break;
     case Role::kW_in: matrix(d, m, Role::kB_in); break;

@@ -134,7 +134,7 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
     if (!pt.clean_layers.empty()) with_sub_updates.push_back(&pt.clean_layers);
   }
   value_tokens_step(m, index_, opt.value_top_k, with_sub_updates);
-  for (int p : tr.options.lens_positions) tr.lens.push_back(lens_step(st, p, opt.lens_top_k, false));
+  for (int p : tr.options.lens_positions) tr.lens.push_back(lens_step(st, p, opt.lens_top_k, opt.raw_lens));
   if (opt.attention) tr.attention = attention_step(st);
   return tr;
 }

@@ -12,7 +12,7 @@ import {
   SpeedMeter, type BundledInfo, type ModelEntry,
 } from './models';
 
-export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'lens' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage';
+export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage';
 
 /** Options of the main trace (LM-Debugger's view of the last position). */
 export const TRACE_TOPK = 10;
@@ -50,12 +50,11 @@ export class App {
   interventions: UIIntervention[] = [];
   layer: number | null = null;
   detail: { layer: number; index: number } | null = null;
-  /** Main trace (last position, attention) and the logit-lens trace (all positions). */
+  /** The trace of the prompt: last position, attention, and the lens over the positions (trace.lens). */
   trace: Trace | null = null;
-  lens: Trace | null = null;
   /** Interventions of the shown trace, as specs (to tell whether it is stale). */
   tracedWith = '';
-  /** Completed traces (main + lens), for tests and for anyone waiting on one. */
+  /** Completed traces, for tests and for anyone waiting on one. */
   traces = 0;
 
   private listeners = new Map<AppEvent, Set<() => void>>();
@@ -263,7 +262,7 @@ export class App {
       this.modelLabel = e.kind === 'files' ? 'your model' : e.label;
       this.names = new Names(e.kind === 'files' ? `files:${dbg.config.nLayers}x${dbg.config.dModel}x${dbg.config.dVocab}` : key);
       this.names.onChange(() => this.emit('names'));
-      this.trace = this.lens = null;
+      this.trace = null;
       this.validateAgainstModel();
       if (old) void old.dispose().catch(() => {});
       this.emit('model');
@@ -314,7 +313,7 @@ export class App {
     this.emit('prompt');
   }
 
-  /** Traces the prompt (LM-Debugger view + attention), then the logit lens over all positions. */
+  /** Traces the prompt in one engine call: LM-Debugger's view, attention, and the logit lens over the positions. */
   async runTrace(): Promise<void> {
     const dbg = this.dbg;
     if (!dbg) return;
@@ -336,20 +335,22 @@ export class App {
       // logit lens over the last positions that fit a budget of about 2e10 multiply-adds.
       const attention = c.nLayers * c.nHeads * T * T <= ATTENTION_MAX_FLOATS;
       const lensPositions = Math.max(8, Math.min(T, Math.floor(LENS_BUDGET / (2 * c.nLayers * c.dVocab * c.dModel))));
-      const t = await dbg.trace(ids, { topK: TRACE_TOPK, subUpdates: SUB_UPDATES, valueTopK: VALUE_TOPK, attention, interventions });
+      const t = await dbg.trace(ids, {
+        topK: TRACE_TOPK,
+        subUpdates: SUB_UPDATES,
+        valueTopK: VALUE_TOPK,
+        attention,
+        interventions,
+        lensPositions: lensPositions >= T ? 'all' : Array.from({ length: lensPositions }, (_, i) => T - lensPositions + i),
+        cleanLayers: interventions.length > 0,
+      });
       if (seq !== this.traceSeq) return;
       this.trace = t;
       this.tracedWith = JSON.stringify(interventions);
+      this.traces++;
       this.emit('trace');
       const pos = t.positions[t.positions.length - 1];
       announce(`Predicted next token: ${JSON.stringify(pos.predicted.text)}${pos.clean ? (pos.clean.changed ? `, changed from ${JSON.stringify(pos.clean.predicted.text)} by the interventions` : ', unchanged by the interventions') : ''}.`);
-      task.label('Logit lens over all positions');
-      const positions = lensPositions >= T ? 'all' : Array.from({ length: lensPositions }, (_, i) => T - lensPositions + i);
-      const lens = await dbg.trace(ids, { topK: 1, positions, subUpdates: 0, valueTopK: 0, interventions });
-      if (seq !== this.traceSeq) return;
-      this.lens = lens;
-      this.traces++;
-      this.emit('lens');
     } catch (err) {
       if (seq === this.traceSeq) toast((err as Error).message);
     } finally {

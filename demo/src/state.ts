@@ -36,8 +36,8 @@ const NAME_RE = /^L(\d{1,3})D(\d{1,6})$/i;
 const HUB_RE = /^\/[A-Za-z0-9_\-/.]{0,64}$/;
 
 /** The package's modes, in the order the page lists them (its own c_fc mode last). */
-export const MODES: InterventionMode[] = interventionModes.map((m) => m.mode).sort((a, b) => Number(a === 'pre') - Number(b === 'pre'));
-export const takesValue = (mode: InterventionMode): boolean => interventionModes.some((m) => m.mode === mode && m.takesValue);
+export const MODES: InterventionMode[] = interventionModes.map((m) => m.name).sort((a, b) => Number(a === 'pre') - Number(b === 'pre'));
+export const takesValue = (mode: InterventionMode): boolean => interventionModes.some((m) => m.name === mode && m.takesValue);
 
 /**
  * An intervention spec ("L12D34:off", "l3d5:set=2@0,1") read with the package's parser, within the page's

@@ -78,7 +78,7 @@ export function renderApi(source = readFileSync(DTS, 'utf8')) {
   const first = sf.statements[0];
   const intro = first?.jsDoc?.length > 1 ? prose(typeof first.jsDoc[0].comment === 'string' ? first.jsDoc[0].comment : '') : '';
   const sections = { functions: [], classes: [], interfaces: [], types: [] };
-  const toc = [];
+  const classes = new Set(sf.statements.filter(ts.isClassDeclaration).map((c) => c.name?.getText(sf)));
   for (const st of sf.statements) {
     const name = ts.isVariableStatement(st) ? st.declarationList.declarations[0]?.name.getText(sf) : st.name?.getText(sf);
     if (!name) continue;
@@ -95,11 +95,11 @@ export function renderApi(source = readFileSync(DTS, 'utf8')) {
     } else if (ts.isClassDeclaration(st)) {
       body.push(`### \`class ${name}\``, '');
       if (d) body.push(prose(d), '');
-      const impl = st.heritageClauses?.map((h) => h.getText(sf)).join(' ');
-      if (impl) body.push(`\`${name}\` ${impl}: the methods are those of [\`Debugger\`](#interface-debugger).`, '');
+      body.push(`An instance of \`${name}\` has the methods of [\`Debugger\`](#interface-debugger).`, '');
       body.push(...methodList(st.members.filter((m) => m.modifiers?.some((x) => x.kind === ts.SyntaxKind.StaticKeyword)), sf, ''));
       sections.classes.push(body);
     } else if (ts.isInterfaceDeclaration(st)) {
+      if (classes.has(name)) continue;  // merged into its class (the instance type)
       const ext = st.heritageClauses ? ' ' + st.heritageClauses.map((h) => h.getText(sf)).join(' ') : '';
       body.push(`### \`interface ${name}\`${ext ? ` (${ext.trim()})` : ''}`, '');
       if (d) body.push(prose(d), '');

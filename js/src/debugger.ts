@@ -20,7 +20,7 @@ import type {
   ValueVector,
 } from '../types/index.js';
 import type { RawGenerator, RawModel, RawModule, RawText } from './raw.js';
-import { abortError, isNode, yieldToEventLoop } from './env.js';
+import { abortError, defineAsyncDispose, isNode, yieldToEventLoop } from './env.js';
 import { loadModel } from './load.js';
 import { fromFileData } from './sources.js';
 import { moduleThreads } from './module.js';
@@ -237,6 +237,7 @@ export class LMDebugger implements Debugger {
       threads: moduleThreads(),
       valueIndex: { filled: m.valueIndexFilled(), total: m.valueIndexTotal() },
       searchReady: m.searchReady(),
+      forwardPasses: m.forwardPasses(),
     };
   }
 
@@ -252,19 +253,6 @@ export class LMDebugger implements Debugger {
 }
 
 defineAsyncDispose(LMDebugger.prototype);
-
-/** `Symbol.asyncDispose` where the runtime has it (Node 20.4+, current browsers). */
-export function defineAsyncDispose(proto: { dispose(): Promise<void> }): void {
-  const sym = (Symbol as { asyncDispose?: symbol }).asyncDispose;
-  if (sym && !Object.prototype.hasOwnProperty.call(proto, sym))
-    Object.defineProperty(proto, sym, {
-      value: function (this: { dispose(): Promise<void> }) {
-        return this.dispose();
-      },
-      configurable: true,
-      writable: true,
-    });
-}
 
 export function samplingJson(s: GenerateOptions['sampling']): string {
   if (s === undefined || s === 'greedy') return JSON.stringify({ greedy: true });

@@ -66,3 +66,16 @@ export function abortError(signal: AbortSignal): unknown {
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortError(signal);
 }
+
+/** `Symbol.asyncDispose` where the runtime has it (Node 20.4+, current browsers). */
+export function defineAsyncDispose(proto: { dispose(): Promise<void> }): void {
+  const sym = (Symbol as { asyncDispose?: symbol }).asyncDispose;
+  if (sym && !Object.prototype.hasOwnProperty.call(proto, sym))
+    Object.defineProperty(proto, sym, {
+      value: function (this: { dispose(): Promise<void> }) {
+        return this.dispose();
+      },
+      configurable: true,
+      writable: true,
+    });
+}

@@ -1,26 +1,12 @@
 // Names shared with the engine: TransformerLens hook names, value-vector names ("L{layer}D{index}")
 // and the intervention spec syntax of the CLI. Pure string work, usable before any model is loaded;
-// tests check hookNames() against the engine's own table (M.hookNames).
-import type { ActName, HookName, Intervention, InterventionMode } from '../types/index.js';
+// tests check hookNames() against the engine's own table (M.hookNames). The tables themselves are
+// generated from the engine's (tables.ts).
+import type { ActName, HookName, Intervention, InterventionMode, InterventionModeInfo } from '../types/index.js';
+import { HOOKS, MODES } from './tables.js';
 
-// [TransformerLens suffix, get_act_name short name], in forward order (core/trace/hooks.cpp).
-const PER_LAYER: readonly (readonly [string, ActName])[] = [
-  ['hook_resid_pre', 'resid_pre'],
-  ['ln1.hook_normalized', 'normalized1'],
-  ['attn.hook_pattern', 'pattern'],
-  ['hook_attn_out', 'attn_out'],
-  ['hook_resid_mid', 'resid_mid'],
-  ['ln2.hook_normalized', 'normalized2'],
-  ['mlp.hook_pre', 'pre'],
-  ['mlp.hook_post', 'post'],
-  ['hook_mlp_out', 'mlp_out'],
-  ['hook_resid_post', 'resid_post'],
-];
-const GLOBAL: Partial<Record<ActName, HookName>> = {
-  embed: 'hook_embed',
-  pos_embed: 'hook_pos_embed',
-  ln_final: 'ln_final.hook_normalized',
-};
+const PER_LAYER = HOOKS.filter((h) => h.perLayer);
+const GLOBAL = HOOKS.filter((h) => !h.perLayer);
 
 function checkLayerArg(layer: number, what: string): void {
   if (!Number.isInteger(layer) || layer < 0) throw new Error(`${what}: layer must be a non-negative integer, got ${layer}`);
@@ -28,23 +14,23 @@ function checkLayerArg(layer: number, what: string): void {
 
 export function hookNames(nLayers: number): HookName[] {
   if (!Number.isInteger(nLayers) || nLayers < 0) throw new Error(`hookNames: nLayers must be a non-negative integer, got ${nLayers}`);
-  const out: HookName[] = ['hook_embed', 'hook_pos_embed'];
-  for (let l = 0; l < nLayers; l++) for (const [suffix] of PER_LAYER) out.push(`blocks.${l}.${suffix}` as HookName);
+  // The engine's order (all_hook_names): embeddings, every layer's hooks, then ln_final.
+  const out = GLOBAL.filter((h) => h.suffix !== 'ln_final.hook_normalized').map((h) => h.suffix as HookName);
+  for (let l = 0; l < nLayers; l++) for (const h of PER_LAYER) out.push(`blocks.${l}.${h.suffix}` as HookName);
   out.push('ln_final.hook_normalized');
   return out;
 }
 
 export function getActName(name: ActName, layer?: number): HookName {
-  const global = GLOBAL[name];
-  if (global) {
-    if (layer !== undefined) throw new Error(`getActName: "${name}" is not per layer; call it without a layer`);
-    return global;
-  }
-  const entry = PER_LAYER.find(([, short]) => short === name);
+  const entry = HOOKS.find((h) => h.act === name);
   if (!entry) throw new Error(`getActName: unknown activation name "${name}"`);
+  if (!entry.perLayer) {
+    if (layer !== undefined) throw new Error(`getActName: "${name}" is not per layer; call it without a layer`);
+    return entry.suffix as HookName;
+  }
   if (layer === undefined) throw new Error(`getActName: "${name}" needs a layer`);
   checkLayerArg(layer, 'getActName');
-  return `blocks.${layer}.${entry[0]}` as HookName;
+  return `blocks.${layer}.${entry.suffix}` as HookName;
 }
 
 export function valueVectorName(layer: number, index: number): string {
@@ -53,15 +39,11 @@ export function valueVectorName(layer: number, index: number): string {
   return `L${layer}D${index}`;
 }
 
-const MODES: Record<InterventionMode, boolean> = { off: false, on: false, set: true, pre: true, scale: true, add: true };
-
-/** Every intervention mode and whether it takes a value (from MODES, in its order). */
-export const interventionModes: readonly { readonly mode: InterventionMode; readonly takesValue: boolean }[] = Object.freeze(
-  (Object.keys(MODES) as InterventionMode[]).map((mode) => Object.freeze({ mode, takesValue: MODES[mode] })),
-);
+/** The engine's intervention modes: name, whether it takes a value, where it acts, what it does. */
+export const interventionModes: readonly InterventionModeInfo[] = MODES;
 
 const EXAMPLES = '(e.g. "L3D120:off", "L3D120:scale=2@4,5" or "3:120:set=1.5")';
-const MODE_LIST = 'off, on, set=V, scale=F, add=V or pre=V';
+const MODE_LIST = MODES.map((m) => m.name + (m.takesValue ? '=V' : '')).join(', ');
 
 /**
  * "L{layer}D{index}:MODE[=VALUE][@POS,...]" (letters in any case) or the CLI's "LAYER:INDEX:MODE...".
@@ -95,9 +77,10 @@ export function parseIntervention(spec: string): Intervention {
   const modeText = eq < 0 ? modePart : modePart.slice(0, eq);
   const valueText = eq < 0 ? undefined : modePart.slice(eq + 1);
   const mode = modeText.toLowerCase() as InterventionMode;
-  if (!Object.hasOwn(MODES, mode)) return fail(`unknown mode "${modeText}" (expected ${MODE_LIST})`);
+  const info = MODES.find((m) => m.name === mode);
+  if (!info) return fail(`unknown mode "${modeText}" (expected ${MODE_LIST})`);
   const iv: Intervention = { layer, index, mode };
-  if (MODES[mode]) {
+  if (info.takesValue) {
     if (valueText === undefined || valueText.trim() === '') return fail(`${mode} needs a value, e.g. "${name}:${mode}=2"`);
     const v = Number(valueText);
     if (!Number.isFinite(v)) fail(`the value "${valueText}" of ${mode} is not a number`);

@@ -1,21 +1,30 @@
 // Messages between WorkerDebugger (the page) and the Worker host (worker.ts). Requests are served
 // one at a time, in order; `cancel` is the only message that jumps the queue.
-import type { Dtype, GenerateOptions, GeneratedToken, LoadProgress, ModelConfig, ModelFiles } from '../types/index.js';
+import type { Debugger, Dtype, GenerateOptions, GeneratedToken, LoadProgress, ModelConfig, ModelFiles } from '../types/index.js';
 
-export type CallMethod =
-  | 'tokenize'
-  | 'decode'
-  | 'toStrTokens'
-  | 'trace'
-  | 'valueVector'
-  | 'valueVectors'
-  | 'prepareSearch'
-  | 'search'
-  | 'runWithCache'
-  | 'loadClusters'
-  | 'cluster'
-  | 'memory'
-  | 'dispose';
+/**
+ * The Debugger methods a Worker host serves as one request and one result. The page side forwards
+ * exactly these (worker-client.ts); generate() streams and dispose() ends the Worker, so they have
+ * messages of their own. Adding a method to Debugger without listing it here fails to compile.
+ */
+export const CALL_METHODS = [
+  'tokenize',
+  'decode',
+  'toStrTokens',
+  'trace',
+  'valueVector',
+  'valueVectors',
+  'prepareSearch',
+  'search',
+  'runWithCache',
+  'loadClusters',
+  'cluster',
+  'memory',
+] as const satisfies readonly (keyof Debugger)[];
+export type CallMethod = (typeof CALL_METHODS)[number];
+type DebuggerMethod = { [K in keyof Debugger]: Debugger[K] extends (...a: never[]) => unknown ? K : never }[keyof Debugger];
+type Unlisted = Exclude<DebuggerMethod, CallMethod | 'generate' | 'dispose'>;
+export const _everyMethodListed: [Unlisted] extends [never] ? true : { unlisted: Unlisted } = true;
 
 /** What can cross to a Worker: an absolute URL or Hub id, files, or a ModelFiles of cloneable data. */
 export type WorkerSource = string | File[] | ModelFiles;
@@ -33,7 +42,7 @@ export interface WorkerLoadOptions {
 
 export type ToWorker =
   | { type: 'load'; id: number; source: WorkerSource; options: WorkerLoadOptions }
-  | { type: 'call'; id: number; method: CallMethod; args: unknown[] }
+  | { type: 'call'; id: number; method: CallMethod | 'dispose'; args: unknown[] }
   | { type: 'generate'; id: number; prompt: string | number[]; options: Omit<GenerateOptions, 'signal'> }
   | { type: 'cancel'; id: number };
 

@@ -36,6 +36,7 @@ export interface RawModel {
   valueIndexFilled(): number;
   valueIndexTotal(): number;
   searchStatsStep(units: number): boolean;
+  forwardPasses(): number;
   search(keywordsJson: string, limit: number, topK: number): string;
   runWithCache(ids: ArrayLike<number>, namesJson: string, interventionsJson: string): RawCache;
   loadClusters(text: RawText): void;

@@ -1,25 +1,8 @@
 // The page side of the Worker host: the same Debugger interface, each call posted to a dedicated
 // module Worker that owns the wasm instance and the model, so the page never freezes.
-import type {
-  ActivationCache,
-  ClusterInfo,
-  Debugger,
-  FileData,
-  GenerateOptions,
-  GeneratedToken,
-  LoadOptions,
-  MemoryInfo,
-  ModelConfig,
-  ModelSource,
-  RunWithCacheOptions,
-  SearchResult,
-  Trace,
-  TraceOptions,
-  ValueVector,
-} from '../types/index.js';
-import { abortError } from './env.js';
-import { defineAsyncDispose } from './debugger.js';
-import type { CallMethod, FromWorker, ToWorker, WorkerSource } from './protocol.js';
+import type { Debugger, GenerateOptions, GeneratedToken, LoadOptions, ModelConfig, ModelSource } from '../types/index.js';
+import { abortError, defineAsyncDispose } from './env.js';
+import { CALL_METHODS, type CallMethod, type FromWorker, type ToWorker, type WorkerSource } from './protocol.js';
 import { absoluteUrl, isHubId } from './sources.js';
 
 type Listener = (msg: FromWorker) => void;
@@ -40,6 +23,9 @@ function errorFrom(msg: { message: string; name: string }): Error {
   if (msg.name === 'AbortError') return new DOMException(msg.message, 'AbortError') as unknown as Error;
   return new Error(msg.message);
 }
+
+// The plain calls (CALL_METHODS) are forwarded by name; see the static block.
+export interface WorkerDebugger extends Pick<Debugger, CallMethod> {}
 
 export class WorkerDebugger implements Debugger {
   readonly config: ModelConfig;
@@ -133,7 +119,7 @@ export class WorkerDebugger implements Debugger {
     this.#worker.postMessage(msg);
   }
 
-  #call<T>(method: CallMethod, args: unknown[]): Promise<T> {
+  #call<T>(method: CallMethod | 'dispose', args: unknown[]): Promise<T> {
     try {
       this.#check();
     } catch (e) {
@@ -155,41 +141,15 @@ export class WorkerDebugger implements Debugger {
     });
   }
 
-  tokenize(text: string, options?: { allowSpecial?: boolean }): Promise<number[]> {
-    return this.#call('tokenize', [text, options]);
-  }
-  decode(ids: number[]): Promise<string> {
-    return this.#call('decode', [ids]);
-  }
-  toStrTokens(input: string | number[]): Promise<string[]> {
-    return this.#call('toStrTokens', [input]);
-  }
-  trace(prompt: string | number[], options?: TraceOptions): Promise<Trace> {
-    return this.#call('trace', [prompt, options]);
-  }
-  valueVector(layer: number, index: number, options?: { topK?: number }): Promise<ValueVector> {
-    return this.#call('valueVector', [layer, index, options]);
-  }
-  valueVectors(refs: [layer: number, index: number][], options?: { topK?: number }): Promise<ValueVector[]> {
-    return this.#call('valueVectors', [refs, options]);
-  }
-  prepareSearch(): Promise<void> {
-    return this.#call('prepareSearch', []);
-  }
-  search(keywords: string | string[], options?: { limit?: number; topK?: number }): Promise<SearchResult> {
-    return this.#call('search', [keywords, options]);
-  }
-  runWithCache(prompt: string | number[], options?: RunWithCacheOptions): Promise<ActivationCache> {
-    return this.#call('runWithCache', [prompt, options]);
-  }
-  loadClusters(data: FileData | object): Promise<void> {
-    return this.#call('loadClusters', [data]);
-  }
-  cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo> {
-    return this.#call('cluster', [id, options]);
-  }
-  memory(): Promise<MemoryInfo> {
-    return this.#call('memory', []);
+  static {
+    for (const method of CALL_METHODS)
+      Object.defineProperty(WorkerDebugger.prototype, method, {
+        value(this: WorkerDebugger, ...args: unknown[]) {
+          return this.#call(method, args);
+        },
+        writable: true,
+        configurable: true,
+      });
   }
 
   async *generate(prompt: string | number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, void> {

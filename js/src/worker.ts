@@ -2,7 +2,7 @@
 // a time, in arrival order; a running generate() checks for `cancel` between tokens.
 import type { Debugger, GenerateOptions } from '../types/index.js';
 import { LMDebugger } from './debugger.js';
-import { transferables, type FromWorker, type ToWorker } from './protocol.js';
+import { CALL_METHODS, transferables, type FromWorker, type ToWorker } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -53,8 +53,9 @@ async function handle(msg: ToWorker): Promise<void> {
       }
       case 'call': {
         if (!dbg) throw new Error('lmdbg worker: no model loaded');
-        const fn = (dbg as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[msg.method];
-        if (typeof fn !== 'function') throw new Error(`lmdbg worker: unknown method ${msg.method}`);
+        if (msg.method !== 'dispose' && !(CALL_METHODS as readonly string[]).includes(msg.method))
+          throw new Error(`lmdbg worker: unknown method ${String(msg.method)}`);
+        const fn = (dbg as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[msg.method]!;
         const value = await fn.apply(dbg, msg.args);
         post({ type: 'result', id, value }, transferables(value));
         return;

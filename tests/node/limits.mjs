@@ -156,11 +156,11 @@ expectError('65 tokens (runWithCache)', () => good.runWithCache(new Array(65).fi
 const ivTrace = (iv) => good.trace(ids, JSON.stringify({ interventions: [iv] }));
 expectError('intervention layer 2', () => ivTrace({ layer: 2, index: 0, mode: 'off' }), 'layer 2 out of range [0, 2)');
 expectError('intervention index 256', () => ivTrace({ layer: 0, index: 256, mode: 'off' }), 'index 256 out of range [0, 256)');
-expectError('intervention position 64', () => ivTrace({ layer: 0, index: 1, mode: 'off', positions: [64] }), 'position 64 out of range [0, 64)');
-expectError('intervention position 2^32 (used to wrap to 0)', () => ivTrace({ layer: 0, index: 1, mode: 'off', positions: [2 ** 32] }), 'position 4294967296 out of range');
+expectError('intervention position 64', () => ivTrace({ layer: 0, index: 1, mode: 'off', positions: [64] }), 'position 64 out of range [0, 4) (the prompt has 4 tokens)');
+expectError('intervention position 2^32 (used to wrap to 0)', () => ivTrace({ layer: 0, index: 1, mode: 'off', positions: [2 ** 32] }), 'position: 4294967296 is out of range');
 expectError('intervention mode "off@3" (named as an unknown mode)', () => ivTrace({ layer: 0, index: 1, mode: 'off@3' }), 'unknown mode');
-expectError('intervention value 1e300', () => ivTrace({ layer: 0, index: 1, mode: 'set', value: 1e300 }), 'value is not finite');
-expectError('trace topK 2^32+1 (used to wrap to 1)', () => good.trace(ids, '{"topK": 4294967297}'), '"topK" must be an integer in int range');
+expectError('intervention value 1e300', () => ivTrace({ layer: 0, index: 1, mode: 'set', value: 1e300 }), '"value": 1e+300 is not a finite float');
+expectError('trace topK 2^32+1 (used to wrap to 1)', () => good.trace(ids, '{"topK": 4294967297}'), '"topK": 4294967297 is out of range');
 expectError('trace position 4', () => good.trace(ids, '{"positions": [4]}'), 'position 4 out of range [0, 4)');
 expectError('trace unknown option', () => good.trace(ids, '{"topk": 3}'), 'unknown option "topk"');
 expectError('value vector layer 2', () => good.valueVectors('[[2, 0]]', 5, 5), 'layer 2 out of range');

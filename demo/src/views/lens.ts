@@ -23,9 +23,10 @@ export function lensView(app: App): void {
   replace(panel, h('p', { class: 'small muted' }, 'Top token of softmax(wte · ln_f(x)) at every layer and position; the shade is its probability. Outlined cells already hold the final prediction.'), run, toggle, body);
 
   const render = () => {
-    const t = app.lens;
+    const t = app.trace;
+    const lens = t?.lens;
     replace(run, runLabel(t));
-    if (!t) {
+    if (!t || !lens) {
       // Same height as the coming table (one row per layer), so nothing below moves.
       const n = app.dbg?.config.nLayers ?? 0;
       const rows = Array.from({ length: n }, (_, i) => h('tr', null, h('th', { scope: 'row' }, h('span', { class: 'layer-btn ghost' }, String(n - 1 - i))), h('td', { class: 'lens-cell ghost' }, '\u00a0')));
@@ -36,8 +37,8 @@ export function lensView(app: App): void {
       return;
     }
     const L = t.model.nLayers;
-    const skipped = t.tokens.length - t.positions.length;
-    const head = h('tr', null, h('th', { scope: 'col' }, 'Layer'), t.positions.map((p) => h('th', { scope: 'col', class: 'lens-col' }, tokenEl(t.tokens[p.position]))));
+    const skipped = t.tokens.length - lens.length;
+    const head = h('tr', null, h('th', { scope: 'col' }, 'Layer'), lens.map((p) => h('th', { scope: 'col', class: 'lens-col' }, tokenEl(t.tokens[p.position]))));
     const rows = [];
     for (let l = L - 1; l >= 0; l--) {
       rows.push(
@@ -45,7 +46,7 @@ export function lensView(app: App): void {
           'tr',
           { class: app.layer === l ? 'selected' : '' },
           h('th', { scope: 'row' }, h('button', { type: 'button', class: 'layer-btn', 'aria-label': `Select layer ${l}`, on: { click: () => app.selectLayer(l) } }, String(l))),
-          t.positions.map((p) => {
+          lens.map((p) => {
             const top = p.layers[l][which][0];
             const prob = top.prob ?? 0;
             const final = top.id === p.predicted.id;
@@ -63,7 +64,7 @@ export function lensView(app: App): void {
     }
     replace(
       body,
-      skipped > 0 ? h('p', { class: 'small muted' }, `The last ${t.positions.length} of ${t.tokens.length} positions.`) : null,
+      skipped > 0 ? h('p', { class: 'small muted' }, `The last ${lens.length} of ${t.tokens.length} positions.`) : null,
       h(
         'div',
         { class: 'scroll-x' },
@@ -71,11 +72,7 @@ export function lensView(app: App): void {
       ),
     );
   };
-  app.on('lens', render);
-  app.on('trace', () => {
-    if (app.lens && app.lens.tokens.length !== app.trace?.tokens.length) app.lens = null;
-    if (!app.lens) render();
-  });
+  app.on('trace', render);
   app.on('model', render);
   app.on('layer', render);
   render();
