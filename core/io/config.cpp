@@ -10,18 +10,12 @@ namespace lmdbg {
 namespace {
 
 int get_int(const nlohmann::json& j, const char* key, int lo, int hi, bool required, int fallback) {
-  if (!j.contains(key) || j[key].is_null()) {
+  const nlohmann::json* v = io::json_field(j, key);
+  if (!v) {
     if (required) fail(ErrorCode::kMissing, std::string("config.json: missing field \"") + key + "\"");
     return fallback;
   }
-  const auto& v = j[key];
-  if (!v.is_number_integer())
-    bad_file(std::string("config.json: \"") + key + "\" must be an integer, got " + v.dump());
-  const auto x = v.get<int64_t>();
-  if (x < lo || x > hi)
-    bad_file(std::string("config.json: \"") + key + "\" = " + std::to_string(x) + " is outside [" +
-             std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return static_cast<int>(x);
+  return io::json_int(*v, std::string("config.json: \"") + key + "\"", lo, hi, ErrorCode::kBadFile);
 }
 
 }  // namespace
