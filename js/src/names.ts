@@ -40,10 +40,12 @@ export function valueVectorName(layer: number, index: number): string {
 }
 
 /** The engine's intervention modes: name, whether it takes a value, where it acts, what it does. */
-export const interventionModes: readonly InterventionModeInfo[] = MODES;
+export const interventionModes: readonly InterventionModeInfo[] = Object.freeze(MODES.map((m) => Object.freeze({ ...m })));
 
 const EXAMPLES = '(e.g. "L3D120:off", "L3D120:scale=2@4,5" or "3:120:set=1.5")';
-const MODE_LIST = MODES.map((m) => m.name + (m.takesValue ? '=V' : '')).join(', ');
+const MODE_LIST = MODES.map((m) => m.name + (m.takesValue ? '=V' : ''))
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' or $1');
 
 /**
  * "L{layer}D{index}:MODE[=VALUE][@POS,...]" (letters in any case) or the CLI's "LAYER:INDEX:MODE...".

@@ -79,7 +79,7 @@ export async function waitTraced(target, timeout = 60_000) {
   await target.waitForFunction(
     () => {
       const app = window.lmdbgApp;
-      return !!app && !!app.trace && !!app.lens && !document.querySelector('#busy.on') && document.querySelectorAll('#prediction .pred-row').length > 0;
+      return !!app && !!app.trace && !!app.trace.lens && !document.querySelector('#busy.on') && document.querySelectorAll('#prediction .pred-row').length > 0;
     },
     null,
     { timeout },

@@ -57,7 +57,7 @@ describe('names', () => {
     expect(msg('L1D2:set=abc')).toBe('intervention: the value "abc" of set is not a number');
     expect(msg('L1D2x:on')).toMatch(/^intervention: "L1D2x" is not a sub-update name like L3D120/);
     expect(msg('L1D2x:on')).not.toMatch(/:on/); // only the part that is wrong
-    expect(msg('l1d2:boost')).toBe('intervention: unknown mode "boost" (expected off, on, set=V, scale=F, add=V or pre=V)');
+    expect(msg('l1d2:boost')).toBe('intervention: unknown mode "boost" (expected off, on, set=V, pre=V, scale=V or add=V)');
     expect(msg('l1d2')).toMatch(/^intervention: "l1d2" has no mode: .* e\.g\. "l1d2:off"$/);
     expect(msg('L1D2:scale')).toBe('intervention: scale needs a value, e.g. "L1D2:scale=2"');
     expect(msg('L1D2:on=3')).toBe('intervention: on takes no value (remove "=3")');
@@ -68,11 +68,11 @@ describe('names', () => {
 
   it('interventionModes lists every mode the engine accepts, with whether it takes a value', async () => {
     const { interventionModes } = await lmdbg();
-    expect(interventionModes.map((m) => m.mode).sort()).toEqual(['add', 'off', 'on', 'pre', 'scale', 'set']);
-    expect(interventionModes.filter((m) => m.takesValue).map((m) => m.mode).sort()).toEqual(['add', 'pre', 'scale', 'set']);
+    expect(interventionModes.map((m) => m.name).sort()).toEqual(['add', 'off', 'on', 'pre', 'scale', 'set']);
+    expect(interventionModes.filter((m) => m.takesValue).map((m) => m.name).sort()).toEqual(['add', 'pre', 'scale', 'set']);
     expect(Object.isFrozen(interventionModes)).toBe(true);
     const dbg = await LMDebugger.load(modelDir('l2-f32-prefix'));
-    for (const { mode, takesValue } of interventionModes) {
+    for (const { name: mode, takesValue } of interventionModes) {
       const iv = parseIntervention(`L1D3:${mode}${takesValue ? '=1.5' : ''}`);
       const t = await dbg.trace('The old man', { interventions: [iv] });
       expect(t.interventions[0].mode).toBe(mode);
