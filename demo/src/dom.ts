@@ -170,6 +170,18 @@ export function fit(el: HTMLElement): HTMLElement {
   return el;
 }
 
+/** Calls `draw` again when `el` changes width (charts are drawn at their own width, so their text keeps its size). */
+export function redrawOnResize(el: HTMLElement, draw: () => void): void {
+  if (typeof ResizeObserver === 'undefined') return;
+  let width = el.clientWidth;
+  new ResizeObserver(() => {
+    if (el.clientWidth && el.clientWidth !== width) {
+      width = el.clientWidth;
+      draw();
+    }
+  }).observe(el);
+}
+
 /** Which run a view shows: the clean one, or the one with the trace's interventions. */
 export function runLabel(t: { interventions: unknown[] } | null): HTMLElement {
   const n = t?.interventions.length ?? 0;

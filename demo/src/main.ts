@@ -5,6 +5,7 @@ import { Busy, toast } from './busy';
 import { $, tabs, tooltips } from './dom';
 import { simdSupported } from 'lmdbg';
 import { attentionView } from './views/attention';
+import { compareView } from './views/compare';
 import { detailsView } from './views/details';
 import { embedShell, embedView } from './views/embed';
 import { generateView } from './views/generate';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     layersView(app);
     lensView(app);
     attentionView(app);
+    compareView(app);
     interventionsView(app);
     generateView(app);
     detailsView(app);

@@ -613,6 +613,7 @@ async function readabilitySuite(siteUrl) {
     ['logit lens', '#panel-lens', 'run', '#tab-lens'],
     ['rank chart', '#panel-rank', 'run', '#tab-rank'],
     ['attention', '#panel-attn', 'run', '#tab-attn'],
+    ['clean vs intervened', '#panel-compare', 'run', '#tab-compare', 'intervened'],
     ['sub-update details', '#details-card', 'run'],
     ['interventions', '#interventions-card', null],
     ['generation', 'section:has(> #gen-h)', null],
@@ -653,12 +654,27 @@ async function readabilitySuite(siteUrl) {
           await page.press('#iv-spec', 'Enter');
           await waitNextTrace(page, n);
         }
-        for (const [view, sel, run, tab] of VIEWS) {
+        for (const [view, sel, run, tab, only] of VIEWS) {
           if (state === 'intervened' && !run && view !== 'interventions') continue;
+          if (only && only !== state) continue;
           // (readable() keeps a screenshot of the region itself.)
           await test(suiteName, `${view}, ${state}`, null, async () => {
             if (tab) await page.locator(tab).click();
             await readable(page, size, `${view}, ${state}`, sel, { run: run && state });
+            if (view === 'clean vs intervened') {
+              // One row per layer; the lens top tokens of both runs, as the trace has them.
+              const want = await page.evaluate(() => {
+                const pos = window.lmdbgApp.trace.positions.at(-1);
+                return pos.layers.map((l, i) => [pos.clean.layers[i].after[0].text, l.after[0].text]);
+              });
+              const got = await page.locator('#panel-compare tbody tr').evaluateAll((rows) =>
+                rows.map((r) => [...r.querySelectorAll('td:nth-child(2) .tok')].map((t) => JSON.parse(t.title.replace(/ \(id \d+\)$/, '')))));
+              assert(got.length === want.length, `${got.length} rows for ${want.length} layers`);
+              for (let l = 0; l < want.length; l++) {
+                const [c, i] = want[l];
+                assert(JSON.stringify(got[l]) === JSON.stringify(c === i ? [c] : [c, i]), `layer ${l}: ${JSON.stringify(got[l])} for ${JSON.stringify(want[l])}`);
+              }
+            }
           });
         }
         await test(suiteName, `the header is never covered, ${state}`, page, async () => {

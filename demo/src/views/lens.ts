@@ -1,7 +1,7 @@
 // The logit lens over layers × positions (a trace with positions 'all'), and the predicted token's rank and
 // probability through the layers (before and after each FFN).
 import type { App } from '../app';
-import { $, fmt, fullTextAttrs, h, pct, replace, runLabel, s, shortText, tokenEl, tokenLabel } from '../dom';
+import { $, fmt, fullTextAttrs, h, pct, redrawOnResize, replace, runLabel, s, shortText, tokenEl, tokenLabel } from '../dom';
 
 export function lensView(app: App): void {
   const panel = $('#panel-lens');
@@ -80,11 +80,8 @@ export function lensView(app: App): void {
 
 export function rankView(app: App): void {
   const panel = $('#panel-rank');
-  // Drawn at the panel's own width, so that its text keeps its size (a scaled SVG shrinks it).
-  let drawnWidth = 0;
   const render = () => {
     const t = app.trace;
-    drawnWidth = panel.clientWidth;
     if (!t) {
       replace(panel, h('p', { class: 'view-run small' }, runLabel(null)), h('p', { class: 'muted placeholder' }, 'Trace a prompt to follow the predicted token through the layers.'));
       return;
@@ -95,7 +92,8 @@ export function rankView(app: App): void {
       pts.push({ label: `${l.layer} before FFN`, layer: l.layer, rank: l.predictedRank.before, prob: l.predictedProb.before });
       pts.push({ label: `${l.layer} after FFN`, layer: l.layer, rank: l.predictedRank.after, prob: l.predictedProb.after });
     }
-    const W = Math.round(Math.min(760, Math.max(240, drawnWidth || 640)));
+    // Drawn at the panel's own width, so that its text keeps its size (a scaled SVG shrinks it).
+    const W = Math.round(Math.min(760, Math.max(240, panel.clientWidth || 640)));
     const H = Math.round(Math.min(220, Math.max(150, W * 0.4)));
     const ml = 34, mr = 38, mt = 12, mb = 34;
     const iw = W - ml - mr, ih = H - mt - mb;
@@ -142,10 +140,7 @@ export function rankView(app: App): void {
     );
     replace(panel, legend, svg, table);
   };
-  if (typeof ResizeObserver !== 'undefined')
-    new ResizeObserver(() => {
-      if (panel.clientWidth && panel.clientWidth !== drawnWidth) render();
-    }).observe(panel);
+  redrawOnResize(panel, render);
   app.on('trace', render);
   app.on('model', render);
   app.on('layer', render);
