@@ -123,6 +123,13 @@ class WasmModel {
   }
 
   std::string configJson() const { return lmdbg::config_to_json(model().config()); }
+  // {"fingerprint", "checkpointBytes", "dtype"}: the package's Debugger.info.
+  std::string infoJson() const {
+    const auto& m = model();
+    return text({{"fingerprint", m.fingerprint()},
+                 {"checkpointBytes", m.checkpoint_bytes()},
+                 {"dtype", m.dtype()}});
+  }
   double weightBytes() const { return static_cast<double>(model().weights().bytes()); }
 
   val tokenize(std::string t, bool allow_special) const {
@@ -154,6 +161,14 @@ class WasmModel {
       out.set("json", text(lmdbg::trace_to_json(model(), t)));
       out.set("attention", opt.attention ? copy_f32(t.attention.data(), t.attention.size()) : val::null());
       return out;
+    });
+  }
+
+  // A saved view (docs/snapshot-schema.md), as JSON text.
+  std::string snapshot(std::string options) {
+    return guarded([&] {
+      const auto opt = lmdbg::snapshot_options_from_json(io::parse_json(options, "snapshot options"));
+      return text(lmdbg::snapshot_to_json(model(), opt, s_.snapshot(opt)));
     });
   }
 
@@ -297,6 +312,8 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
   emscripten::class_<WasmModel>("Model")
       .class_function("load", &WasmModel::load, emscripten::allow_raw_pointers())
       .function("configJson", &WasmModel::configJson)
+      .function("infoJson", &WasmModel::infoJson)
+      .function("snapshot", &WasmModel::snapshot)
       .function("weightBytes", &WasmModel::weightBytes)
       .function("tokenize", &WasmModel::tokenize)
       .function("decode", &WasmModel::decode)

@@ -15,7 +15,7 @@ addOnPostRun(function () {
     };
   }
   var classes = {
-    Model: ['configJson', 'weightBytes', 'tokenize', 'decode', 'tokenBytes', 'logits', 'trace', 'valueVectors',
+    Model: ['configJson', 'infoJson', 'snapshot', 'weightBytes', 'tokenize', 'decode', 'tokenBytes', 'logits', 'trace', 'valueVectors',
             'prepareSearch', 'searchReady', 'search', 'runWithCache', 'loadClusters', 'hasClusters', 'cluster'],
     Loader: ['setHeader', 'headerBytes', 'feed', 'finish'],
     Generator: ['next', 'remaining'],

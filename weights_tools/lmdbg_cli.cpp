@@ -27,13 +27,19 @@ namespace {
 const char* kUsage = R"(usage: lmdbg COMMAND MODEL [options]
 
 commands:
-  info MODEL                                   config and tensor table
+  info MODEL                                   config, weights fingerprint and tensor table
   tokenize MODEL (--text T | --text-file F) [--allow-special] --json
   generate MODEL (--prompt T | --ids 1,2,3) -n N [--greedy | --temperature X --top-k K --seed S]
                  [--intervene SPEC]... --json
   cache MODEL (--prompt T | --ids 1,2,3) [--names a,b] [--intervene SPEC]... -o OUT.safetensors
   trace MODEL (--prompt T | --ids 1,2,3) [--top-k K] [--positions all|i,j] [--sub-updates N]
               [--value-top-k K] [--raw-lens] [--attention] [--intervene SPEC]... --json
+  snapshot MODEL --prompt T [--intervene SPEC]... [--inactive SPEC]... [--view NAME] [--layer L]
+              [--detail L9D1234] [--name NAME] [--source SOURCE] [--names FILE] [--allow-special]
+              [-n N [--greedy | --temperature X --top-k K --seed S]] [-o FILE]
+                             a saved view (docs/snapshot-schema.md) that a page, an embed or
+                             <lm-debugger> draws without the model; --source says where "Make it
+                             live" loads the model from (hub:ID, or a URL relative to the page)
   value MODEL --layer L --index I [--top-k K] --json
   search MODEL --keywords a,b [--limit N] [--top-k K] --json
   cluster MODEL [--k K] [--iterations N] [--seed S] [-o FILE]   (default MODEL/value_clusters.json)
@@ -41,7 +47,7 @@ commands:
                              (default MODEL/value_index.bin, read by trace/value/search)
   convert MODEL -o DIR       the checkpoint with F16 weights (half the download) plus its config,
                              vocab.json, merges.txt (and value_clusters.json if present)
-  tables                     the engine's name tables (hooks, intervention modes) as JSON, for
+  tables                     the engine's name tables (hooks, intervention modes, views) as JSON, for
                              js/scripts/gen-tables.mjs (no MODEL)
 
 options:
@@ -56,7 +62,7 @@ struct UsageError : std::runtime_error {
 struct Args {
   std::string cmd, model;
   std::map<std::string, std::string> opts;
-  std::vector<std::string> intervene;
+  std::vector<std::string> intervene, inactive;
   bool has(const std::string& k) const { return opts.count(k) > 0; }
   std::string get(const std::string& k, const std::string& def = "") const {
     auto it = opts.find(k);
@@ -70,7 +76,8 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
     {"--seed", true},  {"--names", true},     {"-o", true},       {"--dtype", true},          {"--intervene", true},
     {"--positions", true}, {"--sub-updates", true}, {"--value-top-k", true}, {"--raw-lens", false},
     {"--attention", false}, {"--layer", true}, {"--index", true}, {"--keywords", true}, {"--limit", true},
-    {"--k", true}, {"--iterations", true},
+    {"--k", true}, {"--iterations", true}, {"--inactive", true}, {"--view", true}, {"--detail", true},
+    {"--name", true}, {"--source", true},
 };
 
 Args parse_args(int argc, char** argv) {
@@ -90,6 +97,8 @@ Args parse_args(int argc, char** argv) {
     }
     if (k == "--intervene")
       a.intervene.push_back(v);
+    else if (k == "--inactive")
+      a.inactive.push_back(v);
     else
       a.opts[k] = v;
   }
@@ -171,6 +180,8 @@ int cmd_info(const Args& a) {
   json tensors = json::array();
   for (const auto& t : st.tensors) tensors.push_back({{"name", t.name}, {"dtype", t.dtype_str}, {"shape", t.shape}});
   json out = {{"config", json::parse(lmdbg::config_to_json(c))},
+              {"fingerprint", lmdbg::checkpoint_fingerprint(d.weights.data(), d.weights.size())},
+              {"checkpointBytes", d.weights.size()},
               {"tensors", tensors},
               {"weightBytesF32", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF32)},
               {"weightBytesF16", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF16)}};
@@ -189,10 +200,7 @@ int cmd_tokenize(const Args& a) {
   return 0;
 }
 
-int cmd_generate(const Args& a) {
-  if (!a.has("-n")) throw UsageError("generate needs -n N");
-  const long n = parse_long(a.get("-n"), "-n");
-  if (n < 0) throw UsageError("-n must be >= 0");
+lmdbg::Sampling sampling(const Args& a) {
   lmdbg::Sampling s;
   s.greedy = a.has("--greedy") || !(a.has("--temperature") || a.has("--top-k") || a.has("--seed"));
   if (a.has("--greedy") && (a.has("--temperature") || a.has("--top-k")))
@@ -205,6 +213,19 @@ int cmd_generate(const Args& a) {
   }
   if (a.has("--top-k")) s.top_k = static_cast<int>(parse_long(a.get("--top-k"), "--top-k"));
   if (a.has("--seed")) s.seed = static_cast<uint64_t>(parse_long(a.get("--seed"), "--seed"));
+  return s;
+}
+
+long new_tokens(const Args& a) {
+  const long n = parse_long(a.get("-n"), "-n");
+  if (n < 0) throw UsageError("-n must be >= 0");
+  return n;
+}
+
+int cmd_generate(const Args& a) {
+  if (!a.has("-n")) throw UsageError("generate needs -n N");
+  const long n = new_tokens(a);
+  const lmdbg::Sampling s = sampling(a);
   const auto ivs = interventions(a);
   auto session = open(a, false);
   auto g = session->generate(prompt_ids(a, session->model()), ivs, s);
@@ -213,6 +234,58 @@ int cmd_generate(const Args& a) {
   std::cout << json({{"ids", out}, {"text", session->model().tokenizer().decode(out)}})
                    .dump(-1, ' ', false, json::error_handler_t::replace)
             << "\n";
+  return 0;
+}
+
+// The flags as snapshot options (the same reader as the package's): docs/snapshot-schema.md.
+int cmd_snapshot(const Args& a) {
+  if (!a.has("--prompt")) throw UsageError("snapshot needs --prompt T (the text is saved with the view)");
+  json o = {{"prompt", a.get("--prompt")}, {"allowSpecial", a.has("--allow-special")}};
+  json ivs = json::array();
+  for (const auto* list : {&a.intervene, &a.inactive})
+    for (const auto& spec : *list) {
+      json iv = json::parse(lmdbg::to_json(lmdbg::parse_intervention(spec)).dump());
+      iv["active"] = list == &a.intervene;
+      ivs.push_back(std::move(iv));
+    }
+  o["interventions"] = std::move(ivs);
+  json view = json::object();
+  if (a.has("--view")) view["open"] = a.get("--view");
+  if (a.has("--layer")) view["layer"] = parse_long(a.get("--layer"), "--layer");
+  if (a.has("--detail")) {
+    const std::string d = a.get("--detail");
+    const auto at = d.find_first_of("Dd");
+    if (d.size() < 4 || (d[0] != 'L' && d[0] != 'l') || at == std::string::npos)
+      throw UsageError("--detail expects a value-vector name like L9D1234, got \"" + d + "\"");
+    const long layer = parse_long(d.substr(1, at - 1), "--detail's layer"), index = parse_long(d.substr(at + 1), "--detail's index");
+    view["detail"] = {{"layer", layer}, {"index", index}};
+    o["valueVectors"] = json::array({json::array({layer, index})});
+  }
+  o["view"] = std::move(view);
+  json model = json::object();
+  if (a.has("--name")) model["name"] = a.get("--name");
+  if (a.has("--source")) model["source"] = a.get("--source");
+  o["model"] = std::move(model);
+  if (a.has("--names")) {
+    // An lmdbg names file (lmdbg.names/1, as the page exports it) or a plain {"L3D12": "name"} object.
+    const json f = lmdbg::io::parse_json(read_text_file(a.get("--names")), a.get("--names"), lmdbg::ErrorCode::kBadFile);
+    o["names"] = f.is_object() && f.contains("schema") ? f.value("names", json::object()) : f;
+  }
+  if (a.has("-n")) {
+    const lmdbg::Sampling s = sampling(a);
+    json smp = s.greedy ? json("greedy") : json({{"temperature", s.temperature}, {"topK", s.top_k}, {"seed", s.seed}});
+    o["generate"] = {{"maxNewTokens", new_tokens(a)}, {"sampling", smp}};
+  }
+  const lmdbg::SnapshotOptions opt = lmdbg::snapshot_options_from_json(o);
+  auto session = open(a);
+  const lmdbg::Snapshot snap = session->snapshot(opt);
+  const std::string text = lmdbg::snapshot_to_json(session->model(), opt, snap).dump(-1, ' ', false, lmdbg::io::ojson::error_handler_t::replace);
+  if (a.has("-o")) {
+    write_file(a.get("-o"), text + "\n");
+    std::fprintf(stderr, "wrote a snapshot of %zu tokens (%.1f kB) to %s\n", snap.tokens.size(), text.size() / 1e3, a.get("-o").c_str());
+  } else {
+    std::cout << text << "\n";
+  }
   return 0;
 }
 
@@ -358,7 +431,7 @@ int cmd_cluster(const Args& a) {
 
 // The engine's name tables, for the generated TypeScript (js/scripts/gen-tables.mjs).
 int cmd_tables() {
-  print({{"hooks", lmdbg::hook_table_json()}, {"modes", lmdbg::mode_table_json()}}, 2);
+  print({{"hooks", lmdbg::hook_table_json()}, {"modes", lmdbg::mode_table_json()}, {"views", lmdbg::view_table_json()}}, 2);
   return 0;
 }
 
@@ -374,6 +447,7 @@ int main(int argc, char** argv) {
     if (a.cmd == "cache") return cmd_cache(a);
     if (a.cmd == "trace") return cmd_trace(a);
     if (a.cmd == "value") return cmd_value(a);
+    if (a.cmd == "snapshot") return cmd_snapshot(a);
     if (a.cmd == "search") return cmd_search(a);
     if (a.cmd == "cluster") return cmd_cluster(a);
     if (a.cmd == "index") return cmd_index(a);

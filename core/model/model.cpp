@@ -6,6 +6,17 @@
 
 namespace lmdbg {
 
+namespace {
+std::string fingerprint_of(const io::Hash64& h) { return "xxh64:" + io::hex64(h.digest()); }
+}  // namespace
+
+std::string checkpoint_fingerprint(const uint8_t* safetensors, size_t size) {
+  const auto header = io::parse_safetensors_header(safetensors, size, size, "model.safetensors");
+  io::Hash64 h;
+  h.update(safetensors + header.header_bytes, size - header.header_bytes);
+  return fingerprint_of(h);
+}
+
 ModelBuilder::ModelBuilder(std::string_view config_json, std::string_view vocab_json, std::string_view merges_txt,
                            const LoadOptions& opt)
     : model_(new Model), opt_(opt) {
@@ -28,6 +39,7 @@ void ModelBuilder::set_header(const uint8_t* header, size_t available, uint64_t 
 void ModelBuilder::feed(const uint8_t* data, size_t n) {
   if (!weights_) fail(ErrorCode::kState, "model.safetensors: data given before the header");
   weights_->feed(data, n);
+  hash_.update(data, n);
 }
 
 uint64_t ModelBuilder::header_bytes() const { return header_.header_bytes; }
@@ -36,6 +48,9 @@ std::unique_ptr<Model> ModelBuilder::finish() {
   if (!weights_) fail(ErrorCode::kState, "model.safetensors: no header was given");
   model_->weights_ = weights_->finish();
   weights_.reset();
+  model_->fingerprint_ = fingerprint_of(hash_);
+  model_->checkpoint_bytes_ = header_.header_bytes + hash_.bytes();  // as received (the size may not be announced)
+  model_->storage_ = opt_.storage;
   return std::move(model_);
 }
 

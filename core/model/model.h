@@ -9,12 +9,14 @@
 //
 // core/session/session.h holds a loaded model with everything computed for it.
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "core/io/config.h"
 #include "core/io/files.h"
+#include "core/io/hash.h"
 #include "core/model/weights.h"
 #include "core/tokenizer/tokenizer.h"
 
@@ -29,6 +31,13 @@ class Model {
   const Config& config() const { return config_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
   const Weights& weights() const { return weights_; }
+  // "xxh64:<16 hex digits>": XXH64 of model.safetensors' data section (core/io/hash.h), computed as
+  // it loads. The same file gives the same fingerprint natively and in wasm, for any chunking; the
+  // same weights converted to F16 give another.
+  const std::string& fingerprint() const { return fingerprint_; }
+  uint64_t checkpoint_bytes() const { return checkpoint_bytes_; }  // size of model.safetensors
+  kernels::Storage storage() const { return storage_; }             // of the packed weights
+  const char* dtype() const { return storage_ == kernels::Storage::kF16 ? "f16" : "f32"; }  // the package's Dtype
 
   // wte[token, :] (d floats).
   void embedding(int token, float* out) const { weights_.W_U.col(token, out); }
@@ -47,7 +56,13 @@ class Model {
   Config config_;
   Tokenizer tokenizer_;
   Weights weights_;
+  std::string fingerprint_;
+  uint64_t checkpoint_bytes_ = 0;
+  kernels::Storage storage_ = kernels::Storage::kF32;
 };
+
+// Model::fingerprint() of a whole model.safetensors, without loading it (`lmdbg info`).
+std::string checkpoint_fingerprint(const uint8_t* safetensors, size_t size);
 
 // Loads a model as its bytes arrive (the browser streams model.safetensors straight into wasm
 // memory chunk by chunk): config and tokenizer first, then the safetensors header, then the data.
@@ -71,6 +86,7 @@ class ModelBuilder {
   LoadOptions opt_;
   io::SafeTensorsView header_;
   std::unique_ptr<WeightsBuilder> weights_;
+  io::Hash64 hash_;  // of the data section, as it is fed
 };
 
 }  // namespace lmdbg

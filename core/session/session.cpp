@@ -178,6 +178,35 @@ std::unique_ptr<Generation> Session::generate(std::span<const int> prompt, const
   return g;
 }
 
+Snapshot Session::snapshot(const SnapshotOptions& o) {
+  const Model& m = *model_;
+  validate_snapshot_options(m, o);
+  Snapshot s;
+  s.tokens = m.tokenizer().encode(o.prompt, o.allow_special);
+  check_prompt(m, s.tokens, "snapshot");
+  Interventions active;
+  for (const auto& si : o.interventions)
+    if (si.active) active.push_back(si.iv);
+  // The inactive ones must fit the model and the prompt too: the reader may switch them on.
+  Interventions all;
+  for (const auto& si : o.interventions) all.push_back(si.iv);
+  validate_interventions(all, m.config(), static_cast<int>(s.tokens.size()));
+  TraceOptions to = o.trace ? *o.trace : figure_trace_options(m.config(), static_cast<int>(s.tokens.size()), !active.empty());
+  to.interventions = active;
+  s.trace = trace(s.tokens, to);
+  s.value_vectors = value_vectors(o.value_vectors, o.value_top_k, o.value_top_k);
+  if (o.generation) {
+    const auto g = generate(s.tokens, active, o.generation->sampling);
+    const int eot = m.tokenizer().eot_id();
+    for (int i = 0; i < o.generation->max_new_tokens && g->remaining() > 0; ++i) {
+      const int t = g->next();
+      s.generated.push_back(t);
+      if (o.generation->stop_at_end_of_text && t == eot) break;
+    }
+  }
+  return s;
+}
+
 std::vector<ValueVectorTokens> Session::value_vectors(const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k) {
   return value_vector_tokens(*model_, index_, refs, top_k, bottom_k);
 }

@@ -27,6 +27,7 @@
 #include "core/interventions/intervention.h"
 #include "core/model/forward.h"
 #include "core/model/sampler.h"
+#include "core/session/snapshot.h"
 #include "core/trace/trace.h"
 
 namespace lmdbg {
@@ -75,6 +76,9 @@ class Session {
   // Validates everything up front; `on` is resolved against a clean run of the prompt. The
   // Generation must not outlive the session.
   std::unique_ptr<Generation> generate(std::span<const int> prompt, const Interventions& ivs, const Sampling& s);
+  // A saved view (core/session/snapshot.h): the trace of the active interventions, the value
+  // vectors asked for, and the generation when asked; as many passes as those calls.
+  Snapshot snapshot(const SnapshotOptions& o);
 
   // ---- value vectors, search, clusters
   std::vector<ValueVectorTokens> value_vectors(const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k);

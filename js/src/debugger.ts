@@ -11,9 +11,12 @@ import type {
   LoadOptions,
   MemoryInfo,
   ModelConfig,
+  ModelInfo,
   ModelSource,
   RunWithCacheOptions,
   SearchResult,
+  Snapshot,
+  SnapshotOptions,
   Tensor,
   Trace,
   TraceOptions,
@@ -60,6 +63,7 @@ async function textOf(data: FileData | object): Promise<RawText> {
 
 export class LMDebugger implements Debugger {
   readonly config: ModelConfig;
+  readonly info: ModelInfo;
   #M: RawModule;
   #model: RawModel | null;
   #generators = new Set<RawGenerator>();
@@ -71,6 +75,7 @@ export class LMDebugger implements Debugger {
     this.#M = M;
     this.#model = model;
     this.config = Object.freeze(JSON.parse(model.configJson()) as ModelConfig);
+    this.info = Object.freeze(JSON.parse(model.infoJson()) as ModelInfo);
     if (precompute) this.#idleLater(IDLE_AFTER_MS);
   }
 
@@ -225,6 +230,20 @@ export class LMDebugger implements Debugger {
     const topK = positiveInt(options.topK, 10, 'topK');
     const members = positiveInt(options.members, 50, 'members');
     return JSON.parse(m.cluster(id, topK, members)) as ClusterInfo;
+  }
+
+  async snapshot(prompt: string, options: SnapshotOptions = {}): Promise<Snapshot> {
+    const m = this.#m;
+    if (typeof prompt !== 'string') throw new Error('lmdbg: snapshot needs the prompt as text (it is saved with the view)');
+    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: snapshot options must be an object');
+    const { generate, ...rest } = options;
+    const o: Record<string, unknown> = { ...rest, prompt: wellFormed(prompt) };
+    if (generate !== undefined) {
+      // A sampled generation is saved with its seed (a random one when none is given), so it can be repeated.
+      const { sampling, ...g } = generate;
+      o.generate = { ...g, sampling: sampling === undefined || sampling === 'greedy' ? 'greedy' : JSON.parse(samplingJson(sampling)) };
+    }
+    return JSON.parse(m.snapshot(JSON.stringify(o))) as Snapshot;
   }
 
   async memory(): Promise<MemoryInfo> {

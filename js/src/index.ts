@@ -5,8 +5,9 @@ import type * as Api from '../types/index.js';
 import { LMDebugger } from './debugger.js';
 import { getActName, hookNames, interventionModes, parseIntervention, valueVectorName } from './names.js';
 import { simdSupported } from './module.js';
+import { readSnapshot, snapshotTrace, snapshotViews } from './snapshot.js';
 
-export { LMDebugger, getActName, hookNames, interventionModes, parseIntervention, valueVectorName, simdSupported };
+export { LMDebugger, getActName, hookNames, interventionModes, parseIntervention, valueVectorName, simdSupported, readSnapshot, snapshotTrace, snapshotViews };
 
 type Conforms<Impl extends Decl, Decl> = Impl;
 export type _ConformsToIndexDts = [
@@ -18,4 +19,7 @@ export type _ConformsToIndexDts = [
   Conforms<typeof interventionModes, typeof Api.interventionModes>,
   Conforms<typeof valueVectorName, typeof Api.valueVectorName>,
   Conforms<typeof simdSupported, typeof Api.simdSupported>,
+  Conforms<typeof readSnapshot, typeof Api.readSnapshot>,
+  Conforms<typeof snapshotTrace, typeof Api.snapshotTrace>,
+  Conforms<typeof snapshotViews, typeof Api.snapshotViews>,
 ];

@@ -1,6 +1,6 @@
 // Messages between WorkerDebugger (the page) and the Worker host (worker.ts). Requests are served
 // one at a time, in order; `cancel` is the only message that jumps the queue.
-import type { Debugger, Dtype, GenerateOptions, GeneratedToken, LoadProgress, ModelConfig, ModelFiles } from '../types/index.js';
+import type { Debugger, Dtype, GenerateOptions, GeneratedToken, LoadProgress, ModelConfig, ModelFiles, ModelInfo } from '../types/index.js';
 
 /**
  * The Debugger methods a Worker host serves as one request and one result. The page side forwards
@@ -19,6 +19,7 @@ export const CALL_METHODS = [
   'runWithCache',
   'loadClusters',
   'cluster',
+  'snapshot',
   'memory',
 ] as const satisfies readonly (keyof Debugger)[];
 export type CallMethod = (typeof CALL_METHODS)[number];
@@ -48,7 +49,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'progress'; id: number; progress: LoadProgress }
-  | { type: 'loaded'; id: number; config: ModelConfig }
+  | { type: 'loaded'; id: number; config: ModelConfig; info: ModelInfo }
   | { type: 'result'; id: number; value: unknown }
   | { type: 'token'; id: number; token: GeneratedToken }
   | { type: 'done'; id: number }

@@ -23,6 +23,10 @@ export type RawText = string | Uint8Array;
 
 export interface RawModel {
   configJson(): string;
+  /** {"fingerprint", "checkpointBytes", "dtype"} */
+  infoJson(): string;
+  /** A snapshot (docs/snapshot-schema.md) as JSON text. */
+  snapshot(optionsJson: string): string;
   weightBytes(): number;
   tokenize(text: string, allowSpecial: boolean): Int32Array;
   decode(ids: ArrayLike<number>): Uint8Array;

@@ -1,6 +1,6 @@
 // The page side of the Worker host: the same Debugger interface, each call posted to a dedicated
 // module Worker that owns the wasm instance and the model, so the page never freezes.
-import type { Debugger, GenerateOptions, GeneratedToken, LoadOptions, ModelConfig, ModelSource } from '../types/index.js';
+import type { Debugger, GenerateOptions, GeneratedToken, LoadOptions, ModelConfig, ModelInfo, ModelSource } from '../types/index.js';
 import { abortError, defineAsyncDispose } from './env.js';
 import { CALL_METHODS, type CallMethod, type FromWorker, type ToWorker, type WorkerSource } from './protocol.js';
 import { absoluteUrl, isHubId } from './sources.js';
@@ -29,6 +29,7 @@ export interface WorkerDebugger extends Pick<Debugger, CallMethod> {}
 
 export class WorkerDebugger implements Debugger {
   readonly config: ModelConfig;
+  readonly info: ModelInfo;
   #worker: Worker;
   #listeners = new Map<number, Listener>();
   #nextId = 1;
@@ -36,9 +37,10 @@ export class WorkerDebugger implements Debugger {
   #broken: Error | null = null;
   #generating = new Set<number>();
 
-  private constructor(worker: Worker, config: ModelConfig) {
+  private constructor(worker: Worker, config: ModelConfig, info: ModelInfo) {
     this.#worker = worker;
     this.config = Object.freeze(config);
+    this.info = Object.freeze(info);
   }
 
   static async load(source: ModelSource, options: LoadOptions): Promise<Debugger> {
@@ -61,7 +63,7 @@ export class WorkerDebugger implements Debugger {
       },
     };
     try {
-      const config = await new Promise<ModelConfig>((resolve, reject) => {
+      const { config, info } = await new Promise<{ config: ModelConfig; info: ModelInfo }>((resolve, reject) => {
         const onAbort = () => reject(abortError(signal!));
         signal?.addEventListener('abort', onAbort, { once: true });
         const done = () => {
@@ -74,7 +76,7 @@ export class WorkerDebugger implements Debugger {
           if (m.type === 'progress') options.onProgress?.(m.progress);
           else if (m.type === 'loaded') {
             done();
-            resolve(m.config);
+            resolve({ config: m.config, info: m.info });
           } else if (m.type === 'error') {
             done();
             reject(errorFrom(m));
@@ -87,7 +89,7 @@ export class WorkerDebugger implements Debugger {
         };
         worker.postMessage(msg);
       });
-      const d = new WorkerDebugger(worker, config);
+      const d = new WorkerDebugger(worker, config, info);
       d.#listen();
       return d;
     } catch (e) {

@@ -45,7 +45,7 @@ async function handle(msg: ToWorker): Promise<void> {
             signal: ctl.signal,
             ...(progress ? { onProgress: (p) => post({ type: 'progress', id, progress: p }) } : {}),
           });
-          post({ type: 'loaded', id, config: dbg.config });
+          post({ type: 'loaded', id, config: dbg.config, info: dbg.info });
         } finally {
           controllers.delete(id);
         }

@@ -31,6 +31,21 @@ export interface ModelConfig {
   lnEps: number;
 }
 
+/** Identity of the loaded weights (`Debugger.info`). */
+export interface ModelInfo {
+  /**
+   * "xxh64:" and 16 hex digits: XXH64 of model.safetensors' data section (the bytes after its header),
+   * computed by the engine as the file streams in. The same file gives the same fingerprint in the
+   * browser, in Node and in the native CLI (`lmdbg info`), from any source; the same weights
+   * converted to F16 give another.
+   */
+  fingerprint: string;
+  /** Size of model.safetensors in bytes. */
+  checkpointBytes: number;
+  /** Weight storage in memory. */
+  dtype: Dtype;
+}
+
 /**
  * One file, as given by the caller: its text (a string is the content, not a path or URL), its bytes,
  * or a Blob/File (read in chunks). model.safetensors must be bytes or a Blob.
@@ -195,6 +210,15 @@ export type ActName =
   | 'mlp_out'
   | 'resid_post'
   | 'ln_final';
+
+/** The views a snapshot can open (SnapshotView.open). */
+export type ViewName =
+  | 'prediction'
+  | 'layers'
+  | 'lens'
+  | 'rank'
+  | 'attention'
+  | 'compare';
 // </generated>
 
 export interface InterventionModeInfo {
@@ -377,6 +401,82 @@ export interface GeneratedToken extends Token {
   index: number;
 }
 
+/** An intervention of a saved view: inactive ones are listed (switched off) but not applied. */
+export interface SnapshotIntervention extends Intervention {
+  active: boolean;
+}
+
+/** What a saved view shows: one of `snapshotViews`, the selected layer, the open value vector. */
+export interface SnapshotView {
+  open: ViewName;
+  layer: number | null;
+  detail: { layer: number; index: number } | null;
+}
+
+export interface SnapshotOptions {
+  /** Tokenize "<|endoftext|>" in the prompt as the special token (default false, as trace()). */
+  allowSpecial?: boolean;
+  /** Every intervention of the view; those with `active: false` are saved but not applied. */
+  interventions?: (Intervention & { active?: boolean })[];
+  /**
+   * The trace's options (without interventions). Default: what a figure needs: top 10, ten
+   * sub-updates with 8 tokens each, the clean run's layers when intervened, the lens over the last
+   * positions (all of them for a short prompt), and attention while L·H·T² <= 2^18.
+   */
+  trace?: Omit<TraceOptions, 'interventions'>;
+  /** Value vectors to save with their tokens (e.g. the one open beside the figure). */
+  valueVectors?: [layer: number, index: number][];
+  /** Top and bottom tokens per value vector (default 15). */
+  valueTopK?: number;
+  /** Also a generation from the prompt, with the active interventions (a sampling seed is saved). */
+  generate?: { maxNewTokens?: number; sampling?: 'greedy' | SamplingOptions; stopAtEndOfText?: boolean };
+  /** Saved as they are: a display name, and where "Make it live" loads the model from (a Hub id as "hub:ID", or a URL). */
+  model?: { name?: string; source?: string };
+  /** Names of value vectors, {"L3D120": "French cities"}. */
+  names?: Record<string, string>;
+  view?: Partial<SnapshotView>;
+}
+
+/** Float32 data as little-endian bytes in base64. */
+export interface EncodedTensor {
+  dims: number[];
+  dtype: 'f32';
+  base64: string;
+}
+
+/**
+ * A saved view, "lmdbg.snapshot/1" (docs/snapshot-schema.md): plain JSON, drawn by the demo page, its
+ * embed and `<lm-debugger>` with no model. `snapshotTrace()` gives its trace as `trace()` returns one.
+ */
+export interface Snapshot {
+  schema: 'lmdbg.snapshot/1';
+  /** The lmdbg version that wrote it. */
+  lmdbg: string;
+  model: {
+    name: string | null;
+    source: string | null;
+    config: ModelConfig;
+    fingerprint: string;
+    checkpointBytes: number;
+    dtype: Dtype;
+  };
+  prompt: string;
+  tokens: Token[];
+  interventions: SnapshotIntervention[];
+  names: Record<string, string>;
+  view: SnapshotView;
+  /** The trace of the active interventions; its attention, when present, encoded. */
+  trace: Omit<Trace, 'attention'> & { attention?: EncodedTensor };
+  valueVectors: ValueVector[];
+  generation: {
+    maxNewTokens: number;
+    sampling: 'greedy' | { temperature: number; topK: number; seed: number };
+    stopAtEndOfText: boolean;
+    tokens: Token[];
+    text: string;
+  } | null;
+}
+
 /** TransformerLens hook names. */
 export type HookName = GlobalHook | `blocks.${number}.${PerLayerHook}`;
 
@@ -417,6 +517,7 @@ export interface MemoryInfo {
  */
 export interface Debugger {
   readonly config: ModelConfig;
+  readonly info: ModelInfo;
   /** GPT-2 byte-level BPE; `allowSpecial` turns "<|endoftext|>" into its token (default false). */
   tokenize(text: string, options?: { allowSpecial?: boolean }): Promise<number[]>;
   /** UTF-8 text of the tokens' bytes (U+FFFD for incomplete characters). */
@@ -443,6 +544,12 @@ export interface Debugger {
   loadClusters(data: FileData | object): Promise<void>;
   /** A cluster of value vectors: members (default at most 50) and top tokens (default 10). */
   cluster(id: number, options?: { topK?: number; members?: number }): Promise<ClusterInfo>;
+  /**
+   * A saved view of `prompt` (its text is saved too): the trace of the active interventions and
+   * whatever else the options ask for, with the model's identity, as one JSON-ready object. Costs
+   * what those calls cost (a trace: one forward pass, two with interventions).
+   */
+  snapshot(prompt: string, options?: SnapshotOptions): Promise<Snapshot>;
   /** Sizes of the wasm heap, for memory checks. */
   memory(): Promise<MemoryInfo>;
   /**
@@ -478,5 +585,14 @@ export declare function parseIntervention(spec: string): Intervention;
 export declare const interventionModes: readonly InterventionModeInfo[];
 /** "L12D34" for (12, 34). */
 export declare function valueVectorName(layer: number, index: number): string;
+/**
+ * Checks a saved view (its JSON text or the parsed object) and returns it typed. Needs no model and
+ * no WebAssembly. Throws an Error that names what is wrong (not a snapshot, a newer schema, a field).
+ */
+export declare function readSnapshot(data: string | object): Snapshot;
+/** A snapshot's trace as `trace()` returns it (attention decoded into a Float32Array). */
+export declare function snapshotTrace(snapshot: Snapshot): Trace;
+/** The views a snapshot can open, from the engine's table. */
+export declare const snapshotViews: readonly { name: ViewName; shows: string }[];
 /** True when this environment can run the wasm SIMD build. */
 export declare function simdSupported(): boolean;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/io/safetensors.h"
+#include "core/model/model.h"
 #include "test_util.h"
 
 using nlohmann::json;
@@ -48,6 +49,37 @@ TEST(Cli, InfoListsConfigAndTensors) {
   EXPECT_EQ(j["config"]["nLayers"], 4);
   EXPECT_EQ(j["config"]["dVocab"], 507);
   EXPECT_GT(j["tensors"].size(), 50u);
+  // The fingerprint without loading is the loader's (computed as the weights stream in).
+  EXPECT_EQ(j["fingerprint"], lmdbg::Model::load_dir(kModel)->fingerprint());
+  EXPECT_EQ(j["checkpointBytes"], std::filesystem::file_size(kModel + "/model.safetensors"));
+}
+
+TEST(Cli, SnapshotWritesASavedView) {
+  const std::string out = "/tmp/lmdbg_cli_snapshot." + std::to_string(getpid()) + ".json";
+  const CliRun r = run("snapshot " + kModel + " --prompt \"The old man\" --intervene 3:28:set=6 --inactive 1:2:off --view rank --layer 2 " +
+                       "--detail L3D28 --name \"A fixture\" --source ./models/l4/ -n 3 --seed 5 --temperature 0.9 -o " + out);
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  const json j = json::parse(lmdbg::test::read_text(out));
+  std::filesystem::remove(out);
+  EXPECT_EQ(j["schema"], "lmdbg.snapshot/1");
+  EXPECT_EQ(j["model"]["name"], "A fixture");
+  EXPECT_EQ(j["model"]["source"], "./models/l4/");
+  EXPECT_EQ(j["model"]["fingerprint"], lmdbg::Model::load_dir(kModel)->fingerprint());
+  EXPECT_EQ(j["interventions"].size(), 2u);
+  EXPECT_EQ(j["interventions"][0]["active"], true);
+  EXPECT_EQ(j["interventions"][1]["active"], false);
+  EXPECT_EQ(j["trace"]["interventions"].size(), 1u);
+  EXPECT_EQ(j["view"]["open"], "rank");
+  EXPECT_EQ(j["view"]["layer"], 2);
+  EXPECT_EQ(j["view"]["detail"]["index"], 28);
+  EXPECT_EQ(j["valueVectors"][0]["name"], "L3D28");
+  EXPECT_EQ(j["generation"]["tokens"].size(), 3u);
+  EXPECT_EQ(j["generation"]["sampling"]["seed"], 5);
+  // A view that does not exist is an error that lists the views; a malformed --detail a usage error.
+  EXPECT_EQ(run("snapshot " + kModel + " --prompt hi --view lenz").status, 1);
+  EXPECT_NE(stderr_text().find("the views: prediction, layers, lens, rank, attention, compare"), std::string::npos);
+  EXPECT_EQ(run("snapshot " + kModel + " --prompt hi --detail L3").status, 2);
+  EXPECT_EQ(run("snapshot " + kModel + " --view lens").status, 2);  // no prompt
 }
 
 TEST(Cli, TokenizeMatchesReferenceIds) {

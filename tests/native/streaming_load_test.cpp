@@ -2,9 +2,11 @@
 // whole-file load, tensors in any file order, with clear errors for misuse and truncation.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 #include "core/error.h"
+#include "core/io/hash.h"
 #include "core/model/forward.h"
 #include "core/model/model.h"
 #include "test_util.h"
@@ -76,4 +78,24 @@ TEST(StreamingLoad, MisuseAndTruncationAreErrors) {
   // A header whose offsets exceed the announced file size is refused before any data.
   ModelBuilder b(f.config_json, f.vocab_json, f.merges_txt);
   EXPECT_THROW(b.set_header(f.safetensors, f.safetensors_size, f.safetensors_size - 10), Error);
+}
+
+// The fingerprint is XXH64 of the data section: the same for a whole-file load and for any chunking,
+// and different for different weights (the F16 copy of the same model is another file).
+TEST(StreamingLoad, FingerprintIsTheHashOfTheDataSection) {
+  std::map<std::string, std::string> seen;
+  for (const char* v : {"l4-f32", "l4-f16-prefix", "l2-f32-prefix", "l2-f16", "l2-bf16"}) {
+    const auto dir = io::read_model_dir(test::model_dir(v));
+    const auto f = dir.files();
+    const uint64_t h = 8 + io::safetensors_header_length(f.safetensors);
+    io::Hash64 want;
+    want.update(f.safetensors + h, f.safetensors_size - h);
+    const auto whole = Model::load(f);
+    EXPECT_EQ(whole->fingerprint(), "xxh64:" + io::hex64(want.digest())) << v;
+    EXPECT_EQ(whole->checkpoint_bytes(), f.safetensors_size) << v;
+    for (size_t chunk : {size_t{4096}, size_t{97}})
+      for (size_t extra : {size_t{0}, size_t{1000}})
+        EXPECT_EQ(load_chunked(dir, chunk, 3, extra)->fingerprint(), whole->fingerprint()) << v << " chunks up to " << chunk;
+    EXPECT_TRUE(seen.emplace(whole->fingerprint(), v).second) << v << " has the fingerprint of " << seen[whole->fingerprint()];
+  }
 }
