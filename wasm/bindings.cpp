@@ -172,6 +172,29 @@ class WasmModel {
     });
   }
 
+  // lmdbg.patch/1 JSON: target run with one activation from source (core/analysis/patching.h).
+  std::string patch(val source, val target, std::string options) {
+    return guarded([&] {
+      lmdbg::PatchSpec spec;
+      lmdbg::PatchMetric metric;
+      lmdbg::patch_options_from_json(io::parse_json(options, "patch options"), spec, metric);
+      const auto src = to_ids(source), tgt = to_ids(target);
+      const auto r = s_.patch(src, tgt, spec, metric);
+      return text(lmdbg::patch_to_json(model(), spec, metric, r, src, tgt));
+    });
+  }
+
+  // lmdbg.patch-sweep/1 JSON: every layer × target position of one hook.
+  std::string patchSweep(val source, val target, std::string options) {
+    return guarded([&] {
+      lmdbg::Hook hook;
+      lmdbg::PatchMetric metric;
+      lmdbg::patch_sweep_options_from_json(io::parse_json(options, "patch sweep options"), hook, metric);
+      const auto src = to_ids(source), tgt = to_ids(target);
+      return text(lmdbg::patch_sweep_to_json(model(), s_.patch_sweep(src, tgt, hook, metric), metric, src, tgt));
+    });
+  }
+
   // JSON array of value vectors for refs [[layer, index], ...].
   std::string valueVectors(std::string refs_json, int top_k, int bottom_k) {
     return guarded([&] {
@@ -183,13 +206,16 @@ class WasmModel {
     });
   }
 
-  std::string search(std::string keywords_json, int limit, int top_k) {
+  std::string search(std::string keywords_json, int limit, int top_k, std::string ranking) {
     return guarded([&] {
       const auto j = io::parse_json(keywords_json, "search keywords");
       if (!j.is_array()) lmdbg::invalid("search: keywords must be an array of strings");
       std::vector<std::string> kws;
       for (const auto& k : j) kws.push_back(io::json_string(k, "search: each keyword"));
-      return text(lmdbg::search_to_json(model(), kws, s_.search(kws, limit, top_k)));
+      lmdbg::SearchOptions opt;
+      opt.limit = limit;
+      opt.ranking = lmdbg::search_ranking_from_name(ranking);
+      return text(lmdbg::search_to_json(model(), kws, s_.search(kws, opt, top_k), opt));
     });
   }
 
@@ -227,6 +253,11 @@ class WasmModel {
     });
   }
   bool hasClusters() const { return s_.clusters() != nullptr; }
+  // Idle-time clustering when no value_clusters.json came with the model (Session::cluster_step).
+  bool clusterStep(int units) {
+    return guarded([&] { return s_.cluster_step(units); });
+  }
+  double clusterProgress() const { return s_.cluster_progress(); }
   std::string cluster(int id, int top_k, int members_limit) const {
     return guarded([&] {
       if (!s_.clusters()) lmdbg::fail(lmdbg::ErrorCode::kState, "no clusters loaded for this model");
@@ -321,6 +352,8 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("logits", &WasmModel::logits)
       .function("trace", &WasmModel::trace)
       .function("valueVectors", &WasmModel::valueVectors)
+      .function("patch", &WasmModel::patch)
+      .function("patchSweep", &WasmModel::patchSweep)
       .function("prepareSearch", &WasmModel::prepareSearch)
       .function("searchReady", &WasmModel::searchReady)
       .function("fillValueIndex", &WasmModel::fillValueIndex)
@@ -332,6 +365,8 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("runWithCache", &WasmModel::runWithCache)
       .function("loadClusters", &WasmModel::loadClusters)
       .function("hasClusters", &WasmModel::hasClusters)
+      .function("clusterStep", &WasmModel::clusterStep)
+      .function("clusterProgress", &WasmModel::clusterProgress)
       .function("cluster", &WasmModel::cluster);
   emscripten::class_<WasmLoader>("Loader")
       .class_function("create", &WasmLoader::create, emscripten::allow_raw_pointers())

@@ -33,7 +33,13 @@ commands:
                  [--intervene SPEC]... --json
   cache MODEL (--prompt T | --ids 1,2,3) [--names a,b] [--intervene SPEC]... -o OUT.safetensors
   trace MODEL (--prompt T | --ids 1,2,3) [--top-k K] [--positions all|i,j] [--sub-updates N]
-              [--value-top-k K] [--raw-lens] [--attention] [--intervene SPEC]... --json
+              [--value-top-k K] [--raw-lens] [--attention] [--track ID,ID] [--intervene SPEC]... --json
+  patch MODEL (--source T | --source-ids 1,2) (--prompt T | --ids 1,2,3) --hook HOOK
+              [--layer L [--positions all|i,j]] --metric logit|prob|logitDiff
+              (--token T | --token-id N) [--distractor T | --distractor-id N] --json
+                             the target (--prompt) with HOOK (resid_pre, attn_out, resid_mid,
+                             mlp_out, resid_post) of layer L taken from the source; without
+                             --layer, the sweep over every layer and position
   snapshot MODEL --prompt T [--intervene SPEC]... [--inactive SPEC]... [--view NAME] [--layer L]
               [--detail L9D1234] [--name NAME] [--source SOURCE] [--names FILE] [--allow-special]
               [-n N [--greedy | --temperature X --top-k K --seed S]] [-o FILE]
@@ -41,7 +47,7 @@ commands:
                              <lm-debugger> draws without the model; --source says where "Make it
                              live" loads the model from (hub:ID, or a URL relative to the page)
   value MODEL --layer L --index I [--top-k K] --json
-  search MODEL --keywords a,b [--limit N] [--top-k K] --json
+  search MODEL --keywords a,b [--limit N] [--top-k K] [--ranking zscore|lmdebugger] --json
   cluster MODEL [--k K] [--iterations N] [--seed S] [-o FILE]   (default MODEL/value_clusters.json)
   index MODEL [-o FILE]      every value vector's top/bottom tokens and the search statistics
                              (default MODEL/value_index.bin, read by trace/value/search)
@@ -77,7 +83,9 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
     {"--positions", true}, {"--sub-updates", true}, {"--value-top-k", true}, {"--raw-lens", false},
     {"--attention", false}, {"--layer", true}, {"--index", true}, {"--keywords", true}, {"--limit", true},
     {"--k", true}, {"--iterations", true}, {"--inactive", true}, {"--view", true}, {"--detail", true},
-    {"--name", true}, {"--source", true},
+    {"--name", true}, {"--source", true}, {"--track", true}, {"--source-ids", true},
+    {"--hook", true}, {"--metric", true}, {"--token", true}, {"--token-id", true}, {"--distractor", true},
+    {"--distractor-id", true}, {"--ranking", true},
 };
 
 Args parse_args(int argc, char** argv) {
@@ -337,9 +345,54 @@ int cmd_trace(const Args& a) {
   opt.raw_lens = a.has("--raw-lens");
   opt.attention = a.has("--attention");
   opt.interventions = interventions(a);
+  if (a.has("--track"))
+    for (const auto& t : split(a.get("--track"), ',')) opt.track.push_back(static_cast<int>(parse_long(t, "--track")));
   auto session = open(a);
   const auto t = session->trace(prompt_ids(a, session->model()), opt);
   print(lmdbg::trace_to_json(session->model(), t, opt.attention));
+  return 0;
+}
+
+// One token, given as text (it must be one token) or as an id.
+int token_arg(const Args& a, const std::string& text_opt, const lmdbg::Model& m) {
+  if (a.has(text_opt + "-id")) return static_cast<int>(parse_long(a.get(text_opt + "-id"), text_opt + "-id"));
+  const std::string t = a.get(text_opt);
+  const auto ids = m.tokenizer().encode(t);
+  if (ids.size() != 1)
+    throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument,
+                       text_opt + " \"" + t + "\" is " + std::to_string(ids.size()) + " tokens, not one (use " + text_opt + "-id)");
+  return ids[0];
+}
+
+int cmd_patch(const Args& a) {
+  if (a.has("--source") == a.has("--source-ids")) throw UsageError("give exactly one of --source or --source-ids");
+  if (!a.has("--hook") || !a.has("--metric")) throw UsageError("patch needs --hook and --metric");
+  if (!a.has("--token") && !a.has("--token-id")) throw UsageError("patch needs --token or --token-id");
+  auto session = open(a, false);
+  const lmdbg::Model& m = session->model();
+  const auto source = a.has("--source-ids") ? parse_ids(a.get("--source-ids")) : m.tokenizer().encode(a.get("--source"));
+  const auto target = prompt_ids(a, m);
+  lmdbg::io::json metric = {{"type", a.get("--metric")}, {"token", token_arg(a, "--token", m)}};
+  if (a.has("--distractor") || a.has("--distractor-id")) metric["distractor"] = token_arg(a, "--distractor", m);
+  lmdbg::io::json opt = {{"hook", a.get("--hook")}, {"metric", metric}};
+  if (!a.has("--layer")) {
+    if (a.has("--positions")) throw UsageError("--positions needs --layer (without it, patch sweeps every position)");
+    lmdbg::Hook hook;
+    lmdbg::PatchMetric pm;
+    lmdbg::patch_sweep_options_from_json(opt, hook, pm);
+    print(lmdbg::patch_sweep_to_json(m, session->patch_sweep(source, target, hook, pm), pm, source, target));
+    return 0;
+  }
+  opt["layer"] = parse_long(a.get("--layer"), "--layer");
+  if (a.has("--positions") && a.get("--positions") != "all") {
+    opt["positions"] = lmdbg::io::json::array();
+    for (const auto& p : split(a.get("--positions"), ',')) opt["positions"].push_back(parse_long(p, "--positions"));
+  }
+  lmdbg::PatchSpec spec;
+  lmdbg::PatchMetric pm;
+  lmdbg::patch_options_from_json(opt, spec, pm);
+  const auto r = session->patch(source, target, spec, pm);
+  print(lmdbg::patch_to_json(m, spec, pm, r, source, target));
   return 0;
 }
 
@@ -410,8 +463,11 @@ int cmd_search(const Args& a) {
   const int limit = a.has("--limit") ? static_cast<int>(parse_long(a.get("--limit"), "--limit")) : 20;
   const int k = a.has("--top-k") ? static_cast<int>(parse_long(a.get("--top-k"), "--top-k")) : 10;
   const auto keywords = split(a.get("--keywords"), ',');
+  lmdbg::SearchOptions opt;
+  opt.limit = limit;
+  opt.ranking = lmdbg::search_ranking_from_name(a.get("--ranking", "zscore"));
   auto session = open(a);
-  print(lmdbg::search_to_json(session->model(), keywords, session->search(keywords, limit, k)));
+  print(lmdbg::search_to_json(session->model(), keywords, session->search(keywords, opt, k), opt));
   return 0;
 }
 
@@ -446,6 +502,7 @@ int main(int argc, char** argv) {
     if (a.cmd == "generate") return cmd_generate(a);
     if (a.cmd == "cache") return cmd_cache(a);
     if (a.cmd == "trace") return cmd_trace(a);
+    if (a.cmd == "patch") return cmd_patch(a);
     if (a.cmd == "value") return cmd_value(a);
     if (a.cmd == "snapshot") return cmd_snapshot(a);
     if (a.cmd == "search") return cmd_search(a);

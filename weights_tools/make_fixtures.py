@@ -68,6 +68,13 @@ PROMPTS = [
     ("c3", "Hello  world\n\ncafé — ok"),
 ]
 IV_CASE = "c1"
+# Activation patching (source = clean, target = corrupted), aligned at their ends: the first pair has
+# a longer source, the second a longer target (its first positions have no source counterpart).
+PATCH_PAIRS = [
+    ("pp0", "The old man walked to the river, and the children played", "The old woman walked to the sea and played"),
+    ("pp1", "It's 2024 and we pay", "They said that in 1998 we'll all pay"),
+]
+TRACK_RANKS = (1, 7, 60)  # tracked tokens: the final prediction's rank-r tokens, plus the last-ranked one
 GEN_PROMPTS = ["c2", "c1", "c3"]  # the first two without near ties in clean greedy decoding
 GEN_NEW = 10
 GEN_MIN_MARGIN = 0.01  # top1-top2 logit margin required at every greedy step (float32 engines must agree)
@@ -272,6 +279,95 @@ def value_vector_refs(model: R.GPT2Reference, pairs, stats) -> list[dict]:
     return out
 
 
+def tracked_refs(model: R.GPT2Reference, cases: list[dict], runs: dict) -> list[dict]:
+    """Rank and probability of chosen tokens under every layer's lens, before and after the FFN (the
+    trace option `track`), at the last position. Tokens in a near tie at some lens are passed over."""
+    V = model.vocab_size
+    out = []
+    for c in cases:
+        logits, cache = runs[c["name"]]
+        order = sorted(range(V), key=lambda i: (-float(logits[-1][i]), i))
+        rows = []
+        for l in range(model.n_layer):
+            for hk in ("hook_resid_mid", "hook_resid_post"):
+                rows.append(model.unembed(model.ln_f(cache[f"blocks.{l}.{hk}"][-1])))
+
+        def clear(t):  # no other token within 1e-3 of t's logit at any lens
+            return all(float((r - r[t]).abs().topk(2, largest=False).values[1]) > 1e-3 for r in rows)
+        ids = []
+        for want in list(TRACK_RANKS) + [V - 1]:
+            k = want
+            while not clear(order[k]) or order[k] in ids:
+                k = k + 1 if want < V - 1 else k - 1
+            ids.append(order[k])
+        layers = []
+        for l in range(model.n_layer):
+            entry = {"layer": l}
+            for side, r in (("before", rows[2 * l]), ("after", rows[2 * l + 1])):
+                p = torch.softmax(r, dim=-1)
+                entry[side] = [{"rank": int((r > r[t]).sum()), "prob": f(p[t])} for t in ids]
+            layers.append(entry)
+        out.append({"case": c["name"], "position": len(c["ids"]) - 1, "ids": ids, "layers": layers})
+    return out
+
+
+def patching_refs(model: R.GPT2Reference, tok: R.BPETokenizer) -> dict:
+    """Activation patching from its definition: target run with one hook's activation replaced by the
+    source's (aligned at their ends), the metric read at the last position."""
+    L = model.n_layer
+    pairs = []
+    for name, src, tgt in PATCH_PAIRS:
+        s_ids, t_ids = tok.encode(src), tok.encode(tgt)
+        s_log, _ = model.forward(s_ids, hooks=False)
+        t_log, _ = model.forward(t_ids, hooks=False)
+        a = int(torch.argmax(s_log[-1]))
+        b = int(torch.argmax(t_log[-1]))
+        if b == a:
+            b = R.topk_desc(t_log[-1], 2)[1]
+        pairs.append({"name": name, "source": {"text": src, "ids": s_ids}, "target": {"text": tgt, "ids": t_ids},
+                      "tokens": [a, b]})
+        log(f"  patching pair {name}: source {len(s_ids)} tokens, target {len(t_ids)} tokens, "
+            f"token A {a} {tok.decode([a])!r}, B {b} {tok.decode([b])!r}")
+    p0, p1 = pairs
+    a0, b0 = p0["tokens"]
+    a1, b1 = p1["tokens"]
+    T0 = len(p0["target"]["ids"])
+    single = [  # (pair, hook, layer, positions, metric)
+        (p0, "resid_post", L - 1, [T0 - 1], {"type": "logitDiff", "token": a0, "distractor": b0}),
+        (p0, "resid_pre", 1, [T0 // 2], {"type": "logit", "token": a0}),
+        (p0, "attn_out", 0, [1, T0 - 2], {"type": "prob", "token": a0}),
+        (p0, "mlp_out", L - 1, None, {"type": "logitDiff", "token": a0, "distractor": b0}),
+        (p0, "resid_mid", L - 2, [T0 - 1], {"type": "prob", "token": b0}),
+        (p1, "resid_pre", 0, None, {"type": "logit", "token": a1}),
+        (p1, "mlp_out", max(0, L - 3), [len(p1["target"]["ids"]) - 3], {"type": "logitDiff", "token": a1, "distractor": b1}),
+    ]
+    patches = []
+    for pair, hook, layer, positions, metric in single:
+        s_ids, t_ids = pair["source"]["ids"], pair["target"]["ids"]
+        off = len(s_ids) - len(t_ids)
+        ps = positions if positions is not None else [p for p in range(len(t_ids)) if p + off >= 0]
+        value, clean, corrupt, am = model.patch(s_ids, t_ids, hook, layer, ps, metric)
+        logits, _ = model.forward(t_ids, hooks=False, edits=model.patch_edits(model.forward(s_ids)[1], hook, layer, ps, off))
+        assert set_margin(logits[-1], 1) > 5e-3, "patched argmax too close to a tie"
+        patches.append({"pair": pair["name"], "hook": hook, "layer": layer, "positions": positions, "metric": metric,
+                        "value": value, "clean": clean, "corrupt": corrupt, "argmax": am})
+        log(f"    patch {pair['name']} {hook} L{layer} @{positions}: {metric['type']} {corrupt:.4f} -> {value:.4f} "
+            f"(source {clean:.4f}), argmax {am}")
+    sweeps = []
+    for pair, hook, metric in [(p0, "resid_pre", {"type": "logitDiff", "token": a0, "distractor": b0}),
+                               (p1, "attn_out", {"type": "prob", "token": a1}),
+                               (p1, "resid_post", {"type": "logit", "token": b1})]:
+        s_ids, t_ids = pair["source"]["ids"], pair["target"]["ids"]
+        values = model.patch_sweep(s_ids, t_ids, hook, metric)
+        s_log, _ = model.forward(s_ids, hooks=False)
+        t_log, _ = model.forward(t_ids, hooks=False)
+        sweeps.append({"pair": pair["name"], "hook": hook, "metric": metric, "values": values,
+                       "clean": model.metric(s_log[-1], metric), "corrupt": model.metric(t_log[-1], metric)})
+        log(f"    sweep {pair['name']} {hook} {metric['type']}: {L}x{len(t_ids)} cells, "
+            f"{sum(v is None for r in values for v in r)} without a source position")
+    return {"pairs": pairs, "patches": patches, "sweeps": sweeps}
+
+
 def iv(layer, index, mode, value=None, positions=None) -> dict:
     return {"layer": int(layer), "index": int(index), "mode": mode,
             "value": None if value is None else float(value), "positions": positions}
@@ -394,6 +490,8 @@ def run_variant(out: str, name: str, n_layer: int, dtype: str, tok: R.BPETokeniz
         activation_evidence(name, model, cases, runs)
         stats = {k: GapStats() for k in ("final", "lens", "sub", "vv")}
         ref.update(debugger_refs(model, cases, runs, stats))
+        ref["tracked"] = tracked_refs(model, cases, runs)
+        ref["patching"] = patching_refs(model, tok)
 
         # value vectors: the strongest sub-updates of the long prompt, plus the first/last neuron
         c = next(c for c in cases if c["name"] == IV_CASE)

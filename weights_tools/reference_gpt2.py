@@ -466,8 +466,12 @@ class GPT2Reference:
         return [p for p in positions if 0 <= p < T]
 
     # -- forward ---------------------------------------------------------------------------------------
-    def forward(self, ids: Sequence[int], interventions: Sequence[dict] | None = None, hooks: bool = True):
-        """Returns (logits [T, V] float64, cache dict of TransformerLens hook name -> tensor)."""
+    def forward(self, ids: Sequence[int], interventions: Sequence[dict] | None = None, hooks: bool = True,
+                edits: dict | None = None):
+        """Returns (logits [T, V] float64, cache dict of TransformerLens hook name -> tensor).
+
+        edits: hook name -> function(tensor) -> tensor, applied where the hook is (TransformerLens's
+        run_with_hooks); the pass continues from what it returns (activation patching uses it)."""
         ids = list(ids)
         T = len(ids)
         if T < 1 or T > self.n_ctx:
@@ -483,6 +487,8 @@ class GPT2Reference:
         cache: dict[str, torch.Tensor] = {}
 
         def hook(name, t):
+            if edits and name in edits:
+                t = edits[name](t)
             if hooks:
                 cache[name] = t.clone()
             return t
@@ -566,6 +572,56 @@ class GPT2Reference:
             new.append(nxt)
             seq.append(nxt)
         return new, margins
+
+
+    # -- activation patching (lmdbg's core/analysis/patching.h) -------------------------------------------
+    def patch_edits(self, source_cache: dict, hook: str, layer: int, positions: Sequence[int], offset: int) -> dict:
+        """Edits that replace blocks.{layer}.hook_{hook} at target positions p by the source's at p + offset
+        (the prompts aligned at their ends: offset = T_source - T_target)."""
+        name = f"blocks.{layer}.hook_{hook}"
+        src = source_cache[name]
+
+        def replace(t):
+            t = t.clone()
+            for p in positions:
+                t[p] = src[p + offset]
+            return t
+        return {name: replace}
+
+    @staticmethod
+    def metric(logits_last: torch.Tensor, metric: dict) -> float:
+        """{type: logit|prob|logitDiff, token, distractor?} of one row of final logits."""
+        t = metric["token"]
+        if metric["type"] == "logit":
+            return float(logits_last[t])
+        if metric["type"] == "prob":
+            return float(torch.softmax(logits_last, dim=-1)[t])
+        return float(logits_last[t] - logits_last[metric["distractor"]])
+
+    def patch(self, source: Sequence[int], target: Sequence[int], hook: str, layer: int, positions, metric: dict):
+        """Returns (patched metric, clean = the source's, corrupt = the target's, patched argmax)."""
+        off = len(source) - len(target)
+        src_logits, src_cache = self.forward(source)
+        tgt_logits, _ = self.forward(target, hooks=False)
+        logits, _ = self.forward(target, hooks=False, edits=self.patch_edits(src_cache, hook, layer, positions, off))
+        return (self.metric(logits[-1], metric), self.metric(src_logits[-1], metric), self.metric(tgt_logits[-1], metric),
+                int(torch.argmax(logits[-1])))
+
+    def patch_sweep(self, source: Sequence[int], target: Sequence[int], hook: str, metric: dict):
+        """metric[layer][p] with one target position patched at a time (None where p + offset < 0)."""
+        off = len(source) - len(target)
+        _, src_cache = self.forward(source)
+        out = []
+        for layer in range(self.n_layer):
+            row = []
+            for p in range(len(target)):
+                if p + off < 0:
+                    row.append(None)
+                    continue
+                logits, _ = self.forward(target, hooks=False, edits=self.patch_edits(src_cache, hook, layer, [p], off))
+                row.append(self.metric(logits[-1], metric))
+            out.append(row)
+        return out
 
 
 def topk_desc(values: torch.Tensor, k: int) -> list[int]:

@@ -23,74 +23,126 @@ void normalise(float* v, int d) {
 
 }  // namespace
 
-Clusters cluster_value_vectors(const Model& m, const ClusterOptions& opt) {
-  const Config& c = m.config();
-  const int d = c.d_model, n = c.n_layers * c.d_mlp;
-  const int k = opt.k > 0 ? opt.k : std::max(1, n / 8);
-  if (k > n) invalid("clusters: k = " + std::to_string(k) + " exceeds the " + std::to_string(n) + " value vectors");
-  if (opt.iterations < 1) invalid("clusters: iterations must be >= 1");
-
-  // All normalised value vectors, [n, d] (natively only a few hundred MB even for gpt2-large).
-  std::vector<float> x(static_cast<size_t>(n) * d);
-  for (int l = 0; l < c.n_layers; ++l)
-    for (int i = 0; i < c.d_mlp; ++i) {
-      float* v = x.data() + (static_cast<size_t>(l) * c.d_mlp + i) * d;
-      m.value_vector(l, i, v);
-      normalise(v, d);
-    }
-
-  std::mt19937_64 rng(opt.seed);
-  std::vector<int> perm(n);
-  for (int i = 0; i < n; ++i) perm[i] = i;
-  std::shuffle(perm.begin(), perm.end(), rng);
-  std::vector<float> cent(static_cast<size_t>(k) * d);
-  for (int j = 0; j < k; ++j) std::copy_n(x.data() + static_cast<size_t>(perm[j]) * d, d, cent.data() + static_cast<size_t>(j) * d);
-
+struct ClusterBuilder::Impl {
+  const Model& m;
+  ClusterOptions opt;
+  int d, n, k, D;
+  int it = 0, row = 0;  // the iteration and the next block's first vector
+  int moved = 0;
+  bool done = false;
+  size_t units_done = 0, units_total = 0;
+  std::vector<float> cent, sums, sim, best_sim, x;
+  std::vector<int> count;
+  kernels::PackedMatrix C;
   Clusters out;
-  out.n_layers = c.n_layers;
-  out.d_mlp = c.d_mlp;
-  out.k = k;
-  out.assignment.assign(n, -1);
-  std::vector<float> sim(static_cast<size_t>(kRows) * k), best_sim(n);
-  for (int it = 0; it < opt.iterations; ++it) {
-    // Assign: cosine similarity to every centroid as one GEMM per row block.
-    const auto C = kernels::PackedMatrix::pack({cent.data(), kernels::DType::kF32, k, d, /*transposed=*/true}, nullptr,
-                                               kernels::Storage::kF32);
-    int moved = 0;
-    for (int r0 = 0; r0 < n; r0 += kRows) {
-      const int rows = std::min(kRows, n - r0);
-      kernels::gemm(sim.data(), k, x.data() + static_cast<size_t>(r0) * d, d, rows, C);
-      for (int r = 0; r < rows; ++r) {
-        const float* s = sim.data() + static_cast<size_t>(r) * k;
-        const int best = static_cast<int>(std::max_element(s, s + k) - s);
-        if (out.assignment[r0 + r] != best) ++moved;
-        out.assignment[r0 + r] = best;
-        best_sim[r0 + r] = s[best];
-      }
+
+  Impl(const Model& model, const ClusterOptions& o) : m(model), opt(o) {
+    const Config& c = m.config();
+    d = c.d_model;
+    D = c.d_mlp;
+    n = c.n_layers * D;
+    k = opt.k > 0 ? opt.k : std::max(1, n / 8);
+    if (k > n) invalid("clusters: k = " + std::to_string(k) + " exceeds the " + std::to_string(n) + " value vectors");
+    if (opt.iterations < 1) invalid("clusters: iterations must be >= 1");
+    units_total = static_cast<size_t>(opt.iterations) * ((n + kRows - 1) / kRows);
+    // Seeds: k distinct vectors in a seeded random order.
+    std::mt19937_64 rng(opt.seed);
+    std::vector<int> perm(n);
+    for (int i = 0; i < n; ++i) perm[i] = i;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    cent.resize(static_cast<size_t>(k) * d);
+    for (int j = 0; j < k; ++j) load(perm[j], 1, cent.data() + static_cast<size_t>(j) * d);
+    out.n_layers = c.n_layers;
+    out.d_mlp = D;
+    out.k = k;
+    out.computed = true;
+    out.assignment.assign(n, -1);
+    best_sim.resize(n);
+    sim.resize(static_cast<size_t>(kRows) * k);
+    x.resize(static_cast<size_t>(kRows) * d);
+    start_iteration();
+  }
+
+  // Normalised vectors i0..i0+rows-1 (in layer-major order) into dst [rows, d].
+  void load(int i0, int rows, float* dst) const {
+    for (int r = 0; r < rows;) {
+      const int l = (i0 + r) / D, i = (i0 + r) % D, take = std::min(rows - r, D - i);
+      m.value_vectors(l, i, i + take, dst + static_cast<size_t>(r) * d, d);
+      r += take;
     }
-    // Update: renormalised means; an empty cluster takes the point farthest from its centroid.
-    std::fill(cent.begin(), cent.end(), 0.f);
-    std::vector<int> count(k, 0);
-    for (int i = 0; i < n; ++i) {
-      const int a = out.assignment[i];
-      ++count[a];
-      const float* v = x.data() + static_cast<size_t>(i) * d;
-      float* ce = cent.data() + static_cast<size_t>(a) * d;
+    for (int r = 0; r < rows; ++r) normalise(dst + static_cast<size_t>(r) * d, d);
+  }
+
+  void start_iteration() {
+    C = kernels::PackedMatrix::pack({cent.data(), kernels::DType::kF32, k, d, /*transposed=*/true}, nullptr,
+                                    kernels::Storage::kF32);
+    sums.assign(static_cast<size_t>(k) * d, 0.f);
+    count.assign(k, 0);
+    moved = 0;
+    row = 0;
+  }
+
+  // Assign one block: cosine similarity to every centroid as one GEMM; accumulate the new means.
+  void unit() {
+    const int rows = std::min(kRows, n - row);
+    load(row, rows, x.data());
+    kernels::gemm(sim.data(), k, x.data(), d, rows, C);
+    for (int r = 0; r < rows; ++r) {
+      const float* s = sim.data() + static_cast<size_t>(r) * k;
+      const int best = static_cast<int>(std::max_element(s, s + k) - s);
+      if (out.assignment[row + r] != best) ++moved;
+      out.assignment[row + r] = best;
+      best_sim[row + r] = s[best];
+      ++count[best];
+      const float* v = x.data() + static_cast<size_t>(r) * d;
+      float* ce = sums.data() + static_cast<size_t>(best) * d;
       for (int q = 0; q < d; ++q) ce[q] += v[q];
     }
+    row += rows;
+    ++units_done;
+    if (row < n) return;
+    // Update: renormalised means; an empty cluster takes the point farthest from its centroid.
+    cent.swap(sums);
     for (int j = 0; j < k; ++j) {
       float* ce = cent.data() + static_cast<size_t>(j) * d;
       if (count[j] == 0) {
         const int far = static_cast<int>(std::min_element(best_sim.begin(), best_sim.end()) - best_sim.begin());
-        std::copy_n(x.data() + static_cast<size_t>(far) * d, d, ce);
+        load(far, 1, ce);
         best_sim[far] = 1.f;
       }
       normalise(ce, d);
     }
     if (opt.progress) opt.progress(it, static_cast<double>(moved) / n);
-    if (moved == 0) break;
+    if (moved == 0 || ++it == opt.iterations) {
+      done = true;
+      return;
+    }
+    start_iteration();
   }
-  return out;
+};
+
+ClusterBuilder::ClusterBuilder(const Model& m, const ClusterOptions& opt) : impl_(std::make_unique<Impl>(m, opt)) {}
+ClusterBuilder::~ClusterBuilder() = default;
+
+bool ClusterBuilder::step(int units) {
+  for (int u = 0; u < units && !impl_->done; ++u) impl_->unit();
+  return impl_->done;
+}
+
+double ClusterBuilder::progress() const {
+  return impl_->done ? 1.0 : static_cast<double>(impl_->units_done) / impl_->units_total;
+}
+
+Clusters ClusterBuilder::take() {
+  if (!impl_->done) fail(ErrorCode::kState, "clusters: not complete");
+  return std::move(impl_->out);
+}
+
+Clusters cluster_value_vectors(const Model& m, const ClusterOptions& opt) {
+  ClusterBuilder b(m, opt);
+  while (!b.step(1 << 20)) {
+  }
+  return b.take();
 }
 
 io::ojson clusters_to_json(const Clusters& c) {

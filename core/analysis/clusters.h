@@ -1,10 +1,12 @@
 // Clusters of value vectors (LM-Debugger's exploration view), by spherical k-means on the
 // normalised vectors: similarity is the cosine, centroids are renormalised means.
-// weights_tools writes them beside the checkpoint (value_clusters.json); the API answers a vector's
-// cluster, its members, and the top tokens of the cluster's summed value vectors.
+// `lmdbg cluster` writes them beside the checkpoint (value_clusters.json); a host without that file
+// computes them step by step in idle time (ClusterBuilder: the same algorithm and result). The API
+// answers a vector's cluster, its members, and the top tokens of the cluster's summed value vectors.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +20,7 @@ namespace lmdbg {
 
 struct Clusters {
   int n_layers = 0, d_mlp = 0, k = 0;
+  bool computed = false;        // computed here (ClusterBuilder) rather than read from value_clusters.json
   std::vector<int> assignment;  // [n_layers * d_mlp] cluster id of each value vector
   int cluster_of(int layer, int index) const { return assignment[static_cast<size_t>(layer) * d_mlp + index]; }
 };
@@ -30,6 +33,27 @@ struct ClusterOptions {
 };
 
 Clusters cluster_value_vectors(const Model& m, const ClusterOptions& opt);
+
+// The same k-means in bounded steps, so a host can compute clusters between requests (the Worker
+// does it when idle). Vectors are read from the weights and normalised block by block, so it keeps
+// no copy of them: memory is the centroids (2·k·d floats, packed once per iteration) and one block
+// of similarities. One unit = one block of 256 vectors against every centroid (256·k·d
+// multiply-adds: 0.9·10^9 for GPT-2 small, k = 4608); an iteration is n / 256 units.
+//   ClusterBuilder b(model, {});
+//   while (!b.step(1)) { /* yield */ }
+//   Clusters c = b.take();
+class ClusterBuilder {
+ public:
+  ClusterBuilder(const Model& m, const ClusterOptions& opt);
+  ~ClusterBuilder();
+  bool step(int units);     // true once complete (converged or out of iterations)
+  double progress() const;  // 0..1, against the iteration limit
+  Clusters take();          // after step() returned true
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 io::ojson clusters_to_json(const Clusters& c);
 // value_clusters.json, validated against the model; throws Error(kBadFile) naming the problem.

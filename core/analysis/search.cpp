@@ -165,6 +165,83 @@ SearchStats compute_search_stats(const Model& m) {
   return b.take();
 }
 
+namespace {
+
+// Simple case mapping of one code point: ASCII, Latin-1 (not × ÷ ß ÿ), Greek, Cyrillic.
+char32_t map_case(char32_t c, bool upper) {
+  auto shift = [&](char32_t lo0, char32_t lo1, char32_t delta) -> char32_t {
+    if (upper && c >= lo0 && c <= lo1) return c - delta;
+    if (!upper && c >= lo0 - delta && c <= lo1 - delta) return c + delta;
+    return c;
+  };
+  if (c < 0x80) return shift(U'a', U'z', 0x20);
+  if (c >= 0xC0 && c <= 0xFE && c != 0xD7 && c != 0xF7 && c != 0xDF) return shift(0xE0, 0xFE, 0x20);
+  if (c >= 0x391 && c <= 0x3C9 && c != 0x3A2 && c != 0x3C2) return shift(0x3B1, 0x3C9, 0x20);
+  if (c >= 0x400 && c <= 0x40F) return upper ? c : c + 0x50;
+  if (c >= 0x450 && c <= 0x45F) return upper ? c - 0x50 : c;
+  if (c >= 0x410 && c <= 0x44F) return shift(0x430, 0x44F, 0x20);
+  return c;
+}
+
+// UTF-8 -> code points; false on malformed text (then it is matched as typed only).
+bool decode_utf8(const std::string& s, std::u32string& out) {
+  out.clear();
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char b = s[i];
+    const int n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    char32_t c = n == 1 ? b : b & (0x7F >> n);
+    for (int k = 1; k < n; ++k) {
+      const unsigned char t = s[i + k];
+      if ((t >> 6) != 2) return false;
+      c = (c << 6) | (t & 0x3F);
+    }
+    out.push_back(c);
+    i += n;
+  }
+  return true;
+}
+
+std::string encode_utf8(const std::u32string& cs) {
+  std::string out;
+  for (char32_t c : cs) {
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> case_variants(const std::string& kw) {
+  std::vector<std::string> out = {kw};
+  std::u32string cs;
+  if (!decode_utf8(kw, cs) || cs.empty()) return out;
+  std::u32string lower = cs, upper = cs;
+  for (auto& c : lower) c = map_case(c, false);
+  for (auto& c : upper) c = map_case(c, true);
+  std::u32string title = lower;
+  title[0] = map_case(title[0], true);
+  for (const auto& v : {lower, title, upper}) {
+    const std::string e = encode_utf8(v);
+    if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+  }
+  return out;
+}
+
 std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std::string>& keywords) {
   std::vector<KeywordTokens> out;
   for (const auto& raw : keywords) {
@@ -172,16 +249,18 @@ std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std:
     const auto b = raw.find_first_not_of(" \t\n\r");
     if (b == std::string::npos) continue;
     const std::string kw = raw.substr(b, raw.find_last_not_of(" \t\n\r") - b + 1);
-    KeywordTokens k{kw, {}};
-    // Whole-word tokens (with or without the leading space) when they exist; otherwise the
-    // first token of each spelling.
-    std::vector<std::vector<int>> spellings = {m.tokenizer().encode(kw), m.tokenizer().encode(" " + kw)};
-    bool any_single = false;
-    for (const auto& ids : spellings) any_single |= ids.size() == 1;
+    KeywordTokens k{kw, {}, false, {}};
+    std::vector<std::vector<int>> spellings;
+    for (const auto& v : case_variants(kw)) {
+      spellings.push_back(m.tokenizer().encode(v));
+      spellings.push_back(m.tokenizer().encode(" " + v));
+    }
+    k.multi_token = std::none_of(spellings.begin(), spellings.end(), [](const auto& ids) { return ids.size() == 1; });
     for (const auto& ids : spellings)
-      if (!ids.empty() && (ids.size() == 1 || !any_single) &&
+      if (!ids.empty() && (ids.size() == 1 || k.multi_token) &&
           std::find(k.tokens.begin(), k.tokens.end(), ids[0]) == k.tokens.end())
         k.tokens.push_back(ids[0]);
+    if (k.multi_token) k.pieces = spellings[1];
     out.push_back(std::move(k));
   }
   if (out.empty()) invalid("search: no keywords given");
@@ -218,38 +297,66 @@ std::vector<float> token_zscores(const Model& m, const SearchStats& s, int token
 }
 
 std::vector<SearchHit> search_value_vectors(const Model& m, const SearchStats& s, const std::vector<std::string>& keywords,
-                                            int limit) {
+                                            const SearchOptions& opt, const ValueIndex* index) {
   const Config& c = m.config();
-  const int n = c.n_layers * c.d_mlp;
-  if (limit < 1 || limit > n) invalid("search: limit must be in [1, " + std::to_string(n) + "]");
+  const int n = c.n_layers * c.d_mlp, D = c.d_mlp;
+  if (opt.limit < 1 || opt.limit > n) invalid("search: limit must be in [1, " + std::to_string(n) + "]");
+  const bool lmd = opt.ranking == SearchRanking::kLmDebugger;
+  if (lmd && (!index || index->filled() != index->total()))
+    fail(ErrorCode::kState, "search: LM-Debugger's ranking needs every value vector's top 50 (the value index is not complete)");
   const auto kws = keyword_tokens(m, keywords);
   std::vector<int> all_tokens;
   for (const auto& k : kws)
     for (int t : k.tokens)
       if (std::find(all_tokens.begin(), all_tokens.end(), t) == all_tokens.end()) all_tokens.push_back(t);
   const auto z = zscores(m, s, all_tokens);
-  // Per keyword: the best z over its tokens, and which token gave it.
-  std::vector<float> total(n, 0.f);
+  // Per keyword: the best z over its tokens, and which token gave it; with LM-Debugger's ranking,
+  // whether any of its tokens is among the vector's top 50 (wte[t]·v = z·std + mean above the cut).
+  std::vector<float> total(n, 0.f), count(n, 0.f);
   std::vector<std::vector<float>> best(kws.size(), std::vector<float>(n, -INFINITY));
   std::vector<std::vector<int>> best_tok(kws.size(), std::vector<int>(n, -1));
+  std::vector<std::vector<uint8_t>> in_top(kws.size(), std::vector<uint8_t>(lmd ? n : 0, 0));
   for (size_t k = 0; k < kws.size(); ++k) {
     for (int t : kws[k].tokens) {
       const auto& zt = z[std::find(all_tokens.begin(), all_tokens.end(), t) - all_tokens.begin()];
-      for (int i = 0; i < n; ++i)
+      for (int i = 0; i < n; ++i) {
         if (zt[i] > best[k][i]) best[k][i] = zt[i], best_tok[k][i] = t;
+        if (lmd && zt[i] * s.std[i] + s.mean[i] > index->layer_cuts(i / D)[i % D]) in_top[k][i] = 1;
+      }
     }
-    for (int i = 0; i < n; ++i) total[i] += best[k][i];
+    for (int i = 0; i < n; ++i) {
+      total[i] += best[k][i];
+      if (lmd) count[i] += in_top[k][i];
+    }
   }
-  std::vector<int> idx(limit);
-  const int got = kernels::topk(total.data(), n, limit, idx.data());
+  std::vector<int> idx(opt.limit);
+  int got = 0;
+  if (!lmd) {
+    got = kernels::topk(total.data(), n, opt.limit, idx.data());
+  } else {  // keywords present, then the z sum, then the lower index
+    std::vector<int> all(n);
+    for (int i = 0; i < n; ++i) all[i] = i;
+    std::partial_sort(all.begin(), all.begin() + opt.limit, all.end(), [&](int a, int b) {
+      return count[a] != count[b] ? count[a] > count[b] : total[a] != total[b] ? total[a] > total[b] : a < b;
+    });
+    std::copy_n(all.begin(), opt.limit, idx.begin());
+    got = opt.limit;
+  }
   std::vector<SearchHit> hits;
   for (int r = 0; r < got; ++r) {
     const int i = idx[r];
+    if (lmd && count[i] == 0) break;  // no keyword among its top 50: not a hit
     SearchHit h;
-    h.layer = i / c.d_mlp;
-    h.index = i % c.d_mlp;
-    h.score = total[i];
-    for (size_t k = 0; k < kws.size(); ++k) h.matched.push_back({best_tok[k][i], best[k][i], NAN});
+    h.layer = i / D;
+    h.index = i % D;
+    h.z_sum = total[i];
+    h.score = lmd ? count[i] : total[i];
+    h.weak = true;
+    for (size_t k = 0; k < kws.size(); ++k) {
+      KeywordMatch mt{best_tok[k][i], best[k][i], best[k][i] < kWeakZ, lmd && in_top[k][i]};
+      h.weak &= mt.weak;
+      h.matched.push_back(mt);
+    }
     hits.push_back(std::move(h));
   }
   return hits;

@@ -1,21 +1,35 @@
 // Keyword search over all value vectors, in the client, with no prebuilt index.
 //
-// Scoring. For value vector v and token t, LM-Debugger asks whether t is among the top tokens of
-// r = wte·v. We score t by its z-score within r:
+// Keywords. A keyword matches its tokens under every case and leading-space spelling: "paris"
+// tries "paris", "Paris", "PARIS", each with and without a leading space, and keeps the spellings
+// that are one token (case folding covers ASCII, Latin-1, Greek and Cyrillic letters; other text is
+// matched as typed). When no spelling is one token, the keyword is marked multi-token and matched
+// by the first token of each spelling (what a vector must promote for the model to start the word);
+// the result says so and lists the keyword's pieces.
+//
+// Ranking 1 (default), z-scores. For value vector v and token t, LM-Debugger asks whether t is among
+// the top tokens of r = wte·v. We score t by its z-score within r:
 //     z(t, v) = (wte[t]·v - mean(r)) / std(r),   mean(r) = μ·v,   var(r) = vᵀ Σ v,
 // where μ and Σ are the mean and covariance of the rows of wte. These moments are exact (population
 // statistics over the whole vocabulary), so z needs one dot product per (token, vector) instead of a
 // projection onto the whole vocabulary. SearchStats holds μ·v and std(r) for every vector; it costs
 // about d²(V + n) multiply-adds once per model (computed on first use).
-// A keyword counts its whole-word tokens with and without a leading space (or, when neither
-// spelling is one token, the first token of each); its score is the best z of those; several
-// keywords add up, so hits promote all of them.
+// A keyword's score is the best z of its tokens; several keywords add up, so hits promote all of them.
+// A keyword's match with z < kWeakZ is weak: the token is not among the vector's top tokens in any
+// useful sense (z = 3 is about the top 0.1-0.3% of the vocabulary; tests/native/search_test.cpp
+// measures where it falls on the fixtures) and a hit whose matches are all weak is marked weak.
+//
+// Ranking 2, LM-Debugger's. A vector's score is how many keywords have a token among its top 50
+// (LM-Debugger indexes each vector's top-50 tokens); ties are ordered by the z-score sum. Exact: the
+// value index keeps each vector's top-50 cut (core/analysis/value_index.h), so it needs the whole
+// index (every vector projected once per model: precomputed in idle time, or value_index.bin).
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/analysis/tokens.h"
+#include "core/analysis/value_index.h"
 #include "core/model/model.h"
 
 namespace lmdbg {
@@ -49,24 +63,48 @@ class SearchStatsBuilder {
   std::unique_ptr<Impl> impl_;
 };
 
+constexpr float kWeakZ = 3.f;
+
+enum class SearchRanking { kZScore, kLmDebugger };
+
+struct SearchOptions {
+  int limit = 20;
+  SearchRanking ranking = SearchRanking::kZScore;
+};
+
 struct KeywordTokens {
-  std::string keyword;
-  std::vector<int> tokens;  // distinct candidate tokens
+  std::string keyword;      // trimmed, as typed
+  std::vector<int> tokens;  // distinct candidate tokens (single-token spellings, or first tokens)
+  bool multi_token = false; // no spelling is one token
+  std::vector<int> pieces;  // multi_token: the keyword with a leading space, as typed, in tokens
+};
+
+struct KeywordMatch {
+  int token = 0;        // the keyword's best token for this vector
+  float z = 0.f;        // its z-score
+  bool weak = false;    // z < kWeakZ
+  bool in_top = false;  // LM-Debugger ranking: a token of the keyword is among the vector's top 50
 };
 
 struct SearchHit {
   int layer = 0, index = 0;
-  float score = 0.f;                  // sum over keywords of the best z
-  std::vector<TokenScore> matched;    // per keyword: the best token, with logit = its z-score
+  float score = 0.f;                  // the ranking's: the z sum, or the number of keywords in the top 50
+  float z_sum = 0.f;                  // sum over keywords of the best z
+  bool weak = false;                  // every match is weak
+  std::vector<KeywordMatch> matched;  // one per keyword, in order
   std::vector<TokenScore> top;        // top tokens of wte·v (when asked)
 };
 
 std::vector<KeywordTokens> keyword_tokens(const Model& m, const std::vector<std::string>& keywords);
+// The case spellings tried for a keyword (as typed, lower, Capitalised, UPPER; distinct).
+std::vector<std::string> case_variants(const std::string& keyword);
 
 // Ranks all n_layers × d_mlp value vectors (hits' `top` left empty: the Session fills it from its
-// value index).
+// value index). The LM-Debugger ranking needs `index` complete (its top-50 cuts); it lists only
+// vectors with at least one keyword in their top 50.
 std::vector<SearchHit> search_value_vectors(const Model& m, const SearchStats& stats,
-                                            const std::vector<std::string>& keywords, int limit);
+                                            const std::vector<std::string>& keywords, const SearchOptions& opt,
+                                            const ValueIndex* index = nullptr);
 
 // z-scores of one token against every value vector ([L * d_mlp]); exposed for tests and tools.
 std::vector<float> token_zscores(const Model& m, const SearchStats& stats, int token);

@@ -92,8 +92,14 @@ void project_top_bottom(const Model& m, const float* a, int n, int top_k, int bo
 
 namespace {
 
+// The cut of LM-Debugger's top-N in a list of at least N + 1 best scores (value_index.h).
+float top_cut(const std::vector<TokenScore>& top, int n) {
+  if (static_cast<int>(top.size()) <= n) return -kInf;  // a vocabulary of at most N tokens: all of them
+  return 0.5f * (top[n - 1].logit + top[n].logit);
+}
+
 // Projects refs (distinct, not all indexed) and stores every one in the index; returns the lists
-// with at least max(top_k, k) / max(bottom_k, k) entries.
+// with at least max(top_k, k, 51) / max(bottom_k, k) entries.
 void project_and_store(const Model& m, ValueIndex& ix, const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k,
                        std::vector<std::vector<TokenScore>>& top, std::vector<std::vector<TokenScore>>& bottom) {
   const Config& c = m.config();
@@ -102,7 +108,7 @@ void project_and_store(const Model& m, ValueIndex& ix, const std::vector<ValueVe
   const int n = static_cast<int>(refs.size());
   std::vector<float> a(static_cast<size_t>(n) * d);
   for (int j = 0; j < n; ++j) m.value_vector(refs[j].layer, refs[j].index, a.data() + static_cast<size_t>(j) * d);
-  project_top_bottom(m, a.data(), n, std::max(top_k, K), std::max(bottom_k, K), top, bottom);
+  project_top_bottom(m, a.data(), n, std::max({top_k, K, ValueIndex::kTopCut + 1}), std::max(bottom_k, K), top, bottom);
   std::vector<int32_t> ti(K), bi(K);
   std::vector<float> ts(K), bs(K);
   for (int j = 0; j < n; ++j) {
@@ -113,7 +119,7 @@ void project_and_store(const Model& m, ValueIndex& ix, const std::vector<ValueVe
       bi[r] = bottom[j][r].id;
       bs[r] = bottom[j][r].logit;
     }
-    ix.put(refs[j].layer, refs[j].index, ti.data(), ts.data(), bi.data(), bs.data());
+    ix.put(refs[j].layer, refs[j].index, ti.data(), ts.data(), bi.data(), bs.data(), top_cut(top[j], ValueIndex::kTopCut));
   }
 }
 
@@ -193,7 +199,7 @@ int fill_value_index(const Model& m, ValueIndex& ix, int max_vectors) {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'M', 'D', 'B', 'G', 'V', 'I', 'X'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: each entry ends with its top-50 cut
 
 void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
 
@@ -226,7 +232,7 @@ std::string value_index_to_bytes(const Model& m, const ValueIndex& ix, const Sea
   s.append(reinterpret_cast<const char*>(flags.data()), flags.size());
   s.append((4 - flags.size() % 4) % 4, '\0');
   const size_t per = static_cast<size_t>(2) * K;
-  std::vector<char> zero(per * 8, 0);
+  std::vector<char> zero(per * 8 + 4, 0);
   for (int l = 0; l < L; ++l) {
     const auto& ids = ix.layer_ids(l);
     const auto& sc = ix.layer_scores(l);
@@ -237,6 +243,7 @@ std::string value_index_to_bytes(const Model& m, const ValueIndex& ix, const Sea
       }
       s.append(reinterpret_cast<const char*>(ids.data() + i * per), per * 4);
       s.append(reinterpret_cast<const char*>(sc.data() + i * per), per * 4);
+      s.append(reinterpret_cast<const char*>(ix.layer_cuts(l).data() + i), 4);
     }
   }
   if (stats) {
@@ -251,6 +258,7 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
   const int L = c.n_layers, D = c.d_mlp, V = c.d_vocab, d = c.d_model;
   const int K = ix.k();
   if (b.size() < 40 || std::memcmp(b.data(), kMagic, 8) != 0) bad_index("not an lmdbg value index (bad magic)");
+  if (get_u32(b, 8) == 1) bad_index("written by an older lmdbg (version 1, without the top-50 cuts); rebuild it with `lmdbg index`");
   if (get_u32(b, 8) != kVersion) bad_index("unsupported version " + std::to_string(get_u32(b, 8)));
   const uint32_t fl = get_u32(b, 8 + 6 * 4);  // the word after k
   const uint32_t dims[5] = {get_u32(b, 12), get_u32(b, 16), get_u32(b, 20), get_u32(b, 24), get_u32(b, 28)};
@@ -264,7 +272,8 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
   const bool has_stats = fl & 1;
   const size_t n = static_cast<size_t>(L) * D, per = static_cast<size_t>(2) * K;
   const size_t flags_bytes = (n + 3) / 4 * 4;
-  const size_t need = 40 + flags_bytes + n * per * 8 + (has_stats ? n * 8 : 0);
+  const size_t entry_bytes = per * 8 + 4;
+  const size_t need = 40 + flags_bytes + n * entry_bytes + (has_stats ? n * 8 : 0);
   if (b.size() != need)
     bad_index("expected " + std::to_string(need) + " bytes for this model, got " + std::to_string(b.size()));
   const auto* flags = reinterpret_cast<const uint8_t*>(b.data() + 40);
@@ -272,8 +281,13 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
   auto entry = [&](size_t v, std::vector<int32_t>& ids, std::vector<float>& sc) {
     ids.resize(per);
     sc.resize(per);
-    std::memcpy(ids.data(), entries + v * per * 8, per * 4);
-    std::memcpy(sc.data(), entries + v * per * 8 + per * 4, per * 4);
+    std::memcpy(ids.data(), entries + v * entry_bytes, per * 4);
+    std::memcpy(sc.data(), entries + v * entry_bytes + per * 4, per * 4);
+  };
+  auto cut_of = [&](size_t v) {
+    float c;
+    std::memcpy(&c, entries + v * entry_bytes + per * 8, 4);
+    return c;
   };
   // Structure: ids in range, lists sorted the way topk() sorts them.
   std::vector<int32_t> ids;
@@ -288,6 +302,9 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
       if (ids[r] < 0 || ids[r] >= V) bad_index("token id " + std::to_string(ids[r]) + " out of range");
     for (int r = 1; r < K; ++r)
       if (!(sc[r - 1] >= sc[r]) || !(sc[K + r - 1] <= sc[K + r])) bad_index("unsorted token list for vector " + std::to_string(v));
+    const float cut = cut_of(v);  // below the top-k (k <= 50), or -inf for a vocabulary of at most 50 tokens
+    if (std::isnan(cut) || cut > sc[K - 1] || (V > ValueIndex::kTopCut && !std::isfinite(cut)))
+      bad_index("bad top-50 cut for vector " + std::to_string(v));
   }
   SearchStats st;
   if (has_stats) {
@@ -295,7 +312,7 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
     st.d_mlp = D;
     st.mean.resize(n);
     st.std.resize(n);
-    const char* p = entries + n * per * 8;
+    const char* p = entries + n * entry_bytes;
     std::memcpy(st.mean.data(), p, n * 4);
     std::memcpy(st.std.data(), p + n * 4, n * 4);
     for (size_t v = 0; v < n; ++v)
@@ -336,6 +353,9 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
       }
       if (sc[K - 1] < kth_top - tol(kth_top) || sc[2 * K - 1] > kth_bottom + tol(kth_bottom))
         bad_index("does not match these weights (token lists of L" + std::to_string(l) + "D" + std::to_string(i) + ")");
+      const int N = ValueIndex::kTopCut;
+      if (V > N && std::fabs(cut_of(full) - 0.5 * (sorted[V - N] + sorted[V - N - 1])) > tol(cut_of(full)))
+        bad_index("does not match these weights (top-50 cut of L" + std::to_string(l) + "D" + std::to_string(i) + ")");
     }
     if (has_stats) {
       double mean = 0, var = 0;
@@ -350,7 +370,8 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
   // Accepted: store everything.
   for (size_t vi : present) {
     entry(vi, ids, sc);
-    ix.put(static_cast<int>(vi / D), static_cast<int>(vi % D), ids.data(), sc.data(), ids.data() + K, sc.data() + K);
+    ix.put(static_cast<int>(vi / D), static_cast<int>(vi % D), ids.data(), sc.data(), ids.data() + K, sc.data() + K,
+           cut_of(vi));
   }
   if (has_stats && stats_out) *stats_out = std::move(st);
   return has_stats;

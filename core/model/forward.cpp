@@ -11,6 +11,17 @@
 
 namespace lmdbg {
 
+HookSet HookEditors::edits() const {
+  HookSet s;
+  for (const HookEditor* e : editors_) s.bits |= e->edits().bits;
+  return s;
+}
+
+void HookEditors::edit(Hook h, int layer, int p0, int T, int width, float* x) const {
+  for (const HookEditor* e : editors_)
+    if (e->edits().has(h)) e->edit(h, layer, p0, T, width, x);
+}
+
 State::State(const Model& model) : model_(model) {
   kcache_.resize(model.config().n_layers);
   vcache_.resize(model.config().n_layers);
@@ -65,6 +76,9 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     invalid("sequence of " + std::to_string(n_past_ + T) + " tokens exceeds the model's context of " +
             std::to_string(c.n_ctx));
   model_.check_tokens(tokens.data(), tokens.size());
+  if (opt.first_layer < 0 || opt.first_layer >= c.n_layers || (opt.first_layer > 0 && !opt.resid_in))
+    invalid("forward: first_layer " + std::to_string(opt.first_layer) + " needs a layer in [0, " +
+            std::to_string(c.n_layers) + ") and, above 0, its resid_pre");
   const HookSet edits = opt.editor ? opt.editor->edits() : HookSet::none();
   for (int i = 0; i < kHookCount; ++i)
     if (edits.has(static_cast<Hook>(i)) && !hook_editable(static_cast<Hook>(i)))
@@ -100,18 +114,21 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     if (kept_.has(h)) std::memcpy(slot(h, l), x.data(), x.size() * 4);
   };
 
-  // Embeddings.
-  float* emb = slot(Hook::kEmbed, 0);
-  float* pos = slot(Hook::kPosEmbed, 0);
-  for (int t = 0; t < T; ++t) {
-    model_.embedding(tokens[t], emb + static_cast<size_t>(t) * d);
-    std::memcpy(pos + static_cast<size_t>(t) * d, w.W_pos.data() + static_cast<size_t>(P + t) * d, d * 4);
+  if (opt.resid_in) {
+    std::memcpy(x.data(), opt.resid_in, x.size() * 4);
+  } else {  // Embeddings.
+    float* emb = slot(Hook::kEmbed, 0);
+    float* pos = slot(Hook::kPosEmbed, 0);
+    for (int t = 0; t < T; ++t) {
+      model_.embedding(tokens[t], emb + static_cast<size_t>(t) * d);
+      std::memcpy(pos + static_cast<size_t>(t) * d, w.W_pos.data() + static_cast<size_t>(P + t) * d, d * 4);
+    }
+    edit(Hook::kEmbed, 0, emb);
+    edit(Hook::kPosEmbed, 0, pos);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = emb[i] + pos[i];
   }
-  edit(Hook::kEmbed, 0, emb);
-  edit(Hook::kPosEmbed, 0, pos);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = emb[i] + pos[i];
 
-  for (int l = 0; l < L; ++l) {
+  for (int l = opt.first_layer; l < L; ++l) {
     const LayerWeights& lw = w.layers[l];
     resid(Hook::kResidPre, l);
 

@@ -23,12 +23,30 @@ class HookEditor {
   virtual void edit(Hook h, int layer, int p0, int T, int width, float* x) const = 0;
 };
 
+// Several editors in one pass, applied in the order given (e.g. interventions and a patch).
+class HookEditors final : public HookEditor {
+ public:
+  explicit HookEditors(std::vector<const HookEditor*> editors) : editors_(std::move(editors)) {}
+  HookSet edits() const override;
+  void edit(Hook h, int layer, int p0, int T, int width, float* x) const override;
+
+ private:
+  std::vector<const HookEditor*> editors_;
+};
+
 struct ForwardOptions {
   HookSet keep;                       // hooks stored for every layer and new position
   bool all_logits = false;            // logits for every new position (else the last only)
   bool logits = true;                 // false: no unembedding at all (logits_rows() = 0); a
                                       // trace projects ln_final itself, in its lens GEMM
   const HookEditor* editor = nullptr; // edits applied during this call
+  // Resume inside the network: run layers first_layer.. only, starting from resid_in ([T, d], the
+  // new positions' resid_pre of first_layer) instead of the embeddings. Exact when the cache of
+  // layers >= first_layer holds the earlier positions of the same run (activation patching reruns
+  // only what a patch can change: core/analysis/patching.h). Kept hooks of the layers skipped (and
+  // the embeddings) are not written.
+  int first_layer = 0;
+  const float* resid_in = nullptr;
 };
 
 class State {

@@ -77,9 +77,25 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
   tr.options.lens_positions = lens_positions(opt, T);
   tr.options.lens_all_positions = false;
   const auto& ps = tr.options.positions;
-  const bool intervened = !opt.interventions.empty();
+  const bool intervened = !opt.interventions.empty() || opt.patch;
 
-  // The clean run, with interventions: it resolves `on` and gives the clean prediction (or layers).
+  // A patch: the source's pass keeps the activation the patched run takes from it.
+  std::unique_ptr<State> source;
+  std::unique_ptr<PatchEditor> patcher;
+  if (opt.patch) {
+    auto& pp = *tr.options.patch;
+    pp.spec.positions = validate_patch(m, pp.spec, static_cast<int>(pp.source.size()), T);
+    source = std::make_unique<State>(m);
+    ForwardOptions so;
+    so.keep.add(pp.spec.hook);
+    so.logits = false;
+    run(*source, pp.source, so);
+    patcher = std::make_unique<PatchEditor>(*source, pp.spec.hook, pp.spec.layer, pp.spec.positions,
+                                            patch_offset(static_cast<int>(pp.source.size()), T));
+  }
+
+  // The clean run, with interventions or a patch: it resolves `on` and gives the clean prediction
+  // (or layers).
   std::unique_ptr<State> clean;
   if (intervened) {
     clean = std::make_unique<State>(m);
@@ -93,16 +109,19 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
 
   State st(m);
   InterventionEditor editor(tr.options.interventions);
+  std::vector<const HookEditor*> applied = {&editor};
+  if (patcher) applied.push_back(patcher.get());
+  const HookEditors editors(applied);
   ForwardOptions fo;
   fo.keep.add(Hook::kResidMid).add(Hook::kResidPost).add(Hook::kMlpPost);
   if (opt.attention) fo.keep.add(Hook::kPattern);
   fo.logits = false;  // the lens step projects ln_f(resid_post[L-1]) itself
-  if (intervened) fo.editor = &editor;
+  if (intervened) fo.editor = &editors;
   run(st, tokens, fo);
 
   std::vector<std::vector<LayerTrace>*> with_sub_updates;
   for (int p : ps) {
-    PositionTrace pt = lens_step(st, p, opt.top_k, opt.raw_lens);
+    PositionTrace pt = lens_step(st, p, opt.top_k, opt.raw_lens, opt.track);
     sub_update_step(st, p, pt.predicted, opt.sub_updates, pt.layers);
     tr.positions.push_back(std::move(pt));
   }
@@ -112,7 +131,7 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
     for (size_t j = 0; j < ps.size(); ++j) {
       auto& pt = tr.positions[j];
       if (opt.clean_layers) {
-        PositionTrace cp = lens_step(*clean, ps[j], opt.top_k, opt.raw_lens);
+        PositionTrace cp = lens_step(*clean, ps[j], opt.top_k, opt.raw_lens, opt.track);
         sub_update_step(*clean, ps[j], cp.predicted, opt.sub_updates, cp.layers);
         pt.clean_predicted = cp.predicted;
         pt.clean_prediction = std::move(cp.prediction);
@@ -207,6 +226,87 @@ Snapshot Session::snapshot(const SnapshotOptions& o) {
   return s;
 }
 
+double Session::metric_pass(State& st, std::span<const int> tokens, HookSet keep, const PatchMetric& metric) {
+  ForwardOptions o;
+  o.keep = keep.add(Hook::kLnFinal);
+  o.logits = false;
+  run(st, tokens, o);
+  const int d = model_->config().d_model;
+  return patch_metric_at(*model_, metric, st.hook(Hook::kLnFinal) + (tokens.size() - 1) * d);
+}
+
+PatchResult Session::patch(std::span<const int> source, std::span<const int> target, PatchSpec& spec,
+                           const PatchMetric& metric) {
+  const Model& m = *model_;
+  check_prompt(m, source, "patch: source");
+  check_prompt(m, target, "patch: target");
+  const int Ts = static_cast<int>(source.size()), Tt = static_cast<int>(target.size()), d = m.config().d_model;
+  spec.positions = validate_patch(m, spec, Ts, Tt);
+  validate_patch_metric(m, metric);
+  PatchResult r;
+  // The source, keeping the hook the patch reads; the clean target, keeping its KV cache and
+  // resid_pre, from which the patched pass resumes.
+  State src(m), tgt(m);
+  r.clean = metric_pass(src, source, HookSet().add(spec.hook), metric);
+  r.corrupt = metric_pass(tgt, target, HookSet().add(Hook::kResidPre), metric);
+  const int p0 = spec.positions.front();
+  const float* rp = tgt.hook(Hook::kResidPre, spec.layer);
+  const std::vector<float> resume(rp + static_cast<size_t>(p0) * d, rp + static_cast<size_t>(Tt) * d);
+  tgt.truncate(p0);
+  const PatchEditor editor(src, spec.hook, spec.layer, spec.positions, patch_offset(Ts, Tt));
+  ForwardOptions po;
+  po.editor = &editor;
+  po.first_layer = spec.layer;
+  po.resid_in = resume.data();
+  po.keep.add(Hook::kLnFinal);
+  run(tgt, target.subspan(p0), po);
+  r.metric = patch_metric_at(m, metric, tgt.hook(Hook::kLnFinal) + static_cast<size_t>(Tt - p0 - 1) * d);
+  r.predicted = argmax(tgt.logits(), m.config().d_vocab);
+  return r;
+}
+
+PatchSweep Session::patch_sweep(std::span<const int> source, std::span<const int> target, Hook hook,
+                                const PatchMetric& metric) {
+  const Model& m = *model_;
+  check_prompt(m, source, "patch sweep: source");
+  check_prompt(m, target, "patch sweep: target");
+  const int Ts = static_cast<int>(source.size()), Tt = static_cast<int>(target.size());
+  const int L = m.config().n_layers, d = m.config().d_model, off = patch_offset(Ts, Tt);
+  PatchSpec probe;
+  probe.hook = hook;
+  validate_patch(m, probe, Ts, Tt);
+  validate_patch_metric(m, metric);
+  PatchSweep out;
+  out.hook = hook;
+  out.n_layers = L;
+  out.t_target = Tt;
+  out.offset = off;
+  out.metric.assign(static_cast<size_t>(L) * Tt, NAN);
+  State src(m), tgt(m);
+  out.clean = metric_pass(src, source, HookSet().add(hook), metric);
+  out.corrupt = metric_pass(tgt, target, HookSet().add(Hook::kResidPre), metric);
+  const size_t per_layer = static_cast<size_t>(Tt) * d;
+  std::vector<float> resid_pre(static_cast<size_t>(L) * per_layer);
+  for (int l = 0; l < L; ++l) std::copy_n(tgt.hook(Hook::kResidPre, l), per_layer, resid_pre.data() + l * per_layer);
+  // Last position first: a pass from position p rewrites the cache from p on, and every later cell
+  // (p' <= p) reads the cache only before p', which is still the clean target's.
+  for (int p = Tt - 1; p >= std::max(0, -off); --p)
+    for (int l = 0; l < L; ++l) {
+      tgt.truncate(p);
+      const PatchEditor editor(src, hook, l, {p}, off);
+      ForwardOptions po;
+      po.editor = &editor;
+      po.first_layer = l;
+      po.resid_in = resid_pre.data() + l * per_layer + static_cast<size_t>(p) * d;
+      po.keep.add(Hook::kLnFinal);
+      po.logits = false;
+      run(tgt, target.subspan(p), po);
+      out.metric[static_cast<size_t>(l) * Tt + p] =
+          patch_metric_at(m, metric, tgt.hook(Hook::kLnFinal) + static_cast<size_t>(Tt - p - 1) * d);
+    }
+  return out;
+}
+
 std::vector<ValueVectorTokens> Session::value_vectors(const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k) {
   return value_vector_tokens(*model_, index_, refs, top_k, bottom_k);
 }
@@ -227,9 +327,14 @@ bool Session::search_stats_step(int units) {
   return true;
 }
 
-std::vector<SearchHit> Session::search(const std::vector<std::string>& keywords, int limit, int top_k) {
+std::vector<SearchHit> Session::search(const std::vector<std::string>& keywords, const SearchOptions& opt, int top_k) {
   prepare_search();
-  auto hits = search_value_vectors(*model_, *stats_, keywords, limit);
+  if (opt.ranking == SearchRanking::kLmDebugger) {
+    keyword_tokens(*model_, keywords);  // bad keywords fail before the index is completed
+    while (fill_value_index(128) > 0) {
+    }
+  }
+  auto hits = search_value_vectors(*model_, *stats_, keywords, opt, &index_);
   if (top_k > 0) {
     std::vector<ValueVectorRef> refs;
     for (const auto& h : hits) refs.push_back({h.layer, h.index});
@@ -239,7 +344,24 @@ std::vector<SearchHit> Session::search(const std::vector<std::string>& keywords,
   return hits;
 }
 
-void Session::load_clusters(const io::json& j) { clusters_ = std::make_unique<Clusters>(clusters_from_json(j, *model_)); }
+void Session::load_clusters(const io::json& j) {
+  clusters_ = std::make_unique<Clusters>(clusters_from_json(j, *model_));
+  cluster_builder_.reset();
+}
+
+bool Session::cluster_step(int units) {
+  if (clusters_) return true;
+  if (!cluster_builder_) cluster_builder_ = std::make_unique<ClusterBuilder>(*model_, ClusterOptions{});
+  if (!cluster_builder_->step(units)) return false;
+  clusters_ = std::make_unique<Clusters>(cluster_builder_->take());
+  cluster_builder_.reset();
+  return true;
+}
+
+double Session::cluster_progress() const {
+  if (clusters_) return 1.0;
+  return cluster_builder_ ? cluster_builder_->progress() : 0.0;
+}
 
 int Session::fill_value_index(int max_vectors) { return lmdbg::fill_value_index(*model_, index_, max_vectors); }
 

@@ -11,7 +11,10 @@
 //   std::string text = lmdbg::trace_to_json(s.model(), t).dump();
 //
 // Passes: a trace, a cache run or a generation costs one forward pass without interventions and
-// two with any (the clean run also resolves `on`); a generation's steps extend its pass.
+// two with any (the clean run also resolves `on`); a generation's steps extend its pass. A trace
+// with an activation patch adds the source's pass. A patch costs three passes (source, clean
+// target, patched), a sweep two plus one per cell; the patched passes rerun only the positions and
+// layers a patch can change (core/analysis/patching.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,6 +24,7 @@
 #include <vector>
 
 #include "core/analysis/clusters.h"
+#include "core/analysis/patching.h"
 #include "core/analysis/search.h"
 #include "core/analysis/value_index.h"
 #include "core/analysis/value_vectors.h"
@@ -79,13 +83,23 @@ class Session {
   // A saved view (core/session/snapshot.h): the trace of the active interventions, the value
   // vectors asked for, and the generation when asked; as many passes as those calls.
   Snapshot snapshot(const SnapshotOptions& o);
+  // Activation patching (core/analysis/patching.h): target with spec's activation taken from
+  // source. spec.positions is filled in (empty: every aligned position).
+  PatchResult patch(std::span<const int> source, std::span<const int> target, PatchSpec& spec, const PatchMetric& metric);
+  // Every layer × target position of one hook, one position at a time.
+  PatchSweep patch_sweep(std::span<const int> source, std::span<const int> target, Hook hook, const PatchMetric& metric);
 
   // ---- value vectors, search, clusters
   std::vector<ValueVectorTokens> value_vectors(const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k);
-  // Computes the search statistics first if they are not ready. top_k > 0: the hits' top tokens.
-  std::vector<SearchHit> search(const std::vector<std::string>& keywords, int limit, int top_k);
+  // Computes the search statistics first if they are not ready (and, for LM-Debugger's ranking, the
+  // rest of the value index). top_k > 0: the hits' top tokens.
+  std::vector<SearchHit> search(const std::vector<std::string>& keywords, const SearchOptions& opt, int top_k);
   void load_clusters(const io::json& value_clusters);
   const Clusters* clusters() const { return clusters_.get(); }
+  // Without loaded clusters: computes them (ClusterBuilder, default options) by `units` blocks per
+  // call, for idle time; true once the session has clusters (loaded or computed).
+  bool cluster_step(int units);
+  double cluster_progress() const;  // 0..1; 1 once the session has clusters
 
   // ---- precomputation (idle time, or value_index.bin)
   bool search_ready() const { return stats_ != nullptr; }
@@ -105,6 +119,8 @@ class Session {
  private:
   // A forward pass over a whole prompt, counted.
   void run(State& st, std::span<const int> tokens, const ForwardOptions& opt);
+  // A whole-prompt pass keeping `keep` and ln_final: the patch metric at its last position.
+  double metric_pass(State& st, std::span<const int> tokens, HookSet keep, const PatchMetric& metric);
   // A clean pass for `on` interventions: their resolved form (ivs itself when there is none).
   Interventions resolve(std::span<const int> tokens, const Interventions& ivs);
 
@@ -113,6 +129,7 @@ class Session {
   std::unique_ptr<SearchStats> stats_;
   std::unique_ptr<SearchStatsBuilder> stats_builder_;
   std::unique_ptr<Clusters> clusters_;
+  std::unique_ptr<ClusterBuilder> cluster_builder_;
   uint64_t passes_ = 0;
 };
 

@@ -44,7 +44,24 @@ void validate_trace(const Model& m, std::span<const int> tokens, const TraceOpti
   if (opt.sub_updates < 0 || opt.sub_updates > c.d_mlp)
     invalid("trace: subUpdates must be in [0, " + std::to_string(c.d_mlp) + "]");
   if (opt.value_top_k < 0 || opt.value_top_k > V) invalid("trace: valueTopK must be in [0, " + std::to_string(V) + "]");
+  if (opt.track.size() > kMaxTracked)
+    invalid("trace: track at most " + std::to_string(kMaxTracked) + " tokens, got " + std::to_string(opt.track.size()));
+  for (size_t i = 0; i < opt.track.size(); ++i) {
+    if (opt.track[i] < 0 || opt.track[i] >= V)
+      invalid("trace: track: token id " + std::to_string(opt.track[i]) + " out of range [0, " + std::to_string(V) + ")");
+    if (std::find(opt.track.begin(), opt.track.begin() + i, opt.track[i]) != opt.track.begin() + i)
+      invalid("trace: track: token id " + std::to_string(opt.track[i]) + " is listed twice");
+  }
   validate_interventions(opt.interventions, c, T);
+  if (opt.patch) {
+    const auto& src = opt.patch->source;
+    if (src.empty()) invalid("trace: patch: the source prompt is empty");
+    if (static_cast<int>(src.size()) > c.n_ctx)
+      invalid("trace: patch: source prompt of " + std::to_string(src.size()) + " tokens exceeds the model's context of " +
+              std::to_string(c.n_ctx));
+    m.check_tokens(src.data(), src.size());
+    validate_patch(m, opt.patch->spec, static_cast<int>(src.size()), T);
+  }
   trace_positions(opt, T);
   lens_positions(opt, T);
 }
@@ -59,7 +76,7 @@ std::vector<int> lens_positions(const TraceOptions& opt, int T) {
   return opt.lens_all_positions ? every_position(T) : sorted_positions(opt.lens_positions, T, "lens position");
 }
 
-PositionTrace lens_step(const State& st, int p, int top_k, bool raw_lens) {
+PositionTrace lens_step(const State& st, int p, int top_k, bool raw_lens, std::span<const int> track) {
   const Model& m = st.model();
   const Config& c = m.config();
   const int L = c.n_layers, V = c.d_vocab, d = c.d_model;
@@ -93,6 +110,9 @@ PositionTrace lens_step(const State& st, int p, int top_k, bool raw_lens) {
     lt.rank_after = rank_of(la, V, pt.predicted);
     lt.prob_before = static_cast<float>(std::exp(lb[pt.predicted] - lse[2 * l]));
     lt.prob_after = static_cast<float>(std::exp(la[pt.predicted] - lse[2 * l + 1]));
+    for (int id : track)
+      lt.tracked.push_back({id, rank_of(lb, V, id), rank_of(la, V, id), static_cast<float>(std::exp(lb[id] - lse[2 * l])),
+                            static_cast<float>(std::exp(la[id] - lse[2 * l + 1]))});
     if (raw_lens) {
       lt.raw_before = top_tokens(raw.data() + static_cast<size_t>(2 * l) * V, V, top_k, false);
       lt.raw_after = top_tokens(raw.data() + static_cast<size_t>(2 * l + 1) * V, V, top_k, false);

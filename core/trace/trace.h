@@ -12,9 +12,11 @@
 // docs/trace-schema.md.
 #pragma once
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "core/analysis/patching.h"
 #include "core/analysis/tokens.h"
 #include "core/analysis/value_vectors.h"
 #include "core/interventions/intervention.h"
@@ -24,6 +26,7 @@
 namespace lmdbg {
 
 constexpr const char* kTraceSchema = "lmdbg.trace/1";
+constexpr int kMaxTracked = 64;  // tokens a trace follows beside the predicted one (TraceOptions::track)
 
 struct TraceOptions {
   int top_k = 10;                 // tokens per list
@@ -37,7 +40,16 @@ struct TraceOptions {
   bool lens_all_positions = false;  // ... or at every position
   int lens_top_k = 1;               // tokens per list of that lens
   bool clean_layers = false;      // with interventions: the clean run's layers beside the intervened ones
+  std::vector<int> track;         // token ids followed through the layers beside the predicted one (distinct)
   Interventions interventions;    // `on` is resolved against the clean run of the same prompt
+  std::optional<TracePatch> patch;  // run the prompt with one activation patched in from a source prompt
+};
+
+// A tracked token under one layer's lens before and after the FFN (as predictedRank/predictedProb).
+struct TrackedToken {
+  int id = 0;
+  int rank_before = 0, rank_after = 0;  // 0 = top-1
+  float prob_before = 0.f, prob_after = 0.f;
 };
 
 struct SubUpdate {
@@ -57,6 +69,7 @@ struct LayerTrace {
   float prob_before = 0.f, prob_after = 0.f;
   float max_score = 0.f;                          // S*_l = max_j |m_j|·||v_j||
   std::vector<SubUpdate> sub_updates;
+  std::vector<TrackedToken> tracked;              // TraceOptions::track, in its order
 };
 
 struct PositionTrace {
@@ -87,9 +100,9 @@ std::vector<int> trace_positions(const TraceOptions& opt, int T);
 std::vector<int> lens_positions(const TraceOptions& opt, int T);
 
 // Step 1, the logit lens at position p of a state that kept resid_mid and resid_post: the
-// prediction, and per layer the lens before/after the FFN with the predicted token's rank and
-// probability. One GEMM over the unembedding for all 2·nLayers rows.
-PositionTrace lens_step(const State& st, int p, int top_k, bool raw_lens);
+// prediction, and per layer the lens before/after the FFN with the rank and probability of the
+// predicted token and of the `track`ed ones. One GEMM over the unembedding for all 2·nLayers rows.
+PositionTrace lens_step(const State& st, int p, int top_k, bool raw_lens, std::span<const int> track = {});
 
 // Step 2, the dominant sub-updates of every layer at p (the state kept mlp.hook_post), scored
 // |m_i|·||v_i||, with their direct effect on `predicted`; fills layers[l].max_score/sub_updates.
@@ -103,7 +116,7 @@ void value_tokens_step(const Model& m, ValueIndex& ix, int value_top_k, std::spa
 std::vector<float> attention_step(const State& st);
 
 // {"topK", "positions": "last"|"all"|[i,...], "subUpdates", "valueTopK", "rawLens", "attention",
-//  "lensPositions": "all"|[i,...], "lensTopK", "cleanLayers", "interventions": [...]}; every key
+//  "lensPositions": "all"|[i,...], "lensTopK", "cleanLayers", "track": [id,...], "interventions": [...]}; every key
 // optional. Unknown keys are errors (they are usually typos).
 TraceOptions trace_options_from_json(const io::json& j);
 

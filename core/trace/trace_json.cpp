@@ -31,6 +31,16 @@ json layer_json(const Model& m, const LayerTrace& l, const TraceOptions& o, bool
              {"after", token_list_json(m, l.after)},
              {"predictedRank", {{"before", l.rank_before}, {"after", l.rank_after}}},
              {"predictedProb", {{"before", l.prob_before}, {"after", l.prob_after}}}};
+  if (with_sub_updates && !o.track.empty()) {  // traced positions (not the light lens)
+    json tr = json::array();
+    for (const auto& k : l.tracked) {
+      json tj = token_json(m, k.id);
+      tj["rank"] = {{"before", k.rank_before}, {"after", k.rank_after}};
+      tj["prob"] = {{"before", k.prob_before}, {"after", k.prob_after}};
+      tr.push_back(std::move(tj));
+    }
+    lj["tracked"] = std::move(tr);
+  }
   if (o.raw_lens) {
     lj["rawBefore"] = token_list_json(m, l.raw_before);
     lj["rawAfter"] = token_list_json(m, l.raw_after);
@@ -81,7 +91,7 @@ TraceOptions trace_options_from_json(const io::json& j) {
   if (!j.is_object()) invalid("trace options: expected an object");
   io::json_known_keys(j,
                       {"topK", "positions", "subUpdates", "valueTopK", "rawLens", "attention", "lensPositions",
-                       "lensTopK", "cleanLayers", "interventions"},
+                       "lensTopK", "cleanLayers", "track", "interventions", "patch"},
                       "trace options");
   TraceOptions o;
   auto get_int = [&](const char* key, int& out) {
@@ -100,7 +110,12 @@ TraceOptions trace_options_from_json(const io::json& j) {
   if (const io::json* p = io::json_field(j, "positions")) read_positions(*p, "positions", true, o.positions, o.all_positions);
   if (const io::json* p = io::json_field(j, "lensPositions"))
     read_positions(*p, "lensPositions", false, o.lens_positions, o.lens_all_positions);
+  if (const io::json* t = io::json_field(j, "track")) {
+    if (!t->is_array()) invalid("trace options: \"track\" must be an array of token ids");
+    for (const auto& x : *t) o.track.push_back(io::json_int(x, "trace options: \"track\" entry"));
+  }
   if (const io::json* ivs = io::json_field(j, "interventions")) o.interventions = interventions_from_json(*ivs);
+  if (const io::json* p = io::json_field(j, "patch")) o.patch = trace_patch_from_json(*p);
   return o;
 }
 
@@ -127,6 +142,8 @@ io::ojson trace_to_json(const Model& m, const Trace& t, bool include_attention) 
     j["options"]["lensTopK"] = t.options.lens_top_k;
   }
   if (t.options.clean_layers) j["options"]["cleanLayers"] = true;
+  if (!t.options.track.empty()) j["options"]["track"] = t.options.track;
+  if (t.options.patch) j["options"]["patch"] = trace_patch_to_json(m, *t.options.patch, static_cast<int>(t.tokens.size()));
   j["interventions"] = req;
   j["resolvedInterventions"] = res;
   json positions = json::array();

@@ -13,7 +13,13 @@ import type {
   ModelConfig,
   ModelInfo,
   ModelSource,
+  PatchHook,
+  PatchMetric,
+  PatchOptions,
+  PatchResult,
+  PatchSweep,
   RunWithCacheOptions,
+  SearchOptions,
   SearchResult,
   Snapshot,
   SnapshotOptions,
@@ -98,7 +104,8 @@ export class LMDebugger implements Debugger {
     return this.#model;
   }
 
-  // LoadOptions.precompute: search statistics, then the value index, in slices of about SLICE_MS,
+  // LoadOptions.precompute: search statistics, then the value index, then (without value_clusters.json)
+  // the clusters, in slices of about SLICE_MS,
   // each only once no call has come for IDLE_AFTER_MS. The timer never keeps Node alive.
   #idleLater(ms: number): void {
     const t = setTimeout(() => this.#idleSlice(), ms) as unknown as { unref?: () => void };
@@ -114,7 +121,8 @@ export class LMDebugger implements Debugger {
     try {
       while (performance.now() - start < SLICE_MS) {
         if (!m.searchReady()) m.searchStatsStep(1);
-        else if (m.fillValueIndex(8) === 0) return; // all done
+        else if (m.fillValueIndex(8) > 0) continue;
+        else if (m.clusterStep(1)) return; // all done
       }
     } catch {
       return; // e.g. out of memory: leave the rest to the calls that need it
@@ -144,7 +152,10 @@ export class LMDebugger implements Debugger {
   async trace(prompt: string | number[], options: TraceOptions = {}): Promise<Trace> {
     const m = this.#m;
     const ids = this.#ids(prompt);
-    const raw = m.trace(ids, JSON.stringify(options));
+    const p = options?.patch;
+    // The patch's source prompt goes to the engine as token ids, like the prompt.
+    const sent = p && typeof p === 'object' ? { ...options, patch: { ...p, source: this.#ids(p.source) } } : options;
+    const raw = m.trace(ids, JSON.stringify(sent));
     const t = JSON.parse(raw.json) as Trace;
     if (raw.attention) {
       const { nLayers, nHeads } = this.config;
@@ -166,13 +177,15 @@ export class LMDebugger implements Debugger {
     this.#m.prepareSearch();
   }
 
-  async search(keywords: string | string[], options: { limit?: number; topK?: number } = {}): Promise<SearchResult> {
+  async search(keywords: string | string[], options: SearchOptions = {}): Promise<SearchResult> {
     const m = this.#m;
     const list = typeof keywords === 'string' ? keywords.split(',').map((k) => k.trim()).filter((k) => k !== '') : keywords;
     if (!Array.isArray(list) || list.length === 0) throw new Error('lmdbg: search needs at least one keyword');
     const limit = positiveInt(options.limit, 20, 'limit', 1);
     const topK = positiveInt(options.topK, 10, 'topK');
-    return JSON.parse(m.search(JSON.stringify(list), limit, topK)) as SearchResult;
+    const ranking = options.ranking ?? 'zscore';
+    if (ranking !== 'zscore' && ranking !== 'lmdebugger') throw new Error(`lmdbg: ranking must be "zscore" or "lmdebugger", got ${JSON.stringify(ranking)}`);
+    return JSON.parse(m.search(JSON.stringify(list), limit, topK, ranking)) as SearchResult;
   }
 
   async *generate(prompt: string | number[], options: GenerateOptions = {}): AsyncGenerator<GeneratedToken, void, void> {
@@ -219,6 +232,18 @@ export class LMDebugger implements Debugger {
     return { hooks, logits: { dims: Array.from(raw.logits.dims), data: raw.logits.data } };
   }
 
+  async patch(source: string | number[], target: string | number[], options: PatchOptions): Promise<PatchResult> {
+    const m = this.#m;
+    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patch options must be {hook, layer, positions?, metric}');
+    return JSON.parse(m.patch(this.#ids(source), this.#ids(target), JSON.stringify(options))) as PatchResult;
+  }
+
+  async patchSweep(source: string | number[], target: string | number[], options: { hook: PatchHook; metric: PatchMetric }): Promise<PatchSweep> {
+    const m = this.#m;
+    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patchSweep options must be {hook, metric}');
+    return JSON.parse(m.patchSweep(this.#ids(source), this.#ids(target), JSON.stringify(options))) as PatchSweep;
+  }
+
   async loadClusters(data: FileData | object): Promise<void> {
     const m = this.#m;
     m.loadClusters(await textOf(data));
@@ -256,6 +281,7 @@ export class LMDebugger implements Debugger {
       threads: moduleThreads(),
       valueIndex: { filled: m.valueIndexFilled(), total: m.valueIndexTotal() },
       searchReady: m.searchReady(),
+      clusters: m.clusterProgress(),
       forwardPasses: m.forwardPasses(),
     };
   }

@@ -17,6 +17,8 @@ export const CALL_METHODS = [
   'prepareSearch',
   'search',
   'runWithCache',
+  'patch',
+  'patchSweep',
   'loadClusters',
   'cluster',
   'snapshot',

@@ -34,6 +34,8 @@ export interface RawModel {
   logits(ids: ArrayLike<number>, all: boolean): Float32Array;
   trace(ids: ArrayLike<number>, optionsJson: string): RawTraceResult;
   valueVectors(refsJson: string, topK: number, bottomK: number): string;
+  patch(source: ArrayLike<number>, target: ArrayLike<number>, optionsJson: string): string;
+  patchSweep(source: ArrayLike<number>, target: ArrayLike<number>, optionsJson: string): string;
   prepareSearch(): void;
   searchReady(): boolean;
   fillValueIndex(maxVectors: number): number;
@@ -41,10 +43,12 @@ export interface RawModel {
   valueIndexTotal(): number;
   searchStatsStep(units: number): boolean;
   forwardPasses(): number;
-  search(keywordsJson: string, limit: number, topK: number): string;
+  search(keywordsJson: string, limit: number, topK: number, ranking: string): string;
   runWithCache(ids: ArrayLike<number>, namesJson: string, interventionsJson: string): RawCache;
   loadClusters(text: RawText): void;
   hasClusters(): boolean;
+  clusterStep(units: number): boolean;
+  clusterProgress(): number;
   cluster(id: number, topK: number, membersLimit: number): string;
   delete(): void;
 }

@@ -141,7 +141,9 @@ export interface LoadOptions {
    * then every value vector's top and bottom tokens, largest ‖v‖ first, so that later traces and the
    * first search() need no projections. It runs in slices of about 25 ms, only after 100 ms without
    * a call, and stops at dispose(). GPT-2 small: about 1.5 s of CPU for search, then about 3 TFLOP
-   * for all 36,864 value vectors (minutes on one thread). Progress: memory().
+   * for all 36,864 value vectors (minutes on one thread). Then, when the model came without
+   * value_clusters.json, the clusters of value vectors (`lmdbg cluster`'s k-means with its defaults;
+   * GPT-2 small: about 20 × 1.3·10^11 multiply-adds, many minutes). Progress: memory().
    */
   precompute?: boolean;
 }
@@ -262,7 +264,87 @@ export interface TraceOptions {
   lensTopK?: number;
   /** With interventions: also the clean run's layers, in `PositionTrace.clean.layers`. */
   cleanLayers?: boolean;
+  /**
+   * Token ids to follow through the layers beside the predicted one (at most 64, distinct): each
+   * layer's `tracked` gives their rank and probability before and after the FFN.
+   */
+  track?: number[];
   interventions?: Intervention[];
+  /**
+   * Trace the prompt with one activation patched in from `source` (see `patch()`); the `clean`
+   * entries then describe the prompt without the patch (and without interventions).
+   */
+  patch?: TracePatch;
+}
+
+/** Hooks whose activation a patch can replace (TransformerLens short names). */
+export type PatchHook = 'resid_pre' | 'attn_out' | 'resid_mid' | 'mlp_out' | 'resid_post';
+
+/**
+ * What a patch measures, at the last position of a run: the logit or probability of `token`, or the
+ * logit difference token − distractor.
+ */
+export type PatchMetric =
+  | { type: 'logit' | 'prob'; token: number }
+  | { type: 'logitDiff'; token: number; distractor: number };
+
+export interface PatchOptions {
+  hook: PatchHook;
+  layer: number;
+  /**
+   * Target positions to patch (default 'all': every position that has a source position). The
+   * prompts are aligned at their ends: target position p takes source position
+   * p + (source length − target length).
+   */
+  positions?: 'all' | number[];
+  metric: PatchMetric;
+}
+
+export interface TracePatch {
+  /** The prompt the activation comes from. */
+  source: string | number[];
+  hook: PatchHook;
+  layer: number;
+  positions?: 'all' | number[];
+}
+
+export interface PatchResult {
+  schema: 'lmdbg.patch/1';
+  options: { hook: PatchHook; layer: number; positions: number[]; metric: PatchMetric };
+  /** Source length − target length: target position p reads source position p + offset. */
+  offset: number;
+  /** The metric of the patched target run. */
+  metric: number;
+  /** The metric of the source run (the clean prompt). */
+  clean: number;
+  /** The metric of the target run without the patch (the corrupted prompt). */
+  corrupt: number;
+  /** Argmax of the patched run's final logits. */
+  predicted: Token;
+  source: { tokens: Token[] };
+  target: { tokens: Token[] };
+}
+
+export interface PatchSweep {
+  schema: 'lmdbg.patch-sweep/1';
+  options: { hook: PatchHook; metric: PatchMetric };
+  offset: number;
+  /**
+   * metric[layer][p]: the target with position p of `hook` at `layer` patched alone; null where p
+   * has no source position (p + offset < 0).
+   */
+  metric: (number | null)[][];
+  clean: number;
+  corrupt: number;
+  source: { tokens: Token[] };
+  target: { tokens: Token[] };
+}
+
+/** A token followed through the layers (`TraceOptions.track`). */
+export interface TrackedToken extends Token {
+  /** 0-based rank (the number of tokens with a strictly larger logit) under each lens. */
+  rank: { before: number; after: number };
+  prob: { before: number; after: number };
 }
 
 export interface SubUpdate {
@@ -294,6 +376,8 @@ export interface LayerTrace {
   /** S*_l = max_j |m_j|·||v_j||, the value LM-Debugger's `on` builds on. */
   maxScore: number;
   subUpdates: SubUpdate[];
+  /** With `track`: the tracked tokens under this layer's lens, in the order asked. */
+  tracked?: TrackedToken[];
 }
 
 export interface PositionTrace {
@@ -324,11 +408,13 @@ export interface Trace {
   schema: 'lmdbg.trace/1';
   model: Omit<ModelConfig, 'dHead' | 'lnEps'>;
   tokens: Token[];
-  options: Required<Omit<TraceOptions, 'interventions' | 'positions' | 'lensPositions' | 'lensTopK' | 'cleanLayers'>> & {
+  options: Required<Omit<TraceOptions, 'interventions' | 'positions' | 'lensPositions' | 'lensTopK' | 'cleanLayers' | 'track' | 'patch'>> & {
     positions: number[];
     lensPositions?: number[];
     lensTopK?: number;
     cleanLayers?: boolean;
+    track?: number[];
+    patch?: { source: Token[]; hook: PatchHook; layer: number; positions: number[]; offset: number };
   };
   interventions: Intervention[];
   /** As applied: `on` replaced by `pre` with its value. */
@@ -343,6 +429,8 @@ export interface Trace {
 export interface ClusterInfo {
   id: number;
   size: number;
+  /** Computed in this session (precompute's idle time) rather than read from value_clusters.json. */
+  computed: boolean;
   members: { name: string; layer: number; index: number }[];
   /** Top tokens of wte · (sum of the members' value vectors). */
   topTokens: ScoredToken[];
@@ -359,19 +447,56 @@ export interface ValueVector {
   cluster?: ClusterInfo;
 }
 
+export interface SearchOptions {
+  /** Hits (default 20). */
+  limit?: number;
+  /** Top tokens per hit (default 10, 0 = none). */
+  topK?: number;
+  /**
+   * 'zscore' (default): the sum over keywords of the best z-score of a keyword's token within the
+   * vector's projection. 'lmdebugger': LM-Debugger's, the number of keywords with a token among the
+   * vector's top 50 (ties by the z sum); exact, it needs every value vector projected once per model
+   * (idle time with `precompute`, else the first such search does it: seconds to minutes).
+   */
+  ranking?: 'zscore' | 'lmdebugger';
+}
+
+export interface SearchMatch extends Token {
+  keyword: string;
+  /** z-score of this token within the vector's projection wte · v. */
+  z: number;
+  /** z below `SearchResult.weakZ`: not among the vector's top tokens in any useful sense. */
+  weak: boolean;
+  /** LM-Debugger ranking: a token of the keyword is among the vector's top 50. */
+  inTop50?: boolean;
+}
+
 export interface SearchHit {
   name: string;
   layer: number;
   index: number;
-  /** Sum over keywords of the best z-score. */
+  /** The ranking's score: the z sum, or (LM-Debugger's) the number of keywords in the top 50. */
   score: number;
-  matched: (Token & { keyword: string; z: number })[];
+  /** Sum over keywords of the best z-score. */
+  zSum: number;
+  /** Every match is weak. */
+  weak: boolean;
+  /** One per keyword, in the order given: its best token for this vector. */
+  matched: SearchMatch[];
   topTokens?: ScoredToken[];
 }
 
 export interface SearchResult {
   schema: 'lmdbg.search/1';
-  keywords: { keyword: string; tokens: Token[] }[];
+  ranking: 'zscore' | 'lmdebugger';
+  /** Matches below this z-score are weak (3). */
+  weakZ: number;
+  /**
+   * Each keyword's tokens: its single-token spellings (every case, with and without a leading
+   * space), or, when it has none (`multiToken`), the first token of each spelling, with `pieces`:
+   * the keyword with a leading space, token by token.
+   */
+  keywords: { keyword: string; tokens: Token[]; multiToken: boolean; pieces?: Token[] }[];
   hits: SearchHit[];
 }
 
@@ -505,6 +630,11 @@ export interface MemoryInfo {
   /** Whether keyword search is prepared (prepareSearch(), a first search() or precompute). */
   searchReady: boolean;
   /**
+   * Clusters of value vectors: 1 once there are some (value_clusters.json, loadClusters() or
+   * computed by precompute after the value index); in between, how far precompute has got (0..1).
+   */
+  clusters: number;
+  /**
    * Forward passes run so far: a trace, runWithCache or generation costs one without interventions
    * and two with any (the clean run beside them also resolves `on`).
    */
@@ -532,14 +662,26 @@ export interface Debugger {
   /** Precomputes the search statistics (seconds for big models); search() does it on first use. */
   prepareSearch(): Promise<void>;
   /**
-   * Value vectors that promote the keywords' tokens, best first. A string is split on commas.
-   * limit: hits (default 20); topK: top tokens per hit (default 10, 0 = none).
+   * Value vectors that promote the keywords' tokens, best first, matched in every case and with or
+   * without a leading space ("paris" finds " Paris"). A string is split on commas.
    */
-  search(keywords: string | string[], options?: { limit?: number; topK?: number }): Promise<SearchResult>;
+  search(keywords: string | string[], options?: SearchOptions): Promise<SearchResult>;
   /** New tokens one by one (KV cache), interventions active at every step. Leaving the loop stops it. */
   generate(prompt: string | number[], options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, void>;
   /** Activations at the named hooks (default: all) and the logits at every position. */
   runWithCache(prompt: string | number[], options?: RunWithCacheOptions): Promise<ActivationCache>;
+  /**
+   * Activation patching: runs `target` with the activation at `hook` of `layer` replaced by the
+   * `source` run's, at `positions` (prompts aligned at their ends), and measures `metric` at the last
+   * position. Three forward passes: the source, the clean target and the patched target (which
+   * reruns only the positions and layers the patch can change).
+   */
+  patch(source: string | number[], target: string | number[], options: PatchOptions): Promise<PatchResult>;
+  /**
+   * `patch()` at every layer × target position of one hook, one position at a time: the source
+   * pass, the clean target pass and one patched pass per cell.
+   */
+  patchSweep(source: string | number[], target: string | number[], options: { hook: PatchHook; metric: PatchMetric }): Promise<PatchSweep>;
   /** Loads value_clusters.json written by `lmdbg cluster` (its text, bytes, Blob or parsed object). */
   loadClusters(data: FileData | object): Promise<void>;
   /** A cluster of value vectors: members (default at most 50) and top tokens (default 10). */

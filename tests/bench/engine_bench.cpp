@@ -104,7 +104,7 @@ void Engine_Search(benchmark::State& st) {
   const auto* m = model(storage_of(st));
   if (!m) return st.SkipWithError("no benchmark model");
   static const auto stats = lmdbg::compute_search_stats(*m);
-  for (auto _ : st) benchmark::DoNotOptimize(lmdbg::search_value_vectors(*m, stats, {"river", "water"}, 20));
+  for (auto _ : st) benchmark::DoNotOptimize(lmdbg::search_value_vectors(*m, stats, {"river", "water"}, {20}));
 }
 
 }  // namespace

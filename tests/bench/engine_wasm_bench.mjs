@@ -293,8 +293,8 @@ function search(M, files) {
     const [c, w] = time(() => model.prepareSearch());
     const kws = JSON.stringify(['river', 'water']);
     const ops = [
-      { name: 'search river,water (limit 20, topK 10)', fn: () => JSON.parse(model.search(kws, 20, 10)) },
-      { name: 'search river,water (limit 20, topK 0)', fn: () => JSON.parse(model.search(kws, 20, 0)) },
+      { name: 'search river,water (limit 20, topK 10)', fn: () => JSON.parse(model.search(kws, 20, 10, 'zscore')) },
+      { name: 'search river,water (limit 20, topK 0)', fn: () => JSON.parse(model.search(kws, 20, 0, 'zscore')) },
     ];
     const res = rounds(ops, 2);
     console.log(`${dtype} prepareSearch (first call, fresh model): ${fmt(c)} (${fmt(w)}) ms`);

@@ -153,6 +153,50 @@ TEST(Cli, TraceValueSearchPrintTheSchema) {
   EXPECT_EQ(json::parse(s.out)["hits"].size(), 7u);
 }
 
+// lmdbg patch: with --layer one patch, without it the sweep; the numbers are the reference's.
+TEST(Cli, PatchAndSweepMatchTheReference) {
+  const lmdbg::test::Reference ref("l4-f32");
+  const json& pair = ref.meta["patching"]["pairs"][0];
+  auto ids = [](const json& a) {
+    std::string s;
+    for (const auto& x : a) s += (s.empty() ? "" : ",") + std::to_string(x.get<int>());
+    return s;
+  };
+  const std::string both = "--source-ids " + ids(pair["source"]["ids"]) + " --ids " + ids(pair["target"]["ids"]);
+  for (const auto& pj : ref.meta["patching"]["patches"]) {
+    if (pj["pair"] != pair["name"]) continue;
+    const json& m = pj["metric"];
+    std::string args = "patch " + kModel + " " + both + " --hook " + pj["hook"].get<std::string>() + " --layer " +
+                       std::to_string(pj["layer"].get<int>()) + " --metric " + m["type"].get<std::string>() +
+                       " --token-id " + std::to_string(m["token"].get<int>());
+    if (m.contains("distractor")) args += " --distractor-id " + std::to_string(m["distractor"].get<int>());
+    if (!pj["positions"].is_null()) args += " --positions " + ids(pj["positions"]);
+    const CliRun r = run(args + " --json");
+    ASSERT_EQ(r.status, 0) << args << ": " << stderr_text();
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["schema"], "lmdbg.patch/1");
+    EXPECT_NEAR(j["metric"].get<double>(), pj["value"].get<double>(), lmdbg::test::kRefTol) << args;
+    EXPECT_NEAR(j["clean"].get<double>(), pj["clean"].get<double>(), lmdbg::test::kRefTol) << args;
+  }
+  const json& sw = ref.meta["patching"]["sweeps"][0];
+  ASSERT_EQ(sw["pair"], pair["name"]);
+  const json& m = sw["metric"];
+  const CliRun r = run("patch " + kModel + " " + both + " --hook " + sw["hook"].get<std::string>() + " --metric " +
+                       m["type"].get<std::string>() + " --token-id " + std::to_string(m["token"].get<int>()) +
+                       " --distractor-id " + std::to_string(m["distractor"].get<int>()) + " --json");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["schema"], "lmdbg.patch-sweep/1");
+  for (size_t l = 0; l < sw["values"].size(); ++l)
+    for (size_t p = 0; p < sw["values"][l].size(); ++p)
+      if (!sw["values"][l][p].is_null())
+        EXPECT_NEAR(j["metric"][l][p].get<double>(), sw["values"][l][p].get<double>(), lmdbg::test::kRefTol) << l << " " << p;
+  // A token given as text must be one token; --positions needs --layer.
+  EXPECT_EQ(run("patch " + kModel + " --source \"a b\" --prompt \"c d\" --hook resid_pre --layer 0 --metric logit --token \" xylophone\"").status, 1);
+  EXPECT_NE(stderr_text().find("not one"), std::string::npos);
+  EXPECT_EQ(run("patch " + kModel + " --source a --prompt b --hook resid_pre --positions 0 --metric logit --token-id 3").status, 2);
+}
+
 TEST(Cli, UsageErrorsExit2RuntimeErrorsExit1) {
   EXPECT_EQ(run("").status, 2);
   EXPECT_EQ(run("frobnicate " + kModel).status, 2);

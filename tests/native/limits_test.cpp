@@ -452,10 +452,10 @@ TEST(LimitsRequests, LayersIndicesAndCountsOutOfRange) {
   EXPECT_ERROR(S.trace(ids, with([](auto& o) { o.interventions = {parse_intervention("-1:0:on")}; })),
                "layer -1 out of range");
   const SearchStats stats = compute_search_stats(m);
-  EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, 0), "search: limit must be in [1, 512]");
-  EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, L * D + 1), "limit must be in");
-  EXPECT_ERROR(search_value_vectors(m, stats, {" ", "\t"}, 5), "search: no keywords given");
-  EXPECT_ERROR(S.search({"the"}, 5, V + 1), "top-k must be in");
+  EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, {0}), "search: limit must be in [1, 512]");
+  EXPECT_ERROR(search_value_vectors(m, stats, {"the"}, {L * D + 1}), "limit must be in");
+  EXPECT_ERROR(search_value_vectors(m, stats, {" ", "\t"}, {5}), "search: no keywords given");
+  EXPECT_ERROR(S.search({"the"}, {5}, V + 1), "top-k must be in");
   ClusterOptions co;
   co.k = 4;
   co.iterations = 2;
@@ -591,7 +591,7 @@ TEST(Soak, DestroyingAModelFreesItsMemory) {
     TraceOptions o;
     o.interventions = {parse_intervention("2:3:on")};
     (void)s.trace(std::vector<int>{1, 2, 3}, o);
-    (void)s.search({"the"}, 5, 3);
+    (void)s.search({"the"}, {5}, 3);
     return s.model().weights().bytes();
   };
   cycle();  // warm-up

@@ -88,7 +88,7 @@ TEST(Session, OwnsTheValueIndexSearchStatisticsAndClusters) {
   while (!s->search_stats_step(1)) ++steps;
   EXPECT_GT(steps, 0);
   EXPECT_TRUE(s->search_ready());
-  EXPECT_EQ(s->search({"river"}, 3, 5)[0].top.size(), 5u);
+  EXPECT_EQ(s->search({"river"}, {3}, 5)[0].top.size(), 5u);
   while (s->fill_value_index(64) > 0) {
   }
   EXPECT_EQ(s->value_index().filled(), s->value_index().total());
@@ -97,7 +97,7 @@ TEST(Session, OwnsTheValueIndexSearchStatisticsAndClusters) {
   fresh->load_value_index(s->value_index_bytes());
   EXPECT_TRUE(fresh->search_ready());
   EXPECT_EQ(fresh->value_index().filled(), fresh->value_index().total());
-  EXPECT_EQ(fresh->search({"river"}, 3, 0)[0].index, s->search({"river"}, 3, 0)[0].index);
+  EXPECT_EQ(fresh->search({"river"}, {3}, 0)[0].index, s->search({"river"}, {3}, 0)[0].index);
   // Clusters: loaded from their JSON, checked against the model.
   EXPECT_EQ(s->clusters(), nullptr);
   ClusterOptions co;
@@ -109,3 +109,31 @@ TEST(Session, OwnsTheValueIndexSearchStatisticsAndClusters) {
   EXPECT_THROW(fresh->load_clusters(io::json::parse(R"({"schema":"lmdbg.clusters/1","nLayers":9,"dMlp":1,"k":1,"assignment":[0]})")),
                Error);
 }
+
+// Without value_clusters.json the session computes clusters in bounded steps (the Worker's idle
+// time): the same clusters as `lmdbg cluster` with its defaults, progress rising to 1.
+TEST(Session, ComputesClustersStepByStep) {
+  auto s = test::session("l2-f16");
+  const Clusters want = cluster_value_vectors(s->model(), {});
+  EXPECT_EQ(s->cluster_progress(), 0.0);
+  double last = 0;
+  int calls = 0;
+  while (!s->cluster_step(1)) {
+    ++calls;
+    EXPECT_GE(s->cluster_progress(), last);
+    EXPECT_LT(s->cluster_progress(), 1.0);
+    last = s->cluster_progress();
+  }
+  EXPECT_GT(calls, 1);  // more than one step: it yields in between
+  ASSERT_NE(s->clusters(), nullptr);
+  EXPECT_TRUE(s->clusters()->computed);
+  EXPECT_EQ(s->cluster_progress(), 1.0);
+  EXPECT_EQ(s->clusters()->k, want.k);
+  EXPECT_EQ(s->clusters()->assignment, want.assignment);
+  // Every cluster in use, every vector assigned.
+  std::vector<int> size(want.k, 0);
+  for (int a : s->clusters()->assignment) ++size.at(a);
+  for (int n : size) EXPECT_GT(n, 0);
+  EXPECT_TRUE(s->cluster_step(1));  // done stays done
+}
+

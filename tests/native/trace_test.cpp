@@ -116,6 +116,44 @@ TEST_P(TraceRef, CleanLayersEqualTheCleanTrace) {
   }
 }
 
+// The `track` option: chosen tokens' rank and probability under every layer's lens, before and after
+// the FFN, in the JSON too; clean layers carry them as well.
+TEST_P(TraceRef, TrackedTokensMatchPyTorch) {
+  double worst = 0;
+  for (const auto& tc : ref->meta["tracked"]) {
+    TraceOptions o;
+    o.track = tc["ids"].get<std::vector<int>>();
+    const Trace t = s->trace(case_ids(tc["case"]), o);
+    const auto& pt = t.positions[0];
+    for (const auto& lj : tc["layers"]) {
+      const auto& lt = pt.layers.at(lj["layer"].get<int>());
+      ASSERT_EQ(lt.tracked.size(), o.track.size());
+      for (size_t k = 0; k < o.track.size(); ++k) {
+        const auto& got = lt.tracked[k];
+        const std::string w = tc["case"].get<std::string>() + " L" + std::to_string(lt.layer) + " token " + std::to_string(got.id);
+        EXPECT_EQ(got.id, o.track[k]);
+        EXPECT_EQ(got.rank_before, lj["before"][k]["rank"].get<int>()) << w;
+        EXPECT_EQ(got.rank_after, lj["after"][k]["rank"].get<int>()) << w;
+        worst = std::max({worst, std::fabs(got.prob_before - lj["before"][k]["prob"].get<double>()),
+                          std::fabs(got.prob_after - lj["after"][k]["prob"].get<double>())});
+      }
+    }
+    // The predicted token tracked gives predictedRank/predictedProb.
+    o.track = {pt.predicted};
+    const Trace again = s->trace(case_ids(tc["case"]), o);
+    for (const auto& lt : again.positions[0].layers) {
+      EXPECT_EQ(lt.tracked[0].rank_after, lt.rank_after);
+      EXPECT_EQ(lt.tracked[0].prob_before, lt.prob_before);
+    }
+    const json j = json::parse(test::trace_text(*s, again));
+    EXPECT_EQ(j["options"]["track"], json::array({pt.predicted}));
+    EXPECT_EQ(j["positions"][0]["layers"][0]["tracked"][0]["id"], pt.predicted);
+    EXPECT_TRUE(j["positions"][0]["layers"][0]["tracked"][0]["rank"].contains("before"));
+  }
+  EXPECT_LT(worst, kRefTol);
+  std::printf("[ maxdiff  ] %s tracked token probs: %.3g\n", GetParam(), worst);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, TraceRef, ::testing::Values("l4-f32", "l2-f16"),
                          [](const auto& info) { return std::string(info.param) == "l4-f32" ? "l4_f32" : "l2_f16"; });
 
@@ -234,6 +272,9 @@ TEST(Trace, BadOptionsAreErrors) {
   EXPECT_THROW(s->trace(ids, with([](auto& o) { o.interventions = {parse_intervention("2:0:off")}; })), Error);
   EXPECT_THROW(s->trace(ids, with([](auto& o) { o.interventions = {parse_intervention("0:256:off")}; })), Error);
   EXPECT_THROW(test::trace_options_text(R"({"topk": 3})"), Error);  // a typo is an error
+  EXPECT_THROW(s->trace(ids, with([](auto& o) { o.track = {507}; })), Error);
+  EXPECT_THROW(s->trace(ids, with([](auto& o) { o.track = {5, 5}; })), Error);
+  EXPECT_THROW(test::trace_options_text(R"({"track": 5})"), Error);
   EXPECT_THROW(parse_value_vector_name("L1X2"), Error);
   EXPECT_EQ(parse_value_vector_name("L12D34").index, 34);
   EXPECT_NO_THROW(s->trace(ids, {}));

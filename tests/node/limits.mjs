@@ -114,7 +114,7 @@ expectError('trace options nested 200k deep', () => good.trace(ids, `{"intervent
 expectError('runWithCache interventions nested 200k deep', () => good.runWithCache(ids, '[]', deep), 'interventions: JSON nested deeper');
 expectError('generator interventions nested 200k deep', () => M.createGenerator(good, ids, deep, '{}'), 'interventions: JSON nested deeper');
 expectError('value-vector refs nested 200k deep', () => good.valueVectors(deep, 5, 5), 'value vectors');
-expectError('search keywords nested 200k deep', () => good.search(deep, 5, 5), 'search');
+expectError('search keywords nested 200k deep', () => good.search(deep, 5, 5, 'zscore'), 'search');
 {
   // wasm/bindings.cpp parses the hook-name list itself and dump()s a bad entry into its message.
   let msg = '';
@@ -166,7 +166,7 @@ expectError('trace unknown option', () => good.trace(ids, '{"topk": 3}'), 'unkno
 expectError('value vector layer 2', () => good.valueVectors('[[2, 0]]', 5, 5), 'layer 2 out of range');
 expectError('value vector index -1', () => good.valueVectors('[[0, -1]]', 5, 5), 'out of range');
 expectError('value vector topK 508', () => good.valueVectors('[[0, 0]]', 508, 0), 'top-k must be in');
-expectError('search limit 0', () => good.search('["the"]', 0, 5), 'limit must be in');
+expectError('search limit 0', () => good.search('["the"]', 0, 5, 'zscore'), 'limit must be in');
 expectError('unknown hook name', () => good.runWithCache(ids, '["blocks.2.hook_resid_pre"]', '[]'), 'unknown hook name');
 expectError('hook name ending after the layer', () => good.runWithCache(ids, '["blocks.1"]', '[]'), 'unknown hook name');
 expectError('cluster without clusters', () => good.cluster(0, 5, 5), 'no clusters loaded');

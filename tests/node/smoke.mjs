@@ -61,7 +61,7 @@ for (const variant of ['l4-f32', 'l4-f16-prefix', 'l2-f32-prefix', 'l2-f16', 'l2
   const out = g.new_ids.map(() => gen.next());
   check('generation with intervention', JSON.stringify(out) === JSON.stringify(g.new_ids));
   gen.delete();
-  const s = JSON.parse(model.search(JSON.stringify(['river']), 3, 5));
+  const s = JSON.parse(model.search(JSON.stringify(['river']), 3, 5, 'zscore'));
   check('search', s.hits.length === 3 && s.hits[0].matched[0].text === ' river');
   const vv = JSON.parse(model.valueVectors(JSON.stringify([[0, 0]]), 10, 10));
   check('value vector', vv[0].top[0].id === meta.valueVectors[0].top[0].id);

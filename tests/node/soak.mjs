@@ -77,7 +77,7 @@ for (let i = 0; i < 200; i++) {
   g.delete();
   const c = model.runWithCache([4, 5, 6], JSON.stringify([`blocks.${i % cfg.nLayers}.mlp.hook_post`]), '[]');
   ok2 &&= c.hooks[0].data.length === 3 * cfg.dMlp;
-  ok2 &&= JSON.parse(model.search(JSON.stringify(['river', 'the']), 5, 3)).hits.length === 5;
+  ok2 &&= JSON.parse(model.search(JSON.stringify(['river', 'the']), 5, 3, 'zscore')).hits.length === 5;
 }
 const usedAfter2 = M.heapUsed();
 check('200 generators + cached runs + searches answered', ok2);
