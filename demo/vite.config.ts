@@ -1,4 +1,5 @@
-// Vite build of the demo page (plain TypeScript + DOM). `npm run build:demo` -> demo/dist/.
+// Vite build of the demo page (plain TypeScript + DOM) and of its <lm-debugger> element
+// (demo/dist/lm-debugger.js, beside the page: the same views). `npm run build:demo` -> demo/dist/.
 // The plugin below (1) lists the bundled models (models/manifest.json), (2) writes the service worker with
 // the exact files to keep offline, and (3) keeps the CSP meta tag out of the dev server (HMR needs inline
 // styles), so it applies to every build.
@@ -97,7 +98,14 @@ export default defineConfig({
     alias: [{ find: /^lmdbg$/, replacement: path.join(pkgDist, 'index.js') }],
   },
   worker: { format: 'es' },
+  // The site's element knows its full page ("Open in lmdbg"); the npm package's does not (vite.element.config.ts).
+  define: { __LMDBG_SITE__: 'true' },
   build: {
+    rollupOptions: {
+      input: { main: path.join(here, 'index.html'), 'lm-debugger': path.join(here, 'src/element.ts') },
+      // A stable name, for one <script type="module" src=".../lm-debugger.js"> in a blog post.
+      output: { entryFileNames: (chunk) => (chunk.name === 'lm-debugger' ? 'lm-debugger.js' : 'assets/[name]-[hash].js') },
+    },
     outDir,
     emptyOutDir: true,
     target: 'es2022',

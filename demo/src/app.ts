@@ -1,10 +1,13 @@
 // The page's state and the calls into the debugger. Views subscribe to events and render; they never call
 // the model themselves except through App, which serialises work, drops stale results and keeps the URL
 // in sync with the state.
-import { LMDebugger, type Debugger, type Intervention, type LoadProgress, type Trace, type ValueVector } from 'lmdbg';
+import {
+  LMDebugger, readSnapshot, snapshotTrace, type Debugger, type Intervention, type LoadOptions, type LoadProgress, type ModelConfig, type ModelSource,
+  type Snapshot, type SnapshotOptions, type Trace, type ValueVector, type ViewName,
+} from 'lmdbg';
 import { Busy, toast } from './busy';
 import { Names } from './names';
-import { LIMITS, parseUrlState, serializeUrlState, type UIIntervention, type UrlState } from './state';
+import { LIMITS, serializeUrlState, type UIIntervention, type UrlState } from './state';
 import { announce, bytes, duration } from './dom';
 import { forgetFiles, keepFiles, keptFiles } from './kept';
 import {
@@ -12,7 +15,23 @@ import {
   SpeedMeter, type BundledInfo, type ModelEntry,
 } from './models';
 
-export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage';
+export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage' | 'snapshot' | 'view';
+
+/** Where an App lives: the page, or an <lm-debugger> element (its shadow root, a model shared with the page's other elements). */
+export interface AppHost {
+  /** Where the views find their elements. */
+  root: Document | ShadowRoot;
+  /** The page keeps its state in its URL (history.replaceState); an element does not. */
+  urlSync: boolean;
+  /** The full page, for "Open in lmdbg" and share links; null where there is none. */
+  pageUrl: string | null;
+  /** How models load (an element shares one Worker and one model per source with the page's other elements). */
+  loadModel?: (source: ModelSource, options: LoadOptions) => Promise<Debugger>;
+  /** The demo site's folder (its bundled models); default: the page's. */
+  siteBase?: string;
+  /** An element without a saved view loads its model as soon as it is shown (attribute `live`). */
+  autoLive?: boolean;
+}
 
 /** Options of the main trace (LM-Debugger's view of the last position). */
 export const TRACE_TOPK = 10;
@@ -62,10 +81,24 @@ export class App {
   private loadSeq = 0;
   private urlState: UrlState;
 
-  constructor(readonly busy: Busy, search = location.search) {
-    const warnings: string[] = [];
-    this.urlState = parseUrlState(search, (w) => warnings.push(w));
-    for (const w of warnings) toast(w, 'info');
+  /** A saved view being shown (drawn with no model until "Make it live"), and where it came from. */
+  snapshot: Snapshot | null = null;
+  snapshotUrl: string | null = null;
+  /** Why the saved view could not be read, shown in its place. */
+  snapshotError = '';
+  /** After "Make it live": whether the loaded weights are the ones that made the saved view. */
+  liveNote = '';
+  /** The view shown first (tabs of the page and of the embed). */
+  view: ViewName;
+
+  constructor(
+    readonly busy: Busy,
+    state: UrlState,
+    readonly host: AppHost = { root: document, urlSync: true, pageUrl: location.href },
+  ) {
+    this.urlState = state;
+    this.view = state.view ?? 'prediction';
+    this.snapshotUrl = state.snapshot;
     this.embed = this.urlState.embed;
     this.hub = this.urlState.hub;
     this.hubHost = hubHostFor(this.hub);
@@ -91,7 +124,7 @@ export class App {
         fn();
       } catch (e) {
         console.warn(e);
-        toast(`Display error: ${(e as Error).message}`);
+        this.toast(`Display error: ${(e as Error).message}`);
       }
     }
   }
@@ -100,10 +133,55 @@ export class App {
     return this.models.find((m) => m.key === key);
   }
 
+  /** Where the views find their elements (the page, or an element's shadow root). */
+  get root(): Document | ShadowRoot {
+    return this.host.root;
+  }
+
+  /** The shape of the model shown: the loaded one, or the one that made the saved view. */
+  get config(): ModelConfig | null {
+    return this.dbg?.config ?? this.snapshot?.model.config ?? null;
+  }
+
+  /** A saved view is shown and no model is loaded: edits wait for "Make it live". */
+  get frozen(): boolean {
+    return !this.dbg && !!this.snapshot;
+  }
+
+  toast(message: string, kind: 'error' | 'info' = 'error'): void {
+    toast(message, kind, this.host.root);
+  }
+
+  setView(v: ViewName): void {
+    if (this.view === v) return;
+    this.view = v;
+    this.syncUrl();
+    this.emit('view');
+  }
+
   // ---------- start-up ----------
 
   /** Reads the bundled models' manifest and the cache state, then loads what the URL (or the cache) says. */
   async start(): Promise<void> {
+    // A saved view is drawn first, from its file alone. An embed then waits for "Make it live": it
+    // fetches nothing more (no model list, no model, no WebAssembly).
+    if (this.snapshotUrl) {
+      await this.openSnapshot(this.snapshotUrl);
+      if (this.embed || !this.host.urlSync) return;
+    }
+    if (!this.host.urlSync) {
+      // <lm-debugger> without a saved view: its model, loaded now (`live`) or when the reader asks.
+      const e = this.liveEntry();
+      if (!e) {
+        this.snapshotError = 'This figure names neither a saved view (snapshot="…") nor a model (model="…").';
+        this.emit('snapshot');
+        return;
+      }
+      if (e.kind === 'bundled') await this.readBundled();
+      if (this.host.autoLive) await this.load(e.key);
+      else this.setPending(this.entry(e.key) ?? e);
+      return;
+    }
     const manifest = await readManifest();
     if (manifest.length) {
       this.bundled = manifest[0];
@@ -117,6 +195,14 @@ export class App {
       this.filesNote = 'Kept in this browser from an earlier visit.';
       this.entry('files')!.offline = matchFiles(kept).missing.length === 0;
       this.emit('files');
+    }
+    if (this.snapshot) {
+      // The page with a saved view: offer its model ("Make it live"), load nothing yet.
+      const live = this.liveEntry();
+      if (live) this.selected = live.key;
+      this.emit('models');
+      if (live) this.setPending(live);
+      return;
     }
     const want = this.entry(this.selected) ?? this.entry(DEFAULT_MODEL)!;
     this.selected = want.key;
@@ -183,6 +269,136 @@ export class App {
     this.emit('pending');
   }
 
+  // ---------- saved views ----------
+
+  /** Fetches a saved view and shows it; a failure is kept in snapshotError and shown where the figure goes. */
+  async openSnapshot(url: string): Promise<void> {
+    const abs = new URL(url, document.baseURI).href;
+    try {
+      const r = await fetch(abs);
+      if (!r.ok) throw new Error(`HTTP ${r.status} ${r.statusText}`.trim());
+      this.applySnapshot(readSnapshot(await r.text()), abs);
+    } catch (e) {
+      this.snapshotError = `Could not show the saved view ${url.slice(0, 120)}: ${(e as Error).message}`;
+      this.emit('snapshot');
+    }
+  }
+
+  /** Shows a saved view: its state, its names, its results; `base` resolves a relative model source. */
+  applySnapshot(s: Snapshot, base: string | null): void {
+    this.snapshot = s;
+    this.snapshotError = '';
+    this.liveNote = '';
+    this.snapshotUrl = base;
+    this.prompt = s.prompt;
+    this.interventions = s.interventions.map(({ active, ...iv }) => ({ ...iv, value: iv.value ?? undefined, positions: iv.positions ?? null, active }));
+    this.layer = s.view.layer;
+    this.detail = s.view.detail;
+    this.view = s.view.open;
+    this.trace = snapshotTrace(s);
+    this.tracedWith = JSON.stringify(this.activeInterventions());
+    this.traces++;
+    if (!this.dbg) this.modelLabel = s.model.name ?? 'the saved view’s model';
+    this.names = new Names(this.modelKey ?? `snapshot:${s.model.fingerprint}`, s.names);
+    this.names.onChange(() => this.emit('names'));
+    this.syncUrl();
+    for (const ev of ['snapshot', 'model', 'prompt', 'interventions', 'layer', 'view', 'names', 'trace', 'detail'] as const) this.emit(ev);
+  }
+
+  /**
+   * A saved view opened from a file (a snapshot, or a figure that carries one). With a loaded model of
+   * the same weights it is live at once; with other weights, the page says so.
+   */
+  showSnapshot(s: Snapshot): void {
+    this.applySnapshot(s, null);
+    if (!this.dbg) return;
+    if (this.dbg.info.fingerprint === s.model.fingerprint) {
+      this.validateAgainstModel();
+      void this.runTrace();
+    } else {
+      this.liveNote = `The loaded model's weights differ from the ones that made this saved view (fingerprint ${this.dbg.info.fingerprint.slice(6, 14)}… here, ${s.model.fingerprint.slice(6, 14)}… there): what you change is traced with the loaded model.`;
+      this.emit('snapshot');
+    }
+  }
+
+  /** The model "Make it live" loads: the element's or page's choice, else the one the saved view names. */
+  liveEntry(): ModelEntry | null {
+    const s = this.snapshot;
+    const named = this.urlState.model;
+    const src = named ?? s?.model.source ?? null;
+    if (!src) return null;
+    const size = s ? s.model.checkpointBytes : undefined;
+    const label = s?.model.name ?? src;
+    if (src === 'bundled') {
+      const known = this.entry('bundled');
+      if (known) return known;
+      const e: ModelEntry = { key: 'bundled', kind: 'bundled', id: 'lmdbg-mini', label, size };
+      this.models.push(e);
+      return e;
+    }
+    if (src.startsWith('hub:')) {
+      const known = this.entry(src);
+      if (known) return known;
+      const e: ModelEntry = { key: src, kind: 'hub', id: src.slice(4), label, size, dtype: s?.model.dtype ?? 'f32' };
+      this.models.push(e);
+      return e;
+    }
+    // A URL, relative to the saved view (or to the page when the element names it).
+    const base = named ? document.baseURI : (this.snapshotUrl ?? document.baseURI);  // an element's model: relative to its page
+    const url = new URL(src.endsWith('/') ? src : `${src}/`, base).href;
+    const key = `url:${url}`;
+    const e = this.entry(key) ?? { key, kind: 'url' as const, id: url, label, size, dtype: s?.model.dtype ?? 'f32' };
+    if (!this.entry(key)) this.models.push(e);
+    return e;
+  }
+
+  /** "Make it live": loads the saved view's model; from then on every edit traces again. */
+  async makeLive(): Promise<void> {
+    const e = this.liveEntry();
+    if (!e) {
+      this.toast('This saved view does not say where its model is, so it cannot be made live here.');
+      return;
+    }
+    if (e.kind === 'bundled') await this.readBundled();
+    await this.load(e.key);
+  }
+
+  /** The bundled model's entry, from the site's manifest (its size). */
+  private async readBundled(): Promise<void> {
+    if (this.bundled) return;
+    const manifest = await readManifest(this.host.siteBase);
+    if (!manifest.length) return;
+    this.bundled = manifest[0];
+    const b = bundledEntry(this.bundled);
+    const i = this.models.findIndex((m) => m.key === 'bundled');
+    if (i >= 0) this.models[i] = { ...b, label: this.models[i]!.label };
+    else this.models.push(b);
+  }
+
+  /**
+   * A saved view of what is shown (the file "Save view" downloads and figures carry): the engine
+   * computes it when a model is loaded; without one, the view shown is the saved one.
+   */
+  async saveSnapshot(view: ViewName = this.view): Promise<Snapshot> {
+    const state = { open: view, layer: this.layer, detail: this.detail };
+    if (!this.dbg) {
+      if (!this.snapshot) throw new Error('Load a model (or open a saved view) first.');
+      return { ...this.snapshot, view: state };
+    }
+    const entry = this.entry(this.modelKey);
+    const source = entry?.kind === 'hub' ? entry.key : entry?.kind === 'bundled' ? 'bundled' : entry?.kind === 'url' ? entry.id : undefined;
+    const opts: SnapshotOptions = {
+      allowSpecial: true,
+      interventions: this.interventions.map(({ active, ...iv }) => ({ ...iv, active })),
+      trace: this.traceOptions(await this.tokens()),
+      valueVectors: this.detail ? [[this.detail.layer, this.detail.index]] : [],
+      model: { name: this.modelLabel, ...(source ? { source } : {}) },
+      names: this.names.all(),
+      view: state,
+    };
+    return this.dbg.snapshot(this.prompt, opts);
+  }
+
   // ---------- loading ----------
 
   async load(key: string): Promise<void> {
@@ -192,12 +408,13 @@ export class App {
     this.setPending(null);
     let source: string | File[];
     if (e.kind === 'hub') source = e.id!;
-    else if (e.kind === 'bundled') source = siteUrl(`models/${e.id}/`);
+    else if (e.kind === 'bundled') source = siteUrl(`models/${e.id}/`, this.host.siteBase);
+    else if (e.kind === 'url') source = e.id!;
     else {
       const m = matchFiles(this.droppedFiles);
       if (m.missing.length) {
         this.setPending(e);
-        toast(`Missing file${m.missing.length > 1 ? 's' : ''}: ${m.missing.join(', ')}`);
+        this.toast(`Missing file${m.missing.length > 1 ? 's' : ''}: ${m.missing.join(', ')}`);
         return;
       }
       source = m.clusters ? [...m.files, m.clusters] : m.files;
@@ -235,7 +452,8 @@ export class App {
       task.progress(total ? Math.min(1, p.loadedAll / total) : null, parts.join(' · '));
     };
     try {
-      const dbg = await LMDebugger.load(source, {
+      const loadModel = this.host.loadModel ?? ((src: ModelSource, o: LoadOptions) => LMDebugger.load(src, o));
+      const dbg = await loadModel(source, {
         worker: true,
         dtype: e.dtype ?? 'f32',
         hubHost: this.hubHost,
@@ -249,7 +467,7 @@ export class App {
         precompute: true,
       });
       if (seq !== this.loadSeq || task.cancelled) {
-        await dbg.dispose();
+        if (!this.host.loadModel) await dbg.dispose();  // a shared model belongs to the page's elements
         return;
       }
       task.label('Preparing the model');
@@ -260,11 +478,19 @@ export class App {
       this.dbg = dbg;
       this.modelKey = key;
       this.modelLabel = e.kind === 'files' ? 'your model' : e.label;
-      this.names = new Names(e.kind === 'files' ? `files:${dbg.config.nLayers}x${dbg.config.dModel}x${dbg.config.dVocab}` : key);
+      this.names = new Names(e.kind === 'files' ? `files:${dbg.config.nLayers}x${dbg.config.dModel}x${dbg.config.dVocab}` : key, this.snapshot?.names);
       this.names.onChange(() => this.emit('names'));
-      this.trace = null;
+      this.liveNote = '';
+      if (this.snapshot) {
+        const want = this.snapshot.model.fingerprint;
+        const got = dbg.info.fingerprint;
+        this.liveNote = got === want
+          ? ''
+          : `These weights differ from the ones that made the saved view (fingerprint ${got.slice(6, 14)}… here, ${want.slice(6, 14)}… there): the figure now shows what this model computes.`;
+      }
+      if (!this.snapshot) this.trace = null;  // a saved view stays on screen until the new trace replaces it
       this.validateAgainstModel();
-      if (old) void old.dispose().catch(() => {});
+      if (old && !this.host.loadModel) void old.dispose().catch(() => {});
       this.emit('model');
       this.emit('interventions');
       this.emit('layer');
@@ -277,7 +503,7 @@ export class App {
       const aborted = ac.signal.aborted || (err as Error).name === 'AbortError';
       if (!aborted) {
         this.loadError = `Could not load ${e.kind === 'files' ? 'your files' : e.label}: ${(err as Error).message}`;
-        if (this.dbg) toast(this.loadError);
+        if (this.dbg || this.snapshot) this.toast(this.loadError);
       }
       if (e.kind === 'hub') await this.refreshOffline();
       this.emit('storage');
@@ -291,7 +517,7 @@ export class App {
   private validateAgainstModel(): void {
     const c = this.dbg!.config;
     const ok = this.interventions.filter((iv) => iv.layer < c.nLayers && iv.index < c.dMlp);
-    if (ok.length !== this.interventions.length) toast(`${this.interventions.length - ok.length} intervention(s) do not fit this model (${c.nLayers} layers × ${c.dMlp} neurons) and were removed.`, 'info');
+    if (ok.length !== this.interventions.length) this.toast(`${this.interventions.length - ok.length} intervention(s) do not fit this model (${c.nLayers} layers × ${c.dMlp} neurons) and were removed.`, 'info');
     this.interventions = ok;
     if (this.layer !== null && this.layer >= c.nLayers) this.layer = null;
     if (this.detail && (this.detail.layer >= c.nLayers || this.detail.index >= c.dMlp)) this.detail = null;
@@ -313,12 +539,35 @@ export class App {
     this.emit('prompt');
   }
 
-  /** Traces the prompt in one engine call: LM-Debugger's view, attention, and the logit lens over the positions. */
+  /**
+   * The options of the page's trace, one engine call for every view: LM-Debugger's view of the last
+   * position, attention, and the logit lens over the positions. Bounded work: attention patterns only
+   * while they stay small (L·H·T² floats), and the lens over the last positions that fit a budget of
+   * about 2e10 multiply-adds.
+   */
+  traceOptions(ids: number[]): SnapshotOptions['trace'] & {} {
+    const c = this.dbg!.config;
+    const T = ids.length;
+    const lensPositions = Math.max(8, Math.min(T, Math.floor(LENS_BUDGET / (2 * c.nLayers * c.dVocab * c.dModel))));
+    return {
+      topK: TRACE_TOPK,
+      subUpdates: SUB_UPDATES,
+      valueTopK: VALUE_TOPK,
+      attention: c.nLayers * c.nHeads * T * T <= ATTENTION_MAX_FLOATS,
+      lensPositions: lensPositions >= T ? 'all' : Array.from({ length: lensPositions }, (_, i) => T - lensPositions + i),
+      cleanLayers: this.activeInterventions().length > 0,
+    };
+  }
+
+  /** Traces the prompt in one engine call (traceOptions). */
   async runTrace(): Promise<void> {
     const dbg = this.dbg;
-    if (!dbg) return;
+    if (!dbg) {
+      if (this.snapshot) this.toast('This is a saved view: make it live to trace another prompt.', 'info');
+      return;
+    }
     if (!this.prompt.trim()) {
-      toast('Type a prompt first.', 'info');
+      this.toast('Type a prompt first.', 'info');
       return;
     }
     const seq = ++this.traceSeq;
@@ -329,30 +578,16 @@ export class App {
     try {
       const ids = await this.tokens();
       if (seq !== this.traceSeq) return;
-      const c = dbg.config;
-      const T = ids.length;
-      // Bounded work: attention patterns only while they stay small (L·H·T² floats), and the all-positions
-      // logit lens over the last positions that fit a budget of about 2e10 multiply-adds.
-      const attention = c.nLayers * c.nHeads * T * T <= ATTENTION_MAX_FLOATS;
-      const lensPositions = Math.max(8, Math.min(T, Math.floor(LENS_BUDGET / (2 * c.nLayers * c.dVocab * c.dModel))));
-      const t = await dbg.trace(ids, {
-        topK: TRACE_TOPK,
-        subUpdates: SUB_UPDATES,
-        valueTopK: VALUE_TOPK,
-        attention,
-        interventions,
-        lensPositions: lensPositions >= T ? 'all' : Array.from({ length: lensPositions }, (_, i) => T - lensPositions + i),
-        cleanLayers: interventions.length > 0,
-      });
+      const t = await dbg.trace(ids, { ...this.traceOptions(ids), interventions });
       if (seq !== this.traceSeq) return;
       this.trace = t;
       this.tracedWith = JSON.stringify(interventions);
       this.traces++;
       this.emit('trace');
       const pos = t.positions[t.positions.length - 1];
-      announce(`Predicted next token: ${JSON.stringify(pos.predicted.text)}${pos.clean ? (pos.clean.changed ? `, changed from ${JSON.stringify(pos.clean.predicted.text)} by the interventions` : ', unchanged by the interventions') : ''}.`);
+      announce(`Predicted next token: ${JSON.stringify(pos.predicted.text)}${pos.clean ? (pos.clean.changed ? `, changed from ${JSON.stringify(pos.clean.predicted.text)} by the interventions` : ', unchanged by the interventions') : ''}.`, this.host.root);
     } catch (err) {
-      if (seq === this.traceSeq) toast((err as Error).message);
+      if (seq === this.traceSeq) this.toast((err as Error).message);
     } finally {
       task.end();
     }
@@ -377,7 +612,8 @@ export class App {
    * tokens (positions), or null when it fits.
    */
   checkIntervention(iv: Intervention, promptTokens?: number): string | null {
-    const c = this.dbg?.config;
+    if (this.frozen) return 'This is a saved view: make it live to change its interventions.';
+    const c = this.config;
     const name = `L${iv.layer}D${iv.index}`;
     if (c && iv.layer >= c.nLayers) return `${name}: layer ${iv.layer} is outside this model (${c.nLayers} layers: 0–${c.nLayers - 1}).`;
     if (c && iv.index >= c.dMlp) return `${name}: neuron ${iv.index} is outside layer ${iv.layer} (${c.dMlp} neurons: 0–${c.dMlp - 1}).`;
@@ -401,17 +637,19 @@ export class App {
   }
 
   updateIntervention(i: number, patch: Partial<UIIntervention>): void {
-    if (!this.interventions[i]) return;
+    if (!this.interventions[i] || this.frozen) return;
     this.interventions[i] = { ...this.interventions[i], ...patch };
     this.changedInterventions();
   }
 
   removeIntervention(i: number): void {
+    if (this.frozen) return;
     this.interventions.splice(i, 1);
     this.changedInterventions();
   }
 
   clearInterventions(): void {
+    if (this.frozen) return;
     this.interventions = [];
     this.changedInterventions();
   }
@@ -437,31 +675,39 @@ export class App {
   }
 
   async valueVector(layer: number, index: number): Promise<ValueVector> {
-    return this.dbg!.valueVector(layer, index, { topK: 15 });
+    if (this.dbg) return this.dbg.valueVector(layer, index, { topK: 15 });
+    const saved = this.snapshot?.valueVectors.find((v) => v.layer === layer && v.index === index);
+    if (saved) return saved;
+    throw new Error(`L${layer}D${index} is not in this saved view: make it live to open any value vector.`);
   }
 
   // ---------- URL ----------
 
   stateForUrl(embed = this.embed): UrlState {
     return {
-      model: this.modelKey ?? this.selected,
+      model: this.modelKey ?? (this.snapshot ? this.urlState.model : this.selected),
       prompt: this.prompt || null,
       interventions: this.interventions,
       layer: this.layer,
       detail: embed ? null : this.detail,
       embed,
       hub: this.hub,
+      // Until a model is live, the saved view is the state; then the link itself says it all.
+      snapshot: this.dbg ? null : this.snapshotUrl,
+      view: this.view === 'prediction' ? null : this.view,
     };
   }
 
+  /** A link to this view on the full page (or its embed); null where there is no page (an element from the npm package). */
   shareUrl(embed = false): string {
-    const u = new URL(location.href);
+    const u = new URL(this.host.pageUrl ?? location.href);
     u.search = serializeUrlState(this.stateForUrl(embed));
     u.hash = '';
     return u.href;
   }
 
   syncUrl(): void {
+    if (!this.host.urlSync) return;
     const q = serializeUrlState(this.stateForUrl());
     const next = `${location.pathname}${q ? `?${q}` : ''}`;
     if (next !== `${location.pathname}${location.search}`) history.replaceState(null, '', next);

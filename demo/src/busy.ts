@@ -103,9 +103,9 @@ export class Busy {
 }
 
 let toastTimer: number | undefined;
-/** Shows a message (an error, usually) as text; it stays 10 s or until closed. */
-export function toast(message: string, kind: 'error' | 'info' = 'error'): void {
-  const el = document.getElementById('toast');
+/** Shows a message (an error, usually) as text in the #toast of `root`; it stays 10 s or until closed. */
+export function toast(message: string, kind: 'error' | 'info' = 'error', root: Document | ShadowRoot = document): void {
+  const el = root.getElementById('toast');
   if (!el) return;
   el.replaceChildren();
   const text = document.createElement('span');

@@ -116,13 +116,14 @@ export function tokenEl(t: { id: number; text: string }, extra: Attrs = {}): HTM
  * The page's one tooltip: shows the full text of a shortened token or name ([data-full]) while it has the
  * keyboard focus (the mouse gets the title). Fixed-positioned, so that no scrolling or clipping box cuts it.
  */
-export function tooltips(): void {
+export function tooltips(root: Document | ShadowRoot = document): void {
   const tip = h('div', { id: 'tip', class: 'tip', role: 'tooltip', hidden: true });
-  document.body.append(tip);
+  (root instanceof Document ? root.body : root).append(tip);
   const hide = () => {
     tip.hidden = true;
   };
-  document.addEventListener('focusin', (e) => {
+  root.addEventListener('focusin', (ev) => {
+    const e = ev as FocusEvent;
     const el = e.target instanceof HTMLElement ? e.target.closest<HTMLElement>('[data-full]') : null;
     if (!el) return hide();
     tip.textContent = el.dataset.full ?? '';
@@ -132,7 +133,7 @@ export function tooltips(): void {
     tip.style.setProperty('left', `${Math.max(4, Math.min(r.left, window.innerWidth - w - 4))}px`);
     tip.style.setProperty('top', `${r.bottom + 4 + tip.offsetHeight > window.innerHeight ? r.top - tip.offsetHeight - 4 : r.bottom + 4}px`);
   });
-  document.addEventListener('focusout', hide);
+  root.addEventListener('focusout', hide);
   window.addEventListener('scroll', hide, { passive: true });
 }
 
@@ -219,8 +220,8 @@ export function duration(seconds: number): string {
 }
 
 /** Announces a message to screen readers and shows it in the status line. */
-export function announce(msg: string): void {
-  const el = document.getElementById('live');
+export function announce(msg: string, root: Document | ShadowRoot = document): void {
+  const el = root.getElementById('live');
   if (el) el.textContent = msg;
 }
 
@@ -232,7 +233,7 @@ export function tabs(list: HTMLElement, onChange?: (id: string) => void): (id: s
       const on = b.dataset.tab === id;
       b.setAttribute('aria-selected', String(on));
       b.tabIndex = on ? 0 : -1;
-      const panel = document.getElementById(b.getAttribute('aria-controls') ?? '');
+      const panel = (list.getRootNode() as Document | ShadowRoot).getElementById(b.getAttribute('aria-controls') ?? '');
       if (panel) panel.hidden = !on;
     }
     onChange?.(id);

@@ -1,19 +1,16 @@
-// Entry point: the full debugger, or (?embed=1) the compact live figure.
+// Entry point: the full debugger, or (?embed=1) the compact figure (views/embed.ts, also <lm-debugger>).
 import './style.css';
 import { App } from './app';
 import { Busy, toast } from './busy';
 import { $, tabs, tooltips } from './dom';
 import { simdSupported } from 'lmdbg';
-import { attentionView } from './views/attention';
-import { compareView } from './views/compare';
+import { parseUrlState } from './state';
 import { detailsView } from './views/details';
-import { embedShell, embedView } from './views/embed';
+import { embedShell, embedView, sharedViews } from './views/embed';
+import { figureView } from './views/figure';
 import { generateView } from './views/generate';
 import { interventionsView } from './views/interventions';
-import { layersView } from './views/layers';
-import { lensView, rankView } from './views/lens';
 import { modelView, renderWelcome } from './views/model';
-import { predictionView, promptView } from './views/prediction';
 import { searchView } from './views/search';
 import { shareView } from './views/share';
 
@@ -22,8 +19,13 @@ function registerServiceWorker(): void {
   navigator.serviceWorker.register(new URL('sw.js', document.baseURI), { scope: './' }).catch((e) => console.warn('service worker:', e));
 }
 
+/** The page's tab of each view (prediction and layers are always on screen). */
+const PAGE_TAB: Record<string, string> = { lens: 'lens', rank: 'rank', attention: 'attn', compare: 'compare' };
+
 async function main(): Promise<void> {
-  const embed = new URLSearchParams(location.search).get('embed') === '1';
+  const warnings: string[] = [];
+  const state = parseUrlState(location.search, (w) => warnings.push(w));
+  const embed = state.embed;
   if (embed) {
     document.documentElement.classList.add('is-embed');
     $('#app').remove();
@@ -33,39 +35,42 @@ async function main(): Promise<void> {
   } else {
     $('#embed-root').remove();
   }
-  if (!simdSupported()) {
+  for (const w of warnings) toast(w, 'info');
+  // A saved view draws without WebAssembly: the check waits until a model is wanted.
+  if (!state.snapshot && !simdSupported()) {
     toast('This browser cannot run WebAssembly SIMD, which lmdbg needs. Try a recent Chrome, Edge, Firefox or Safari (16.4+).');
     return;
   }
   tooltips();
   const busy = new Busy($('#busy'));
-  const app = new App(busy);
+  const app = new App(busy, state);
   busy.busyTargets = [$('#prediction')];
   (window as unknown as { lmdbgApp: App }).lmdbgApp = app; // for the end-to-end tests and the console
 
-  promptView(app);
-  predictionView(app);
-  rankView(app);
+  sharedViews(app);
   if (embed) {
     embedView(app);
     app.on('pending', () => renderWelcome(app));
   } else {
     modelView(app);
-    layersView(app);
-    lensView(app);
-    attentionView(app);
-    compareView(app);
     interventionsView(app);
     generateView(app);
     detailsView(app);
     searchView(app);
     shareView(app);
-    tabs($('#view-tabs'))('lens');
+    figureView(app);
+    const select = tabs($('#view-tabs'), (tab) => {
+      const view = Object.keys(PAGE_TAB).find((v) => PAGE_TAB[v] === tab);
+      if (view) app.setView(view as typeof app.view);
+    });
+    const show = () => select(PAGE_TAB[app.view] ?? 'lens');
+    app.on('view', show);
+    show();
   }
-  // After the first model load, so that the worker's precache revalidates what the page just fetched
-  // instead of downloading the bundled model a second time.
   await app.start();
-  registerServiceWorker();
+  // An embed or a saved view never installs the service worker: it would fetch the whole site and the
+  // bundled model into the cache of a reader who only looks at a figure.
+  if (!embed && !state.snapshot) registerServiceWorker();
 }
 
 main().catch((e) => {

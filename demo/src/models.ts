@@ -9,9 +9,9 @@ export interface BundledInfo {
 
 export interface ModelEntry {
   key: string;
-  kind: 'hub' | 'bundled' | 'files';
+  kind: 'hub' | 'bundled' | 'files' | 'url';
   label: string;
-  /** Hub id, or bundled directory. */
+  /** Hub id, bundled directory, or the folder's absolute URL. */
   id?: string;
   /** Bytes to download, when known. */
   size?: number;
@@ -33,13 +33,14 @@ export const CLUSTERS_FILE = 'value_clusters.json';
 /** The package's Cache Storage name for downloaded model files (LoadOptions.cache default). */
 export const MODEL_CACHE = 'lmdbg-models';
 
-export function siteUrl(path: string): string {
-  return new URL(path, document.baseURI).href;
+/** A file of the demo site: relative to the page, or to `base` (where <lm-debugger>'s script lives). */
+export function siteUrl(path: string, base = document.baseURI): string {
+  return new URL(path, base).href;
 }
 
-export async function readManifest(): Promise<BundledInfo[]> {
+export async function readManifest(base?: string): Promise<BundledInfo[]> {
   try {
-    const r = await fetch(siteUrl('models/manifest.json'));
+    const r = await fetch(siteUrl('models/manifest.json', base));
     if (!r.ok) return [];
     const m = await r.json();
     if (!m || !Array.isArray(m.models)) return [];

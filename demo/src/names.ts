@@ -22,14 +22,22 @@ function load(): Store {
 export class Names {
   private store: Store = load();
   private listeners = new Set<() => void>();
-  constructor(public model: string) {}
+  /** `saved`: names that came with a saved view, shown where this browser has none (never stored). */
+  constructor(
+    public model: string,
+    private readonly saved: Record<string, string> = {},
+  ) {}
 
   private get map(): Record<string, string> {
     return (this.store[this.model] ??= {});
   }
   get(name: string): string | undefined {
-    const v = this.store[this.model]?.[name];
-    return typeof v === 'string' ? v : undefined;
+    const v = this.store[this.model]?.[name] ?? this.saved[name];
+    return typeof v === 'string' ? v.slice(0, MAX_NAME) : undefined;
+  }
+  /** Every name shown for this model (this browser's over the saved view's). */
+  all(): Record<string, string> {
+    return { ...this.saved, ...(this.store[this.model] ?? {}) };
   }
   set(name: string, label: string): void {
     if (!NAME_KEY_RE.test(name)) return;

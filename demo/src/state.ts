@@ -1,7 +1,7 @@
 // The page state that lives in the URL, so that a view can be shared: model, prompt, interventions,
 // selected layer, open value vector. Parsing is bounded: length limits, whitelisted characters, validated
 // numbers; anything out of bounds is dropped (and reported), never evaluated.
-import { interventionModes, parseIntervention, type Intervention, type InterventionMode } from 'lmdbg';
+import { interventionModes, parseIntervention, snapshotViews, type Intervention, type InterventionMode, type ViewName } from 'lmdbg';
 
 export interface UIIntervention extends Intervention {
   /** Inactive interventions stay in the list but are not applied. */
@@ -17,6 +17,10 @@ export interface UrlState {
   embed: boolean;
   /** Same-origin path of a Hub mirror (tests, self-hosting); absent = huggingface.co. */
   hub: string | null;
+  /** A saved view to draw before (or instead of) loading a model: its URL. */
+  snapshot: string | null;
+  /** The view shown first (the embed's tab, the page's). */
+  view: ViewName | null;
 }
 
 export const LIMITS = {
@@ -29,6 +33,7 @@ export const LIMITS = {
   index: 999_999,
   value: 1e6,
   positions: 64,
+  url: 2000,
 };
 
 const MODEL_RE = /^(bundled|files|hub:[A-Za-z0-9][A-Za-z0-9._-]{0,95}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?)$/;
@@ -72,8 +77,35 @@ function intParam(v: string | null, max: number): number | null {
   return n <= max ? n : null;
 }
 
+export function emptyState(): UrlState {
+  return { model: null, prompt: null, interventions: [], layer: null, detail: null, embed: false, hub: null, snapshot: null, view: null };
+}
+
+/** A view's name as typed (an attribute, the URL), or null with a warning that lists the views. */
+export function readView(v: string | null, warn: (msg: string) => void): ViewName | null {
+  if (v === null || v === '') return null;
+  const view = snapshotViews.find((x) => x.name === v.trim());
+  if (!view) warn(`The view ${JSON.stringify(v.slice(0, 30))} is not one of ${snapshotViews.map((x) => x.name).join(', ')}; the first one is shown.`);
+  return view?.name ?? null;
+}
+
+/** Interventions as specs ("L9D1234:off", "!L3D5:on" for an inactive one), each read or reported. */
+export function readSpecs(specs: string[], warn: (msg: string) => void, where: string): UIIntervention[] {
+  const out: UIIntervention[] = [];
+  if (specs.length > LIMITS.interventions) warn(`Only the first ${LIMITS.interventions} interventions of ${where} were kept.`);
+  for (const raw of specs.slice(0, LIMITS.interventions)) {
+    const active = !raw.startsWith('!');
+    try {
+      out.push({ ...readSpec(active ? raw : raw.slice(1)), active });
+    } catch (e) {
+      warn(`${where[0]!.toUpperCase()}${where.slice(1)}'s ${JSON.stringify(raw.slice(0, 40))} was ignored: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
 export function parseUrlState(search: string, warn: (msg: string) => void = () => {}): UrlState {
-  const st: UrlState = { model: null, prompt: null, interventions: [], layer: null, detail: null, embed: false, hub: null };
+  const st = emptyState();
   if (search.length > LIMITS.query) {
     warn(`The link's state is longer than ${LIMITS.query} characters and was ignored.`);
     return st;
@@ -90,16 +122,7 @@ export function parseUrlState(search: string, warn: (msg: string) => void = () =
     if (prompt.length <= LIMITS.prompt) st.prompt = prompt;
     else warn(`The prompt in the link is longer than ${LIMITS.prompt} characters; it was ignored.`);
   }
-  const ivs = q.getAll('iv');
-  if (ivs.length > LIMITS.interventions) warn(`Only the first ${LIMITS.interventions} interventions of the link were kept.`);
-  for (const raw of ivs.slice(0, LIMITS.interventions)) {
-    const active = !raw.startsWith('!');
-    try {
-      st.interventions.push({ ...readSpec(active ? raw : raw.slice(1)), active });
-    } catch (e) {
-      warn(`The link's ${JSON.stringify(raw.slice(0, 40))} was ignored: ${(e as Error).message}`);
-    }
-  }
+  st.interventions = readSpecs(q.getAll('iv'), warn, 'the link');
   st.layer = intParam(q.get('l'), LIMITS.layer);
   const d = q.get('d');
   if (d !== null && d.length < 16) st.detail = parseName(d);
@@ -108,6 +131,12 @@ export function parseUrlState(search: string, warn: (msg: string) => void = () =
     if (HUB_RE.test(hub) && !hub.startsWith('//') && !hub.includes('..')) st.hub = hub;
     else warn('The link names an invalid hub mirror; it was ignored (only same-origin paths are allowed).');
   }
+  const snap = q.get('snapshot');
+  if (snap !== null) {
+    if (snap.length <= LIMITS.url && /^(https?:\/\/|\/|\.{1,2}\/|[\w.-]+(\/|$))/.test(snap)) st.snapshot = snap;
+    else warn('The link names an invalid snapshot URL; it was ignored.');
+  }
+  st.view = readView(q.get('view'), warn);
   return st;
 }
 
@@ -119,6 +148,8 @@ export function serializeUrlState(st: UrlState): string {
   for (const iv of st.interventions.slice(0, LIMITS.interventions)) q.append('iv', (iv.active ? '' : '!') + specOf(iv));
   if (st.layer !== null) q.set('l', String(st.layer));
   if (st.detail) q.set('d', `L${st.detail.layer}D${st.detail.index}`);
+  if (st.snapshot) q.set('snapshot', st.snapshot);
+  if (st.view) q.set('view', st.view);
   if (st.embed) q.set('embed', '1');
   return q.toString();
 }

@@ -30,10 +30,13 @@ export function bundledAvailable() {
   return existsSync(path.join(root, 'demo/public/models/lmdbg-mini/model.safetensors')) || existsSync(path.join(distDir, 'models/lmdbg-mini/model.safetensors'));
 }
 
+/** `staticDir`: files the mock Hub serves as they are (saved views and plain pages, tests/e2e/saved.mjs). */
 export async function startServers() {
+  const staticDir = mkdtempSync(path.join(os.tmpdir(), 'lmdbg-e2e-static-'));
   const fixtureDir = path.join(root, 'tests/fixtures/models/l4-f32');
   const big = tinyGpt2({ vocabSize: 507, nLayer: 4, d: 256, nHead: 4, nCtx: 32, seed: 7 });
   const hub = await startHub({
+    staticRoot: staticDir,
     repos: {
       [FIXTURE]: fixtureDir,
       // Announces a large model.safetensors and stalls: for the busy state and Cancel.
@@ -48,7 +51,7 @@ export async function startServers() {
   });
   // The Hub mirror is paced at 2 MB/s so the progress bar has bytes and a speed to show.
   const site = await startServer({ root: distDir, port: 0, hubProxy: hub.url, hubRate: 2_000_000 });
-  return { hub, site };
+  return { hub, site, staticDir };
 }
 
 /** A fresh profile (its own Cache Storage and service worker) per context. */

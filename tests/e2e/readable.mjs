@@ -8,10 +8,37 @@
 //   - a <select> whose chosen option does not fit its box;
 // and `headerCovered()` scrolls the page and samples the sticky header: whatever is drawn there must
 // belong to it. Used by run.mjs at 1400 px, 390 px and in the 700x460 embed, in every view.
+import path from 'node:path';
+import { artifacts } from './lib.mjs';
 
-/** Runs in the page. `sel`: CSS selector of the region. Returns a list of problems (strings). */
+const slug = (s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+/**
+ * Throws unless a region of the page is readable (problems()); keeps a screenshot of the region as
+ * tests/artifacts/e2e/readable--SIZE--VIEW.png. `run`: the view must also say which run it shows.
+ */
+export async function expectReadable(page, size, view, sel, { run = null, shot = true } = {}) {
+  const region = page.locator(sel).first();
+  await region.scrollIntoViewIfNeeded();
+  const found = await page.evaluate(problems, sel);
+  // The sticky header is tested on its own (headerCovered); here it must not hide the top of the region.
+  if (shot) await region.screenshot({ path: path.join(artifacts, `readable--${size}--${slug(view)}.png`), style: 'header { position: static !important; }' });
+  if (found.length) throw new Error(`${found.length} problem(s):\n       ${found.slice(0, 12).join('\n       ')}`);
+  if (run) {
+    // The view says which run it shows.
+    const labels = await page.locator(`${sel} .run-label`).allTextContents();
+    if (!labels.length) throw new Error('no label saying which run it shows');
+    const want = run === 'clean' ? /clean/i : /intervention/i;
+    if (!labels.some((t) => want.test(t))) throw new Error(`says the ${run} run: ${JSON.stringify(labels)}`);
+  }
+}
+
+/**
+ * Runs in the page. `sel`: CSS selector of the region (for an <lm-debugger>, the figure in its shadow root).
+ * Returns a list of problems (strings).
+ */
 export function problems(sel) {
-  const roots = [...document.querySelectorAll(sel)];
+  const roots = [...document.querySelectorAll(sel)].map((e) => e.shadowRoot?.firstElementChild ?? e);
   if (!roots.length) return [`no element matches ${sel}`];
   const out = [];
   const seen = new Set();
@@ -75,6 +102,14 @@ export function problems(sel) {
     const all = [root, ...root.querySelectorAll('*')];
     for (const el of all) {
       if (el instanceof SVGElement && !(el instanceof SVGSVGElement)) continue;
+      // A chart drawn wider than the box it sits in (unless that box scrolls): its edge is cut or overlaps.
+      if (el instanceof SVGSVGElement && el.parentElement && shown(el)) {
+        const box = el.parentElement.getBoundingClientRect();
+        const r = el.getBoundingClientRect();
+        const pcs = getComputedStyle(el.parentElement);
+        if (!/auto|scroll/.test(pcs.overflowX) && (r.right > box.right + TOL || r.left < box.left - TOL))
+          say(el, `chart wider than its box (${Math.round(r.width)} px in ${Math.round(box.width)} px)`);
+      }
       if (!shown(el)) continue;
       const cs = getComputedStyle(el);
       // Token chips: their whole text, and the full text of shortened long tokens on hover and focus.

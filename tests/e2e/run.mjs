@@ -8,12 +8,13 @@
 // with the servers stopped and the browser offline, the bundled model still traces, intervenes, searches
 // and generates. Screenshots go to tests/artifacts/e2e/. Ends with "N passed, N failed".
 //
-//   node tests/e2e/run.mjs [--only hub|bundled|readable] [--verbose]
-import { writeFileSync } from 'node:fs';
+//   node tests/e2e/run.mjs [--only hub|bundled|readable|saved] [--verbose]
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { artifacts, BIG, bundledAvailable, distDir, ensureArtifacts, FIXTURE, FLAKY, launch, QUOTA, startServers, STALL, waitIdle, waitTraced } from './lib.mjs';
 import { existsSync } from 'node:fs';
-import { headerCovered, problems } from './readable.mjs';
+import { expectReadable, headerCovered } from './readable.mjs';
+import { savedViewsSuite } from './saved.mjs';
 
 const argv = process.argv.slice(2);
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
@@ -326,6 +327,9 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
       await frame.waitForFunction(() => window.lmdbgApp && (window.lmdbgApp.dbg || !document.querySelector('#welcome').hidden), null, { timeout: 30_000 });
       if (!(await frame.evaluate(() => !!window.lmdbgApp.dbg))) await f.locator('#welcome button.primary').click();
       await waitTraced(frame);
+      const views = [await page.evaluate(() => window.lmdbgApp.view), await frame.evaluate(() => window.lmdbgApp.view)];
+      assert(views[0] === views[1], `the embed opens the page's view: ${views}`);
+      await f.locator('#etab-pred').click();
       assert((await frame.locator('#app').count()) === 0 && (await frame.locator('.embed').count()) === 1, 'compact layout');
       assert((await frame.locator('#prediction .pred-col').count()) === 2 && (await frame.locator('#prediction .pred-col').last().locator('.pred-row:visible').count()) === 5, 'top-5, clean beside intervened');
       assert((await frame.locator('#prediction .banner.changed').count()) === 1, 'the shared intervention is live');
@@ -588,23 +592,6 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
 // A prompt with one of GPT-2's longest tokens (64 "="), so that shortened tokens are exercised too.
 const LONG_PROMPT = 'Notes ================================================================ The river bank was';
 
-/** Measures one region: token chips whole, no text cut or clipped, nothing overlapping; keeps a screenshot. */
-async function readable(page, size, view, sel, { run = null, shot = true } = {}) {
-  const region = page.locator(sel).first();
-  await region.scrollIntoViewIfNeeded();
-  const found = await page.evaluate(problems, sel);
-  // The sticky header is tested on its own (headerCovered); here it must not hide the top of the region.
-  if (shot) await region.screenshot({ path: path.join(artifacts, `readable--${size}--${slug(view)}.png`), style: 'header { position: static !important; }' });
-  assert(found.length === 0, `${found.length} problem(s):\n       ${found.slice(0, 12).join('\n       ')}`);
-  if (run) {
-    // The view says which run it shows.
-    const labels = await page.locator(`${sel} .run-label`).allTextContents();
-    assert(labels.length > 0, 'no label saying which run it shows');
-    const want = run === 'clean' ? /clean/i : /intervention/i;
-    assert(labels.some((t) => want.test(t)), `says the ${run} run: ${JSON.stringify(labels)}`);
-  }
-}
-
 async function readabilitySuite(siteUrl) {
   const VIEWS = [
     ['prompt and tokens', 'section:has(> #prompt-h)', null],
@@ -619,6 +606,7 @@ async function readabilitySuite(siteUrl) {
     ['generation', 'section:has(> #gen-h)', null],
     ['search', 'section:has(> #search-h)', null],
     ['share and embed', 'section:has(> #share-h)', null],
+    ['save and export', '#figures-card', null],
     ['model picker', '#model-sec', null],
     ['model card', '#model-card-sec', null],
   ];
@@ -630,8 +618,8 @@ async function readabilitySuite(siteUrl) {
       await test(suiteName, 'first visit: the model choice', page, async () => {
         await page.goto(siteUrl);
         await page.waitForFunction(() => /lmdbg-mini/.test(document.querySelector('#welcome')?.textContent ?? ''), null, { timeout: 20_000 });
-        await readable(page, size, 'first visit', '#welcome');
-        await readable(page, size, 'model picker, nothing loaded', '#model-sec');
+        await expectReadable(page, size, 'first visit', '#welcome');
+        await expectReadable(page, size, 'model picker, nothing loaded', '#model-sec');
       });
       await page.goto(`${siteUrl}?${new URLSearchParams({ m: 'bundled', p: LONG_PROMPT, l: '1' })}`);
       await waitTraced(page);
@@ -657,10 +645,10 @@ async function readabilitySuite(siteUrl) {
         for (const [view, sel, run, tab, only] of VIEWS) {
           if (state === 'intervened' && !run && view !== 'interventions') continue;
           if (only && only !== state) continue;
-          // (readable() keeps a screenshot of the region itself.)
+          // (expectReadable() keeps a screenshot of the region itself.)
           await test(suiteName, `${view}, ${state}`, null, async () => {
             if (tab) await page.locator(tab).click();
-            await readable(page, size, `${view}, ${state}`, sel, { run: run && state });
+            await expectReadable(page, size, `${view}, ${state}`, sel, { run: run && state });
             if (view === 'clean vs intervened') {
               // One row per layer; the lens top tokens of both runs, as the trace has them.
               const want = await page.evaluate(() => {
@@ -705,7 +693,7 @@ async function readabilitySuite(siteUrl) {
         } else {
           assert((await page.locator('#prediction .pred-col').count()) === 2, 'clean beside intervened');
         }
-        await readable(page, '700x460', `embed, ${state}`, '.embed', { run: state });
+        await expectReadable(page, '700x460', `embed, ${state}`, '.embed', { run: state });
         const h = await page.evaluate(() => document.documentElement.scrollHeight);
         assert(h <= 460 + 4, `fits the 460 px iframe (${h} px)`);
       });
@@ -713,7 +701,7 @@ async function readabilitySuite(siteUrl) {
     await test(suiteName, 'before a model is loaded', page, async () => {
       await page.goto(`${siteUrl}?${new URLSearchParams({ m: `hub:${FIXTURE}`, hub: '/_hub', embed: '1', p: 'The river' })}`);
       await page.locator('#welcome button.primary').waitFor({ timeout: 20_000 });
-      await readable(page, '700x460', 'embed, model choice', '.embed');
+      await expectReadable(page, '700x460', 'embed, model choice', '.embed');
     });
   } finally {
     await close();
@@ -727,10 +715,11 @@ async function main() {
     process.exit(1);
   }
   ensureArtifacts();
-  const { hub, site } = await startServers();
+  const { hub, site, staticDir } = await startServers();
   const siteUrl = site.url;
   const contexts = [];
   try {
+    if (only === null || only === 'saved') await savedViewsSuite({ test, assert, siteUrl, hub, staticDir });
     if (only === 'readable' || (only === null && bundledAvailable())) await readabilitySuite(siteUrl);
     // ---- the fixture model from the mock Hub
     let hubRun = null;
@@ -1050,6 +1039,7 @@ async function main() {
     for (const close of contexts) await close();
     await site.close().catch(() => {});
     await hub.close().catch(() => {});
+    rmSync(staticDir, { recursive: true, force: true });
   }
   if (failures.length) console.log(`\nFailed:\n  ${failures.join('\n  ')}`);
   console.log(`Artifacts: ${path.relative(process.cwd(), artifacts)}`);

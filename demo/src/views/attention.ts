@@ -4,11 +4,11 @@
 import type { App } from '../app';
 import { $, h, replace, runLabel, shortText, tokenLabel } from '../dom';
 
-function ink(): string {
-  return getComputedStyle(document.documentElement).getPropertyValue('--attn').trim() || '31,78,121';
+function ink(el: Element): string {
+  return getComputedStyle(el).getPropertyValue('--attn').trim() || '31,78,121';
 }
 
-function drawHead(cv: HTMLCanvasElement, data: Float32Array, off: number, T: number, size: number, cursor?: [number, number]): void {
+function drawHead(cv: HTMLCanvasElement, data: Float32Array, off: number, T: number, size: number, rgb: string, cursor?: [number, number]): void {
   const dpr = window.devicePixelRatio || 1;
   cv.width = Math.round(size * dpr);
   cv.height = Math.round(size * dpr);
@@ -18,7 +18,6 @@ function drawHead(cv: HTMLCanvasElement, data: Float32Array, off: number, T: num
   if (!g) return;
   g.scale(dpr, dpr);
   const c = size / T;
-  const rgb = ink();
   g.clearRect(0, 0, size, size);
   for (let q = 0; q < T; q++)
     for (let k = 0; k <= q; k++) {
@@ -34,7 +33,7 @@ function drawHead(cv: HTMLCanvasElement, data: Float32Array, off: number, T: num
 }
 
 export function attentionView(app: App): void {
-  const panel = $('#panel-attn');
+  const panel = $('#panel-attn', app.root);
   let layer = 0;
   let head = 0;
   let cursor: [number, number] = [0, 0];
@@ -75,7 +74,7 @@ export function attentionView(app: App): void {
     const room = Math.min(420, (panel.clientWidth || 420) - rowLabels.offsetWidth - 8);
     const cell = Math.max(16, Math.min(40, Math.floor(room / T)));
     const size = cell * T;
-    drawHead(big, t.attention.data, (layer * H + head) * T * T, T, size, cursor);
+    drawHead(big, t.attention.data, (layer * H + head) * T * T, T, size, ink(panel), cursor);
     big.setAttribute('aria-label', `Attention of layer ${layer}, head ${head}. Use the arrow keys to read the weights.`);
     rowLabels.style.setProperty('grid-template-rows', `repeat(${T}, ${cell}px)`);
     for (const li of colLabels.children) (li as HTMLElement).style.setProperty('width', `${cell}px`);
@@ -123,7 +122,7 @@ export function attentionView(app: App): void {
     const thumbs = [];
     for (let hd = 0; hd < H; hd++) {
       const cv = h('canvas', { 'aria-hidden': 'true' });
-      drawHead(cv, t.attention.data, (layer * H + hd) * T * T, T, 64);
+      drawHead(cv, t.attention.data, (layer * H + hd) * T * T, T, 64, ink(panel));
       thumbs.push(
         h(
           'button',

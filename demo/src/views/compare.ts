@@ -79,7 +79,7 @@ function chart(width: number, clean: LayerTrace[], now: LayerTrace[], tok: { tex
 }
 
 export function compareView(app: App): void {
-  const panel = $('#panel-compare');
+  const panel = $('#panel-compare', app.root);
   const render = () => {
     const t = app.trace;
     const pos = t?.positions[t.positions.length - 1];

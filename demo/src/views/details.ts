@@ -8,7 +8,7 @@ import { MAX_NAME } from '../names';
 import { parseName, readSpec } from '../state';
 
 export function detailsView(app: App): void {
-  const el = $('#details');
+  const el = $('#details', app.root);
   const namesBar = h('div', { class: 'row small names-bar' });
   const body = h('div', { class: 'details-body' });
   replace(el, body, namesBar);
@@ -23,7 +23,7 @@ export function detailsView(app: App): void {
       fileInput.value = '';
       if (!f) return;
       importStatus.textContent = '';
-      const c = app.dbg?.config;
+      const c = app.config;
       try {
         if (!c) throw new Error('load a model first: names are checked against it');
         const { imported, from } = app.names.importJson(await f.text(), c);
@@ -82,7 +82,7 @@ export function detailsView(app: App): void {
   app.on('detail', () => {
     void render();
     // On narrow screens the panel is far below: bring it into view.
-    if (app.detail && window.matchMedia('(max-width: 900px)').matches) $('#details-card').scrollIntoView({ block: 'start', behavior: 'smooth' });
+    if (app.detail && window.matchMedia('(max-width: 900px)').matches) $('#details-card', app.root).scrollIntoView({ block: 'start', behavior: 'smooth' });
   });
   app.on('model', () => void render());
   app.on('names', () => {
@@ -110,7 +110,7 @@ function openForm(app: App): HTMLElement {
     e.preventDefault();
     const typed = input.value.trim();
     const r = parseName(typed);
-    const c = app.dbg?.config;
+    const c = app.config;
     const why = !c
       ? 'Load a model first.'
       : !r

@@ -6,7 +6,7 @@ import { toast } from '../busy';
 import { $, fieldError, h, replace } from '../dom';
 
 export function generateView(app: App): void {
-  const el = $('#generate');
+  const el = $('#generate', app.root);
   const n = h('input', { id: 'gen-n', type: 'number', min: '1', max: '200', step: '1', props: { value: '20' }, class: 'num-input' });
   const sample = h('input', { id: 'gen-sample', type: 'checkbox' });
   const temp = h('input', { id: 'gen-temp', type: 'number', min: '0.05', max: '5', step: '0.05', props: { value: '0.8' }, class: 'num-input' });

@@ -2,12 +2,11 @@
 // the lens after the FFN. A selected layer opens in full below the table.
 import type { LayerTrace, SubUpdate } from 'lmdbg';
 import type { App } from '../app';
-import { toast } from '../busy';
 import { $, fit, fmt, h, pct, replace, runLabel, shortText, tokenEl } from '../dom';
 
 const SHOWN = 4;
 /** A button has no field to show an error next to (the only one possible: too many interventions). */
-const report = (why: string | null) => why && toast(why);
+const report = (app: App, why: string | null) => why && app.toast(why);
 const SHOWN_SUBS = 3;
 
 export function subUpdateChip(app: App, su: SubUpdate, extra = ''): HTMLButtonElement {
@@ -36,14 +35,14 @@ function tokens(list: { id: number; text: string; prob?: number }[], n: number):
 }
 
 export function layersView(app: App): void {
-  const el = $('#layers');
-  const detail = $('#layer-detail');
+  const el = $('#layers', app.root);
+  const detail = $('#layer-detail', app.root);
 
   const render = () => {
     const t = app.trace;
     if (!t) {
       // A skeleton of the same geometry, so the first trace does not move the page.
-      const n = app.dbg?.config.nLayers ?? 0;
+      const n = app.config?.nLayers ?? 0;
       replace(el, h('p', { class: 'view-run small' }, runLabel(null)), n ? h('div', { class: 'scroll-x' }, skeletonTable(n)) : h('p', { class: 'muted placeholder' }, 'Load a model to see its layers.'));
       renderDetail();
       return;
@@ -81,7 +80,7 @@ export function layersView(app: App): void {
 
   const renderDetail = () => {
     const t = app.trace;
-    const n = app.dbg?.config.nLayers ?? 0;
+    const n = app.config?.nLayers ?? 0;
     if (app.layer === null || app.layer >= n) {
       replace(detail, h('p', { class: 'muted small hint-line' }, n ? 'Select a layer number to see all its tokens and sub-updates.' : ''));
       return;
@@ -150,8 +149,8 @@ function layerDetail(app: App, l: LayerTrace): HTMLElement {
       h(
         'td',
         { class: 'actions' },
-        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} off`, on: { click: () => report(app.addIntervention({ layer: su.layer, index: su.index, mode: 'off' })) } }, 'Off'),
-        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} on`, on: { click: () => report(app.addIntervention({ layer: su.layer, index: su.index, mode: 'on' })) } }, 'On'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} off`, on: { click: () => report(app, app.addIntervention({ layer: su.layer, index: su.index, mode: 'off' })) } }, 'Off'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${su.name} on`, on: { click: () => report(app, app.addIntervention({ layer: su.layer, index: su.index, mode: 'on' })) } }, 'On'),
       ),
     ),
   );

@@ -1,10 +1,18 @@
 // The logit lens over layers × positions (a trace with positions 'all'), and the predicted token's rank and
 // probability through the layers (before and after each FFN).
+import type { PositionTrace } from 'lmdbg';
 import type { App } from '../app';
 import { $, fmt, fullTextAttrs, h, pct, redrawOnResize, replace, runLabel, s, shortText, tokenEl, tokenLabel } from '../dom';
 
+export interface RankPoint {
+  label: string;
+  layer: number;
+  rank: number;
+  prob: number;
+}
+
 export function lensView(app: App): void {
-  const panel = $('#panel-lens');
+  const panel = $('#panel-lens', app.root);
   let which: 'after' | 'before' = 'after';
   const toggle = h(
     'div',
@@ -28,7 +36,7 @@ export function lensView(app: App): void {
     replace(run, runLabel(t));
     if (!t || !lens) {
       // Same height as the coming table (one row per layer), so nothing below moves.
-      const n = app.dbg?.config.nLayers ?? 0;
+      const n = app.config?.nLayers ?? 0;
       const rows = Array.from({ length: n }, (_, i) => h('tr', null, h('th', { scope: 'row' }, h('span', { class: 'layer-btn ghost' }, String(n - 1 - i))), h('td', { class: 'lens-cell ghost' }, '\u00a0')));
       replace(
         body,
@@ -79,7 +87,7 @@ export function lensView(app: App): void {
 }
 
 export function rankView(app: App): void {
-  const panel = $('#panel-rank');
+  const panel = $('#panel-rank', app.root);
   const render = () => {
     const t = app.trace;
     if (!t) {
@@ -87,46 +95,7 @@ export function rankView(app: App): void {
       return;
     }
     const pos = t.positions[t.positions.length - 1];
-    const pts: { label: string; layer: number; rank: number; prob: number }[] = [];
-    for (const l of pos.layers) {
-      pts.push({ label: `${l.layer} before FFN`, layer: l.layer, rank: l.predictedRank.before, prob: l.predictedProb.before });
-      pts.push({ label: `${l.layer} after FFN`, layer: l.layer, rank: l.predictedRank.after, prob: l.predictedProb.after });
-    }
-    // Drawn at the panel's own width, so that its text keeps its size (a scaled SVG shrinks it).
-    const W = Math.round(Math.min(760, Math.max(240, panel.clientWidth || 640)));
-    const H = Math.round(Math.min(220, Math.max(150, W * 0.4)));
-    const ml = 34, mr = 38, mt = 12, mb = 34;
-    const iw = W - ml - mr, ih = H - mt - mb;
-    const maxRank = Math.max(10, ...pts.map((p) => p.rank + 1));
-    const logMax = Math.log10(maxRank);
-    const x = (i: number) => ml + (pts.length === 1 ? iw / 2 : (i * iw) / (pts.length - 1));
-    const yr = (r: number) => mt + (Math.log10(r + 1) / logMax) * ih; // rank 0 at the top
-    const yp = (p: number) => mt + (1 - p) * ih;
-    const rankPath = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${yr(p.rank).toFixed(1)}`).join('');
-    const probPath = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${yp(p.prob).toFixed(1)}`).join('');
-    const ticks: SVGElement[] = [];
-    for (let r = 1; r <= maxRank; r *= 10) {
-      ticks.push(s('line', { x1: ml, x2: W - mr, y1: yr(r - 1), y2: yr(r - 1), class: 'grid' }));
-      ticks.push(s('text', { x: ml - 6, y: yr(r - 1) + 4, 'text-anchor': 'end', class: 'axis rank' }, String(r)));
-    }
-    for (const p of [0, 0.5, 1]) ticks.push(s('text', { x: W - mr + 6, y: yp(p) + 4, class: 'axis prob' }, `${p * 100}%`));
-    // Layer numbers at least 24 px apart, so that they never run into each other.
-    const every = Math.max(1, Math.ceil(24 / Math.max(1, x(2) - x(0))));
-    for (const l of pos.layers) {
-      const i = 2 * l.layer;
-      if (l.layer % every === 0) ticks.push(s('text', { x: (x(i) + x(i + 1)) / 2, y: H - mb + 16, 'text-anchor': 'middle', class: 'axis' }, String(l.layer)));
-      if (app.layer === l.layer) ticks.push(s('rect', { x: x(i) - 4, y: mt, width: x(i + 1) - x(i) + 8, height: ih, class: 'sel' }));
-    }
-    const svg = s(
-      'svg',
-      { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'chart', role: 'img', 'aria-label': `Rank and probability of the predicted token ${JSON.stringify(pos.predicted.text)} through the layers; the table below has the numbers` },
-      ticks,
-      s('text', { x: ml + iw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis' }, 'layer (before → after FFN)'),
-      s('path', { d: rankPath, class: 'line rank' }),
-      s('path', { d: probPath, class: 'line prob' }),
-      pts.map((p, i) => s('circle', { cx: x(i), cy: yr(p.rank), r: 3, class: 'dot rank' }, s('title', null, `layer ${p.label}: rank ${p.rank + 1}`))),
-      pts.map((p, i) => s('circle', { cx: x(i), cy: yp(p.prob), r: 3, class: 'dot prob' }, s('title', null, `layer ${p.label}: p ${pct(p.prob)}`))),
-    );
+    const { svg, pts } = rankChart(pos, panel.clientWidth || 640, app.layer);
     const legend = h('p', { class: 'legend small' }, runLabel(t), ' ', h('span', { class: 'key rank' }, 'rank (log scale, left)'), ' ', h('span', { class: 'key prob' }, 'probability (right)'), ' of ', tokenEl(pos.predicted));
     const table = h(
       'details',
@@ -140,9 +109,57 @@ export function rankView(app: App): void {
     );
     replace(panel, legend, svg, table);
   };
+  // Drawn at the panel's own width, so that its text keeps its size (a scaled SVG shrinks it).
   redrawOnResize(panel, render);
   app.on('trace', render);
   app.on('model', render);
   app.on('layer', render);
   render();
+}
+
+/**
+ * The predicted token's rank (log scale, left axis) and probability (right axis) before and after each
+ * layer's FFN, drawn at `width` px: the view and its exported figure (figures.ts) are this one chart.
+ */
+export function rankChart(pos: PositionTrace, width: number, selected: number | null): { svg: SVGSVGElement; pts: RankPoint[] } {
+  const pts: RankPoint[] = [];
+  for (const l of pos.layers) {
+    pts.push({ label: `${l.layer} before FFN`, layer: l.layer, rank: l.predictedRank.before, prob: l.predictedProb.before });
+    pts.push({ label: `${l.layer} after FFN`, layer: l.layer, rank: l.predictedRank.after, prob: l.predictedProb.after });
+  }
+  const W = Math.round(Math.min(760, Math.max(200, width)));
+  const H = Math.round(Math.min(220, Math.max(150, W * 0.4)));
+  const ml = 34, mr = 38, mt = 12, mb = 34;
+  const iw = W - ml - mr, ih = H - mt - mb;
+  const maxRank = Math.max(10, ...pts.map((p) => p.rank + 1));
+  const logMax = Math.log10(maxRank);
+  const x = (i: number) => ml + (pts.length === 1 ? iw / 2 : (i * iw) / (pts.length - 1));
+  const yr = (r: number) => mt + (Math.log10(r + 1) / logMax) * ih; // rank 0 at the top
+  const yp = (p: number) => mt + (1 - p) * ih;
+  const rankPath = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${yr(p.rank).toFixed(1)}`).join('');
+  const probPath = pts.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${yp(p.prob).toFixed(1)}`).join('');
+  const ticks: SVGElement[] = [];
+  for (let r = 1; r <= maxRank; r *= 10) {
+    ticks.push(s('line', { x1: ml, x2: W - mr, y1: yr(r - 1), y2: yr(r - 1), class: 'grid' }));
+    ticks.push(s('text', { x: ml - 6, y: yr(r - 1) + 4, 'text-anchor': 'end', class: 'axis rank' }, String(r)));
+  }
+  for (const p of [0, 0.5, 1]) ticks.push(s('text', { x: W - mr + 6, y: yp(p) + 4, class: 'axis prob' }, `${p * 100}%`));
+  // Layer numbers at least 24 px apart, so that they never run into each other.
+  const every = Math.max(1, Math.ceil(24 / Math.max(1, x(2) - x(0))));
+  for (const l of pos.layers) {
+    const i = 2 * l.layer;
+    if (l.layer % every === 0) ticks.push(s('text', { x: (x(i) + x(i + 1)) / 2, y: H - mb + 16, 'text-anchor': 'middle', class: 'axis' }, String(l.layer)));
+    if (selected === l.layer) ticks.push(s('rect', { x: x(i) - 4, y: mt, width: x(i + 1) - x(i) + 8, height: ih, class: 'sel' }));
+  }
+  const svg = s(
+    'svg',
+    { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'chart', role: 'img', 'aria-label': `Rank and probability of the predicted token ${JSON.stringify(pos.predicted.text)} through the layers; the table below has the numbers` },
+    ticks,
+    s('text', { x: ml + iw / 2, y: H - 4, 'text-anchor': 'middle', class: 'axis' }, 'layer (before → after FFN)'),
+    s('path', { d: rankPath, class: 'line rank' }),
+    s('path', { d: probPath, class: 'line prob' }),
+    pts.map((p, i) => s('circle', { cx: x(i), cy: yr(p.rank), r: 3, class: 'dot rank' }, s('title', null, `layer ${p.label}: rank ${p.rank + 1}`))),
+    pts.map((p, i) => s('circle', { cx: x(i), cy: yp(p.prob), r: 3, class: 'dot prob' }, s('title', null, `layer ${p.label}: p ${pct(p.prob)}`))),
+  );
+  return { svg, pts };
 }

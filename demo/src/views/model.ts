@@ -3,6 +3,7 @@
 import type { App } from '../app';
 import { $, bytes, h, replace, shortText } from '../dom';
 import { renderMarkdown } from '../markdown';
+import { openViewFile } from './figure';
 import { matchFiles, REQUIRED_FILES, CLUSTERS_FILE, siteUrl, type ModelEntry } from '../models';
 
 /** Short enough for a phone's select: the size or "offline"; where it comes from is in the status line. */
@@ -17,12 +18,12 @@ function origin(m: ModelEntry): string {
 }
 
 export function modelView(app: App): void {
-  const select = $('#model-select') as HTMLSelectElement;
-  const loadBtn = $('#model-load') as HTMLButtonElement;
-  const status = $('#model-status');
-  const drop = $('#model-drop');
-  const fileInput = $('#model-files') as HTMLInputElement;
-  const dropList = $('#model-drop-list');
+  const select = $('#model-select', app.root) as HTMLSelectElement;
+  const loadBtn = $('#model-load', app.root) as HTMLButtonElement;
+  const status = $('#model-status', app.root);
+  const drop = $('#model-drop', app.root);
+  const fileInput = $('#model-files', app.root) as HTMLInputElement;
+  const dropList = $('#model-drop-list', app.root);
   const keptNote = h('p', { id: 'files-kept', class: 'small muted' });
   dropList.after(keptNote);
   // Whether the model is kept for offline use (or why not), and why a load failed.
@@ -30,7 +31,7 @@ export function modelView(app: App): void {
   status.closest('.row')!.after(note);
   const renderNote = () => {
     note.className = ['model-note', app.loadError && 'field-error', !app.loadError && 'muted'].filter(Boolean).join(' ');
-    note.textContent = app.loadError || app.storageNote;
+    note.textContent = app.loadError || app.liveNote || app.snapshotError || app.storageNote;
     note.hidden = !note.textContent;
   };
 
@@ -78,6 +79,14 @@ export function modelView(app: App): void {
 
   const addFiles = (files: FileList | File[] | null) => {
     if (!files?.length) return;
+    // A saved view or an exported figure opens as a view; the checkpoint's own files load a model.
+    const modelNames = [...REQUIRED_FILES, CLUSTERS_FILE];
+    const views = Array.from(files).filter((f) => !modelNames.includes(f.name) && /\.(json|svg|png)$/i.test(f.name));
+    if (views.length) {
+      void openViewFile(app, views[0]!).then((why) => why && app.toast(why));
+      files = Array.from(files).filter((f) => !views.includes(f));
+      if (!files.length) return;
+    }
     app.selected = 'files';
     select.value = 'files';
     void app.dropFiles(Array.from(files));
@@ -101,7 +110,6 @@ export function modelView(app: App): void {
     if (!e.dataTransfer?.files.length) return;
     e.preventDefault();
     drop.classList.remove('over');
-    drop.hidden = false;
     addFiles(e.dataTransfer.files);
   });
 
@@ -113,6 +121,8 @@ export function modelView(app: App): void {
   app.on('pending', () => renderWelcome(app));
   app.on('files', renderDropList);
   app.on('storage', renderNote);
+  app.on('snapshot', renderNote);
+  app.on('model', renderNote);
   for (const ev of ['online', 'offline']) window.addEventListener(ev, () => renderWelcome(app));
   renderOptions();
   renderDropList();
@@ -120,13 +130,15 @@ export function modelView(app: App): void {
 }
 
 export function renderWelcome(app: App): void {
-  const sec = $('#welcome');
-  const body = $('#welcome-body');
+  const sec = $('#welcome', app.root);
+  const body = $('#welcome-body', app.root);
   const p = app.pending;
   sec.hidden = !p;
   if (!p) return;
   const offline = !navigator.onLine;
   const rows: Node[] = [];
+  if (app.frozen)
+    rows.push(h('p', null, h('strong', null, 'A saved view'), `, drawn from its file${app.snapshot!.model.name ? ` (made with ${app.snapshot!.model.name})` : ''}. To change it, make it live:`));
   // What loads with no network: the bundled model, cached Hub models, the user's kept files.
   const here = app.models.filter((m) => m.key !== p.key && (m.kind === 'bundled' || m.offline));
   const hereButton = (m: ModelEntry, primary: boolean) =>
@@ -158,7 +170,7 @@ export function renderWelcome(app: App): void {
 }
 
 async function renderCard(app: App): Promise<void> {
-  const el = $('#model-card');
+  const el = $('#model-card', app.root);
   const dbg = app.dbg;
   if (!dbg) {
     replace(el, h('p', { class: 'muted' }, 'No model loaded yet.'));

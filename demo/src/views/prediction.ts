@@ -5,10 +5,10 @@ import { TRACE_TOPK } from '../app';
 import { $, h, pct, replace, runLabel, tokenEl } from '../dom';
 
 export function promptView(app: App): void {
-  const form = $('#prompt-form') as HTMLFormElement;
-  const ta = $('#prompt') as HTMLTextAreaElement;
-  const tokens = $('#tokens');
-  const count = $('#token-count');
+  const form = $('#prompt-form', app.root) as HTMLFormElement;
+  const ta = $('#prompt', app.root) as HTMLTextAreaElement;
+  const tokens = $('#tokens', app.root);
+  const count = $('#token-count', app.root);
   ta.value = app.prompt;
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -69,7 +69,7 @@ function list(items: ScoredToken[], other: ScoredToken[] | null, label: string, 
 }
 
 export function predictionView(app: App): void {
-  const el = $('#prediction');
+  const el = $('#prediction', app.root);
   const render = () => {
     const t = app.trace;
     if (!t) {

@@ -5,7 +5,7 @@ import type { App } from '../app';
 import { $, fmt, h, replace, shortText, tokenEl } from '../dom';
 
 export function searchView(app: App): void {
-  const el = $('#search');
+  const el = $('#search', app.root);
   const input = h('input', { id: 'search-q', type: 'search', placeholder: 'e.g. river, water', maxlength: '200', autocomplete: 'off', spellcheck: 'false' });
   const status = h('p', { class: 'small muted', 'aria-live': 'polite' });
   const results = h('ol', { class: 'search-results', 'aria-label': 'Search results' });

@@ -27,8 +27,9 @@ describe('the packed npm package', () => {
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
     expect(pkg.type).toBe('module');
     expect(Object.keys(pkg.exports['.'])[0]).toBe('types');
+    expect(pkg.exports['./element']).toEqual({ types: './dist/element.d.ts', default: './dist/element.js' }); // <lm-debugger>
     expect(pkg.dependencies ?? {}).toEqual({});
-    for (const f of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/worker.js', 'dist/wasm/lmdbg.mjs', 'dist/wasm/lmdbg.wasm',
+    for (const f of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/worker.js', 'dist/element.js', 'dist/element.d.ts', 'dist/wasm/lmdbg.mjs', 'dist/wasm/lmdbg.wasm',
       'dist/wasm/lmdbg-threads.mjs', 'dist/wasm/lmdbg-threads.wasm', 'dist/wasm/lmdbg-threads.worker.js', 'dist/wasm/package.json',
       'dist/wasm/lmdbg-relaxed.mjs', 'dist/wasm/lmdbg-relaxed.wasm', 'dist/wasm/lmdbg-relaxed-threads.mjs',
       'dist/wasm/lmdbg-relaxed-threads.wasm', 'dist/wasm/lmdbg-relaxed-threads.worker.js'])
