@@ -3,19 +3,19 @@
 // in sync with the state.
 import {
   LMDebugger, readSnapshot, snapshotTrace, type Debugger, type Intervention, type LoadOptions, type LoadProgress, type ModelConfig, type ModelSource,
-  type Snapshot, type SnapshotOptions, type Trace, type ValueVector, type ViewName,
+  type PatchHook, type PatchMetric, type PatchSweep, type Snapshot, type SnapshotOptions, type Trace, type ValueVector, type ViewName,
 } from 'lmdbg';
 import { Busy, toast } from './busy';
 import { Names } from './names';
 import { LIMITS, serializeUrlState, type UIIntervention, type UrlState } from './state';
-import { announce, bytes, duration } from './dom';
+import { announce, bytes, changeLabel, duration } from './dom';
 import { forgetFiles, keepFiles, keptFiles } from './kept';
 import {
   DEFAULT_MODEL, FILES_ENTRY, HUB_MODELS, bundledEntry, hubCached, hubHostFor, hubKept, matchFiles, readManifest, siteUrl,
   SpeedMeter, type BundledInfo, type ModelEntry,
 } from './models';
 
-export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage' | 'snapshot' | 'view';
+export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage' | 'snapshot' | 'view' | 'patch' | 'clusters';
 
 /** Where an App lives: the page, or an <lm-debugger> element (its shadow root, a model shared with the page's other elements). */
 export interface AppHost {
@@ -31,6 +31,14 @@ export interface AppHost {
   siteBase?: string;
   /** An element without a saved view loads its model as soon as it is shown (attribute `live`). */
   autoLive?: boolean;
+}
+
+/** A patch the page applies to its trace: one hook of one layer at given positions, from a source prompt. */
+export interface PagePatch {
+  source: string;
+  hook: PatchHook;
+  layer: number;
+  positions: number[];
 }
 
 /** Options of the main trace (LM-Debugger's view of the last position). */
@@ -64,6 +72,8 @@ export class App {
   modelLabel = '';
   names: Names = new Names('none');
   hasClusters = false;
+  /** How far the Worker's idle-time clustering has got (0..1), when the model came without clusters. */
+  clusterProgress = 0;
 
   prompt = '';
   interventions: UIIntervention[] = [];
@@ -75,6 +85,12 @@ export class App {
   tracedWith = '';
   /** Completed traces, for tests and for anyone waiting on one. */
   traces = 0;
+  /** Tokens the rank chart follows beside the prediction (ids, at most LIMITS.track). */
+  track: number[] = [];
+  /** The patch applied to the shown trace (a cell of the patch view's sweep), or null. */
+  patch: PagePatch | null = null;
+  /** The last sweep of the patch view, kept across tab switches. */
+  sweep: { source: string; sweep: PatchSweep } | null = null;
 
   private listeners = new Map<AppEvent, Set<() => void>>();
   private traceSeq = 0;
@@ -107,6 +123,7 @@ export class App {
     this.interventions = this.urlState.interventions;
     this.layer = this.urlState.layer;
     this.detail = this.urlState.detail;
+    this.track = this.urlState.track;
     if (this.urlState.model?.startsWith('hub:') && !this.models.some((m) => m.key === this.urlState.model)) {
       const id = this.urlState.model.slice(4);
       this.models.push({ key: this.urlState.model, kind: 'hub', id, label: id, dtype: 'f32' });
@@ -474,6 +491,7 @@ export class App {
       task.progress(null, '');
       // The package loads value_clusters.json itself when the source has one.
       this.hasClusters = await dbg.cluster(0, { topK: 1, members: 1 }).then(() => true, () => false);
+      this.clusterProgress = 0;
       const old = this.dbg;
       this.dbg = dbg;
       this.modelKey = key;
@@ -489,6 +507,8 @@ export class App {
           : `These weights differ from the ones that made the saved view (fingerprint ${got.slice(6, 14)}… here, ${want.slice(6, 14)}… there): the figure now shows what this model computes.`;
       }
       if (!this.snapshot) this.trace = null;  // a saved view stays on screen until the new trace replaces it
+      this.patch = null;
+      this.sweep = null;
       this.validateAgainstModel();
       if (old && !this.host.loadModel) void old.dispose().catch(() => {});
       this.emit('model');
@@ -499,6 +519,7 @@ export class App {
       task.end();
       if (this.prompt.trim()) await this.runTrace();
       if (this.detail) this.emit('detail');
+      if (!this.hasClusters) this.watchClusters(dbg);
     } catch (err) {
       const aborted = ac.signal.aborted || (err as Error).name === 'AbortError';
       if (!aborted) {
@@ -513,6 +534,25 @@ export class App {
     }
   }
 
+  /** Polls the Worker's idle-time clustering (precompute) until the clusters are there. */
+  private watchClusters(dbg: Debugger): void {
+    const poll = async () => {
+      if (dbg !== this.dbg) return;
+      const m = await dbg.memory().catch(() => null);
+      if (!m || dbg !== this.dbg) return;
+      const moved = Math.floor(m.clusters * 100) !== Math.floor(this.clusterProgress * 100);
+      this.clusterProgress = m.clusters;
+      if (m.clusters >= 1) {
+        this.hasClusters = true;
+        this.emit('clusters');
+        return;
+      }
+      if (moved) this.emit('clusters');
+      window.setTimeout(() => void poll(), 2000);
+    };
+    window.setTimeout(() => void poll(), 2000);
+  }
+
   /** Drops URL-state parts that do not fit the loaded model (out-of-range layers and neurons). */
   private validateAgainstModel(): void {
     const c = this.dbg!.config;
@@ -521,6 +561,9 @@ export class App {
     this.interventions = ok;
     if (this.layer !== null && this.layer >= c.nLayers) this.layer = null;
     if (this.detail && (this.detail.layer >= c.nLayers || this.detail.index >= c.dMlp)) this.detail = null;
+    const track = this.track.filter((id) => id < c.dVocab);
+    if (track.length !== this.track.length) toast(`${this.track.length - track.length} followed token(s) are outside this model's vocabulary and were removed.`, 'info');
+    this.track = track;
   }
 
   // ---------- tracing ----------
@@ -534,6 +577,12 @@ export class App {
   }
 
   setPrompt(p: string): void {
+    // A patch and its sweep belong to the prompt they were made for.
+    if (p !== this.prompt && (this.patch || this.sweep)) {
+      this.patch = null;
+      this.sweep = null;
+      this.emit('patch');
+    }
     this.prompt = p;
     this.syncUrl();
     this.emit('prompt');
@@ -556,6 +605,7 @@ export class App {
       attention: c.nLayers * c.nHeads * T * T <= ATTENTION_MAX_FLOATS,
       lensPositions: lensPositions >= T ? 'all' : Array.from({ length: lensPositions }, (_, i) => T - lensPositions + i),
       cleanLayers: this.activeInterventions().length > 0,
+      track: this.track,
     };
   }
 
@@ -572,20 +622,22 @@ export class App {
     }
     const seq = ++this.traceSeq;
     const interventions = this.activeInterventions();
+    const patch = this.patch;
     const task = this.busy.start('Tracing', () => {
       if (seq === this.traceSeq) this.traceSeq++;
     });
     try {
       const ids = await this.tokens();
       if (seq !== this.traceSeq) return;
-      const t = await dbg.trace(ids, { ...this.traceOptions(ids), interventions });
+      const t = await dbg.trace(ids, { ...this.traceOptions(ids), interventions, ...(patch ? { patch, cleanLayers: true } : {}) });
       if (seq !== this.traceSeq) return;
       this.trace = t;
-      this.tracedWith = JSON.stringify(interventions);
+      this.tracedWith = JSON.stringify([interventions, patch]);
       this.traces++;
       this.emit('trace');
       const pos = t.positions[t.positions.length - 1];
-      announce(`Predicted next token: ${JSON.stringify(pos.predicted.text)}${pos.clean ? (pos.clean.changed ? `, changed from ${JSON.stringify(pos.clean.predicted.text)} by the interventions` : ', unchanged by the interventions') : ''}.`, this.host.root);
+      const by = changeLabel(t);
+      announce(`Predicted next token: ${JSON.stringify(pos.predicted.text)}${pos.clean ? (pos.clean.changed ? `, changed from ${JSON.stringify(pos.clean.predicted.text)} by ${by}` : `, unchanged by ${by}`) : ''}.`, this.host.root);
     } catch (err) {
       if (seq === this.traceSeq) this.toast((err as Error).message);
     } finally {
@@ -594,7 +646,52 @@ export class App {
   }
 
   get traceStale(): boolean {
-    return !!this.trace && this.tracedWith !== JSON.stringify(this.activeInterventions());
+    return !!this.trace && this.tracedWith !== JSON.stringify([this.activeInterventions(), this.patch]);
+  }
+
+  // ---------- followed tokens ----------
+
+  /** Follows one more token (typed as text, which must be one token) in the rank chart; returns why not, or null. */
+  async addTrack(text: string): Promise<string | null> {
+    if (!this.dbg) return 'Load a model first.';
+    if (!text) return 'Type a token, e.g. " Paris" (with its leading space).';
+    const ids = await this.dbg.tokenize(text, { allowSpecial: true });
+    if (ids.length !== 1) {
+      const parts = await this.dbg.toStrTokens(ids);
+      return `${JSON.stringify(text)} is ${ids.length} tokens (${parts.map((p) => JSON.stringify(p)).join(' ')}); follow one token at a time.`;
+    }
+    if (this.track.includes(ids[0])) return `${JSON.stringify(text)} is already followed.`;
+    if (this.track.length >= LIMITS.track) return `At most ${LIMITS.track} tokens: remove one first.`;
+    this.setTrack([...this.track, ids[0]]);
+    return null;
+  }
+
+  setTrack(ids: number[]): void {
+    this.track = ids;
+    this.syncUrl();
+    if (this.trace) void this.runTrace();
+  }
+
+  // ---------- activation patching ----------
+
+  /** Patches every layer × position of `hook` from `source` into the prompt (one engine call). */
+  async patchSweep(source: string, hook: PatchHook, metric: PatchMetric): Promise<PatchSweep> {
+    const dbg = this.dbg!;
+    const task = this.busy.start('Patching every layer and position');
+    try {
+      const sweep = await dbg.patchSweep(source, await this.tokens(), { hook, metric });
+      this.sweep = { source, sweep };
+      return sweep;
+    } finally {
+      task.end();
+    }
+  }
+
+  /** Shows the trace with one patch applied (null: without), in every view. */
+  async showPatch(patch: PagePatch | null): Promise<void> {
+    this.patch = patch;
+    this.emit('patch');
+    await this.runTrace();
   }
 
   // ---------- interventions ----------
@@ -690,6 +787,7 @@ export class App {
       interventions: this.interventions,
       layer: this.layer,
       detail: embed ? null : this.detail,
+      track: this.track,
       embed,
       hub: this.hub,
       // Until a model is live, the saved view is the state; then the link itself says it all.

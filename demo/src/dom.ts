@@ -184,10 +184,21 @@ export function redrawOnResize(el: HTMLElement, draw: () => void): void {
 }
 
 /** Which run a view shows: the clean one, or the one with the trace's interventions. */
-export function runLabel(t: { interventions: unknown[] } | null): HTMLElement {
+type Run = { interventions: unknown[]; options?: { patch?: { hook: string; layer: number; positions: number[] } } };
+
+/** What changed the shown run against the clean one: "the interventions", "the patch" or both. */
+export function changeLabel(t: Run): string {
+  const n = t.interventions.length;
+  const iv = n ? `the intervention${n === 1 ? '' : 's'}` : '';
+  return t.options?.patch ? (iv ? `${iv} and the patch` : 'the patch') : iv;
+}
+
+export function runLabel(t: Run | null): HTMLElement {
   const n = t?.interventions.length ?? 0;
+  const p = t?.options?.patch;
+  const parts = [n ? `${n} intervention${n === 1 ? '' : 's'}` : '', p ? `${p.hook} L${p.layer} @${p.positions.join(',')} patched in` : ''].filter(Boolean);
   // Before a trace: an invisible placeholder of the same height, so that the first trace moves nothing.
-  return h('span', { class: ['run-label', !t ? 'none' : n ? 'intervened' : 'clean'] }, !t ? '\u00a0' : n ? `run with ${n} intervention${n === 1 ? '' : 's'}` : 'clean run');
+  return h('span', { class: ['run-label', !t ? 'none' : parts.length ? 'intervened' : 'clean'] }, !t ? '\u00a0' : parts.length ? `run with ${parts.join(' and ')}` : 'clean run');
 }
 
 export function fmt(x: number, digits = 3): string {

@@ -11,6 +11,7 @@ import { figureView } from './views/figure';
 import { generateView } from './views/generate';
 import { interventionsView } from './views/interventions';
 import { modelView, renderWelcome } from './views/model';
+import { patchView } from './views/patch';
 import { searchView } from './views/search';
 import { shareView } from './views/share';
 
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     app.on('pending', () => renderWelcome(app));
   } else {
     modelView(app);
+    patchView(app);
     interventionsView(app);
     generateView(app);
     detailsView(app);

@@ -14,6 +14,8 @@ export interface UrlState {
   interventions: UIIntervention[];
   layer: number | null;
   detail: { layer: number; index: number } | null;
+  /** Token ids the rank chart follows beside the prediction. */
+  track: number[];
   embed: boolean;
   /** Same-origin path of a Hub mirror (tests, self-hosting); absent = huggingface.co. */
   hub: string | null;
@@ -34,6 +36,8 @@ export const LIMITS = {
   value: 1e6,
   positions: 64,
   url: 2000,
+  track: 6,
+  tokenId: 9_999_999,
 };
 
 const MODEL_RE = /^(bundled|files|hub:[A-Za-z0-9][A-Za-z0-9._-]{0,95}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?)$/;
@@ -78,7 +82,7 @@ function intParam(v: string | null, max: number): number | null {
 }
 
 export function emptyState(): UrlState {
-  return { model: null, prompt: null, interventions: [], layer: null, detail: null, embed: false, hub: null, snapshot: null, view: null };
+  return { model: null, prompt: null, interventions: [], layer: null, detail: null, track: [], embed: false, hub: null, snapshot: null, view: null };
 }
 
 /** A view's name as typed (an attribute, the URL), or null with a warning that lists the views. */
@@ -126,6 +130,12 @@ export function parseUrlState(search: string, warn: (msg: string) => void = () =
   st.layer = intParam(q.get('l'), LIMITS.layer);
   const d = q.get('d');
   if (d !== null && d.length < 16) st.detail = parseName(d);
+  const tk = q.get('tk');
+  if (tk !== null) {
+    const ids = tk.split(',').map((x) => intParam(x, LIMITS.tokenId));
+    if (tk.length > 100 || ids.some((x) => x === null)) warn('The link\'s followed tokens are not token ids; they were ignored.');
+    else st.track = [...new Set(ids as number[])].slice(0, LIMITS.track);
+  }
   const hub = q.get('hub');
   if (hub !== null) {
     if (HUB_RE.test(hub) && !hub.startsWith('//') && !hub.includes('..')) st.hub = hub;
@@ -150,6 +160,7 @@ export function serializeUrlState(st: UrlState): string {
   if (st.detail) q.set('d', `L${st.detail.layer}D${st.detail.index}`);
   if (st.snapshot) q.set('snapshot', st.snapshot);
   if (st.view) q.set('view', st.view);
+  if (st.track.length) q.set('tk', st.track.slice(0, LIMITS.track).join(','));
   if (st.embed) q.set('embed', '1');
   return q.toString();
 }

@@ -238,6 +238,20 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
     await page.locator(`#details .vv[data-name="${name}"]`).waitFor({ timeout: 20_000 });
   });
 
+  await test(label, 'clusters: loaded with the model, or computed by the Worker in idle time', page, async () => {
+    // The bundled model ships value_clusters.json; the Hub fixture has none, so the Worker computes them.
+    await page.locator('#details .vv .cluster').waitFor({ timeout: 120_000 });
+    const computed = /computed in this browser/.test(await page.locator('#details .vv .cluster h4').textContent());
+    assert(computed === !!hub, `${hub ? 'computed' : 'loaded'} clusters`);
+    const c = await page.evaluate(async (n) => {
+      const [, l, i] = /^L(\d+)D(\d+)$/.exec(n);
+      return (await window.lmdbgApp.dbg.valueVector(Number(l), Number(i))).cluster;
+    }, await page.locator('#details .vv').getAttribute('data-name'));
+    assert((await page.locator('#details .vv .cluster h4').textContent()).includes(`Cluster ${c.id} · ${c.size} value vectors`), 'the cluster shown is the API\'s');
+    assert((await page.locator('#details .vv .cluster .chip').count()) === Math.min(12, c.members.length), 'its members');
+    assert((await page.locator('#details .vv .cluster .toklist .tok').count()) === Math.min(10, c.topTokens.length), 'its top tokens');
+  });
+
   await test(label, 'generation streams tokens', page, async () => {
     await page.evaluate(() => {
       window.__gen = [];
@@ -609,8 +623,11 @@ async function readabilitySuite(siteUrl) {
     ['save and export', '#figures-card', null],
     ['model picker', '#model-sec', null],
     ['model card', '#model-card-sec', null],
+    ['patching heatmap', '#panel-patch', null, '#tab-patch', 'clean'],
   ];
-  for (const [size, viewport] of [['1400', { width: 1400, height: 900 }], ['390', { width: 390, height: 844 }]]) {
+  // At the embed's size, 700x460, the full page's views of activation patching, followed tokens and search.
+  const SMALL = new Set(['rank chart', 'patching heatmap', 'search']);
+  for (const [size, viewport] of [['1400', { width: 1400, height: 900 }], ['700x460', { width: 700, height: 460 }], ['390', { width: 390, height: 844 }]]) {
     const suiteName = `readable at ${size} px`;
     const { context, close } = await launch(`readable-${size}`, viewport);
     const page = await context.newPage();
@@ -629,11 +646,78 @@ async function readabilitySuite(siteUrl) {
         window.lmdbgApp.openDetail(su.layer, su.index);
       });
       await page.locator('#details .vv').waitFor({ timeout: 20_000 });
-      await page.fill('#search-q', 'water');
+      // Case-insensitive, and a keyword of several tokens says so.
+      await page.fill('#search-q', 'Water, xylophone');
       await page.locator('#search .hit').first().waitFor({ timeout: 30_000 });
+      await page.locator('#search .search-notes .multi').waitFor({ timeout: 30_000 });
       await page.fill('#gen-n', '8');
       await page.locator('#gen-go').click();
       await page.waitForFunction(() => !document.querySelector('#gen-go').disabled && document.querySelectorAll('#gen-out .gen-tok').length > 0, null, { timeout: 60_000 });
+      // Two followed tokens in the rank chart; one that is two tokens is refused next to the field.
+      await page.locator('#tab-rank').click();
+      for (const tok of [' water', ' river']) {
+        const n = await traces(page);
+        await page.fill('#track-q', tok);
+        await page.press('#track-q', 'Enter');
+        await waitNextTrace(page, n);
+      }
+      await test(suiteName, 'followed tokens: the trace has them, the chart draws them, a bad one is refused', page, async () => {
+        const want = await page.evaluate(async () => Promise.all([' water', ' river'].map(async (t) => (await window.lmdbgApp.dbg.tokenize(t))[0])));
+        const got = await page.evaluate(() => window.lmdbgApp.trace.positions.at(-1).layers[0].tracked.map((x) => x.id));
+        assert(JSON.stringify(got) === JSON.stringify(want), `tracked ${JSON.stringify(got)} for ${JSON.stringify(want)}`);
+        assert((await page.locator('#panel-rank path.line.tracked').count()) === 2, 'one line per followed token');
+        assert((await page.locator('#panel-rank .track-chip').count()) === 2, 'one chip per followed token');
+        assert(new URL(page.url()).searchParams.get('tk') === want.join(','), 'the link keeps them');
+        await page.fill('#track-q', 'water river');
+        await page.press('#track-q', 'Enter');
+        await page.locator('#track-error:not([hidden])').waitFor({ timeout: 10_000 });
+        assert(/2 tokens/.test(await page.locator('#track-error').textContent()), 'says it is 2 tokens');
+        await page.fill('#track-q', '');
+      });
+      // A patching sweep from a shorter source prompt; a cell opens the patched trace.
+      await page.locator('#tab-patch').click();
+      await page.fill('#patch-source', 'Notes The sea shore was');
+      await page.locator('#patch-go').click();
+      await page.locator('#panel-patch .patch-table').waitFor({ timeout: 60_000 });
+      await test(suiteName, 'patching: the heatmap is the API\'s sweep; a cell opens the patched trace', page, async () => {
+        const ref = await page.evaluate(async () => {
+          const app = window.lmdbgApp;
+          const m = app.sweep.sweep.options;
+          const s = await app.dbg.patchSweep('Notes The sea shore was', app.prompt, { hook: m.hook, metric: m.metric });
+          return s;
+        });
+        const L = ref.metric.length;
+        const T = ref.target.tokens.length;
+        const cells = await page.locator('#panel-patch tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+        assert(cells.length === L && cells[0].length === T, `${cells.length}×${cells[0]?.length} cells for ${L}×${T}`);
+        for (let l = 0; l < L; l++)
+          for (let p = 0; p < T; p++) {
+            const v = ref.metric[l][p];
+            const text = cells[L - 1 - l][p];
+            if (v === null) assert(text === '–', `L${l} p${p}: ${text} for no source position`);
+            else assert(Math.abs(Number(text) - v) <= 0.0051 * Math.max(1, Math.abs(v)), `L${l} p${p}: ${text} for ${v}`);
+          }
+        // The last layer's resid_post at the last position hands over the source's final residual.
+        await page.selectOption('#patch-hook', 'resid_post');
+        await page.locator('#patch-go').click();
+        await page.waitForFunction(() => window.lmdbgApp.sweep?.sweep.options.hook === 'resid_post' && document.querySelector('#panel-patch .patch-table'), null, { timeout: 60_000 });
+        const post = await page.evaluate(() => window.lmdbgApp.sweep.sweep);
+        assert(Math.abs(post.metric[L - 1][T - 1] - post.clean) < 1e-4 * Math.max(1, Math.abs(post.clean)), `last cell ${post.metric[L - 1][T - 1]} for the source's ${post.clean}`);
+        const n = await traces(page);
+        await page.locator(`#panel-patch .cell-btn[data-layer="${L - 1}"][data-pos="${T - 1}"]`).click();
+        await waitNextTrace(page, n);
+        const opt = await page.evaluate(() => window.lmdbgApp.trace.options.patch);
+        assert(opt && opt.layer === L - 1 && JSON.stringify(opt.positions) === JSON.stringify([T - 1]), `patched trace ${JSON.stringify(opt)}`);
+        assert(/patched in/.test(await page.locator('#prediction .run-label').last().textContent()), 'the prediction says it is patched');
+        const m = n + 1;
+        await page.locator('#patch-clear').click();
+        await waitNextTrace(page, m);
+        assert(!(await page.evaluate(() => window.lmdbgApp.trace.options.patch)), 'back to the unpatched trace');
+        await page.fill('#patch-source', '');
+        await page.locator('#patch-go').click();
+        await page.locator('#patch-error:not([hidden])').waitFor({ timeout: 10_000 });
+        await page.fill('#patch-source', 'Notes The sea shore was');
+      });
       for (const state of ['clean', 'intervened']) {
         if (state === 'intervened') {
           const ch = await findChangingIntervention(page);
@@ -643,6 +727,7 @@ async function readabilitySuite(siteUrl) {
           await waitNextTrace(page, n);
         }
         for (const [view, sel, run, tab, only] of VIEWS) {
+          if (size === '700x460' && !SMALL.has(view)) continue;
           if (state === 'intervened' && !run && view !== 'interventions') continue;
           if (only && only !== state) continue;
           // (expectReadable() keeps a screenshot of the region itself.)
@@ -683,7 +768,7 @@ async function readabilitySuite(siteUrl) {
     let spec = null;
     for (const state of ['clean', 'intervened']) {
       await test(suiteName, `${state}`, page, async () => {
-        const q = new URLSearchParams({ m: 'bundled', p: LONG_PROMPT, embed: '1' });
+        const q = new URLSearchParams({ m: 'bundled', p: LONG_PROMPT, embed: '1', tk: '1660,7850' });
         if (spec) q.append('iv', spec);
         await page.goto(`${siteUrl}?${q}`);
         await waitTraced(page);

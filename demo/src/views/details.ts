@@ -85,6 +85,13 @@ export function detailsView(app: App): void {
     if (app.detail && window.matchMedia('(max-width: 900px)').matches) $('#details-card', app.root).scrollIntoView({ block: 'start', behavior: 'smooth' });
   });
   app.on('model', () => void render());
+  // Idle-time clustering: the progress in place (typed inputs stay), the cluster once ready.
+  app.on('clusters', () => {
+    const pending = body.querySelector('.clusters-pending');
+    if (app.hasClusters) {
+      if (app.detail) void render();
+    } else if (pending) pending.textContent = clustersPending(app);
+  });
   app.on('names', () => {
     renderNamesBar();
     const input = body.querySelector<HTMLInputElement>('#vv-name');
@@ -135,11 +142,15 @@ function tokenTable(title: string, list: { id: number; text: string; logit: numb
   );
 }
 
+function clustersPending(app: App): string {
+  return `Clusters of value vectors: computing in the background (${Math.floor(app.clusterProgress * 100)}%), after the search index; they appear here when ready.`;
+}
+
 function clusterBlock(app: App, c: ClusterInfo): HTMLElement {
   return h(
     'div',
     { class: 'cluster' },
-    h('h4', null, `Cluster ${c.id} · ${c.size} value vectors`),
+    h('h4', null, `Cluster ${c.id} · ${c.size} value vectors`, c.computed ? h('span', { class: 'muted small' }, ' · computed in this browser') : null),
     h('p', { class: 'toklist' }, c.topTokens.slice(0, 10).map((t) => tokenEl(t))),
     h(
       'p',
@@ -181,7 +192,11 @@ function renderVector(app: App, vv: ValueVector): HTMLElement {
     ),
     h('div', { class: 'row small' }, h('label', { for: 'vv-name' }, 'Name '), nameInput),
     h('div', { class: 'two' }, tokenTable('Promotes (top)', vv.top), tokenTable('Suppresses (bottom)', vv.bottom)),
-    vv.cluster ? clusterBlock(app, vv.cluster) : app.hasClusters ? null : h('p', { class: 'small muted' }, 'No value-vector clusters loaded for this model.'),
+    vv.cluster
+      ? clusterBlock(app, vv.cluster)
+      : app.hasClusters
+        ? null
+        : h('p', { class: 'small muted clusters-pending' }, clustersPending(app)),
     h(
       'div',
       { class: 'row actions' },

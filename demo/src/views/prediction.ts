@@ -2,7 +2,7 @@
 import type { ScoredToken } from 'lmdbg';
 import type { App } from '../app';
 import { TRACE_TOPK } from '../app';
-import { $, h, pct, replace, runLabel, tokenEl } from '../dom';
+import { $, changeLabel, h, pct, replace, runLabel, tokenEl } from '../dom';
 
 export function promptView(app: App): void {
   const form = $('#prompt-form', app.root) as HTMLFormElement;
@@ -87,12 +87,14 @@ export function predictionView(app: App): void {
       return;
     }
     const changed = pos.clean.changed;
+    const by = changeLabel(t);
+    const By = by[0].toUpperCase() + by.slice(1);
     const banner = h(
       'p',
       { class: ['banner', changed ? 'changed' : 'same'], 'data-changed': String(changed) },
       changed
-        ? ['The interventions changed the prediction: ', tokenEl(pos.clean.predicted), ' → ', tokenEl(pos.predicted)]
-        : ['The interventions did not change the top prediction (', tokenEl(pos.predicted), '); changed ranks are highlighted.'],
+        ? [`${By} changed the prediction: `, tokenEl(pos.clean.predicted), ' → ', tokenEl(pos.predicted)]
+        : [`${By} did not change the top prediction (`, tokenEl(pos.predicted), '); changed ranks are highlighted.'],
     );
     replace(
       el,
@@ -102,7 +104,7 @@ export function predictionView(app: App): void {
         'div',
         { class: 'pred-cols' },
         list(pos.clean.prediction, pos.prediction, 'Clean run', h('span', { class: 'run-label clean' }, 'Clean run')),
-        list(pos.prediction, pos.clean.prediction, `Run with ${t.interventions.length} intervention${t.interventions.length === 1 ? '' : 's'}`, runLabel(t)),
+        list(pos.prediction, pos.clean.prediction, `Run with ${by}`, runLabel(t)),
       ),
     );
   };
