@@ -90,7 +90,7 @@ export class App {
   /** The patch applied to the shown trace (a cell of the patch view's sweep), or null. */
   patch: PagePatch | null = null;
   /** The last sweep of the patch view, kept across tab switches. */
-  sweep: { source: string; sweep: PatchSweep } | null = null;
+  sweep: { source: string; sweep: PatchSweep; tokens: Map<number, string> } | null = null;
 
   private listeners = new Map<AppEvent, Set<() => void>>();
   private traceSeq = 0;
@@ -680,7 +680,10 @@ export class App {
     const task = this.busy.start('Patching every layer and position');
     try {
       const sweep = await dbg.patchSweep(source, await this.tokens(), { hook, metric });
-      this.sweep = { source, sweep };
+      // The metric's tokens as text (they need not occur in either prompt).
+      const ids = metric.type === 'logitDiff' ? [metric.token, metric.distractor] : [metric.token];
+      const texts = await dbg.toStrTokens(ids);
+      this.sweep = { source, sweep, tokens: new Map(ids.map((id, i) => [id, texts[i]])) };
       return sweep;
     } finally {
       task.end();

@@ -96,7 +96,10 @@ export function patchView(app: App): void {
       replace(result, h('p', { class: 'muted placeholder' }, 'Give a source prompt and patch: each cell of the heatmap is one layer and one position of this prompt.'));
       return;
     }
-    replace(result, heatmap(app, s.source, s.sweep));
+    replace(result, heatmap(app, s.source, s.sweep, s.tokens));
+    // The last positions (where the prompts meet and the metric is read) in view first.
+    const scroller = result.querySelector('.scroll-x');
+    if (scroller) scroller.scrollLeft = scroller.scrollWidth;
   };
   app.on('patch', render);
   app.on('model', render);
@@ -107,7 +110,7 @@ function metricName(m: PatchMetric): string {
   return m.type === 'logitDiff' ? 'logit difference' : m.type === 'logit' ? 'logit' : 'probability';
 }
 
-function heatmap(app: App, source: string, sw: PatchSweep): HTMLElement {
+function heatmap(app: App, source: string, sw: PatchSweep, texts: Map<number, string>): HTMLElement {
   const { clean, corrupt } = sw;
   const m = sw.options.metric;
   const L = sw.metric.length;
@@ -136,7 +139,7 @@ function heatmap(app: App, source: string, sw: PatchSweep): HTMLElement {
       ),
     );
   }
-  const tok = (id: number) => sw.source.tokens.find((t) => t.id === id) ?? sw.target.tokens.find((t) => t.id === id) ?? { id, text: `#${id}` };
+  const tok = (id: number) => ({ id, text: texts.get(id) ?? `#${id}` });
   return h(
     'div',
     null,
