@@ -135,8 +135,10 @@ export class App {
     if (!this.listeners.has(ev)) this.listeners.set(ev, new Set());
     this.listeners.get(ev)!.add(fn);
   }
-  emit(ev: AppEvent): void {
-    for (const fn of this.listeners.get(ev) ?? []) {
+  /** Calls the listeners of these events, each listener once (a view that redraws on several of them draws once). */
+  emit(...evs: AppEvent[]): void {
+    const fns = new Set(evs.flatMap((ev) => [...(this.listeners.get(ev) ?? [])]));
+    for (const fn of fns) {
       try {
         fn();
       } catch (e) {
@@ -319,7 +321,7 @@ export class App {
     this.names = new Names(this.modelKey ?? `snapshot:${s.model.fingerprint}`, s.names);
     this.names.onChange(() => this.emit('names'));
     this.syncUrl();
-    for (const ev of ['snapshot', 'model', 'prompt', 'interventions', 'layer', 'view', 'names', 'trace', 'detail'] as const) this.emit(ev);
+    this.emit('snapshot', 'model', 'prompt', 'interventions', 'layer', 'view', 'names', 'trace', 'detail');
   }
 
   /**
