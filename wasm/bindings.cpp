@@ -99,8 +99,10 @@ lmdbg::LoadOptions parse_load_options(const std::string& options) {
   const std::string dtype = o.value("dtype", "f32");
   if (dtype == "f16")
     opt.storage = lmdbg::kernels::Storage::kF16;
+  else if (dtype == "q8")
+    opt.storage = lmdbg::kernels::Storage::kQ8;
   else if (dtype != "f32")
-    lmdbg::invalid("dtype must be \"f32\" or \"f16\", got \"" + dtype + "\"");
+    lmdbg::invalid("dtype must be \"f32\", \"f16\" or \"q8\", got \"" + dtype + "\"");
   opt.memory_limit = heap_available();
   return opt;
 }

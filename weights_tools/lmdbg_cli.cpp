@@ -51,13 +51,16 @@ commands:
   cluster MODEL [--k K] [--iterations N] [--seed S] [-o FILE]   (default MODEL/value_clusters.json)
   index MODEL [-o FILE]      every value vector's top/bottom tokens and the search statistics
                              (default MODEL/value_index.bin, read by trace/value/search)
-  convert MODEL -o DIR       the checkpoint with F16 weights (half the download) plus its config,
-                             vocab.json, merges.txt (and value_clusters.json if present)
+  convert MODEL -o DIR [--dtype f16|q8]
+                             the checkpoint with F16 weights (half the download; the default) or q8
+                             weights (int8 + scales, about a quarter; approximate results,
+                             docs/weights-format.md) plus its config, vocab.json, merges.txt (and
+                             value_clusters.json if present)
   tables                     the engine's name tables (hooks, intervention modes, views) as JSON, for
                              js/scripts/gen-tables.mjs (no MODEL)
 
 options:
-  --dtype f32|f16     weight storage (default f32)
+  --dtype f32|f16|q8  weight storage (default f32; q8 is approximate); for convert: f16|q8
   --intervene SPEC    LAYER:INDEX:off|on|set=V|pre=V|scale=F|add=V[@POS,POS...], repeatable
 )";
 
@@ -133,8 +136,10 @@ lmdbg::LoadOptions load_options(const Args& a) {
   const std::string dt = a.get("--dtype", "f32");
   if (dt == "f16")
     opt.storage = lmdbg::kernels::Storage::kF16;
+  else if (dt == "q8")
+    opt.storage = lmdbg::kernels::Storage::kQ8;
   else if (dt != "f32")
-    throw UsageError("--dtype must be f32 or f16");
+    throw UsageError("--dtype must be f32, f16 or q8");
   return opt;
 }
 
@@ -192,7 +197,8 @@ int cmd_info(const Args& a) {
               {"checkpointBytes", d.weights.size()},
               {"tensors", tensors},
               {"weightBytesF32", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF32)},
-              {"weightBytesF16", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF16)}};
+              {"weightBytesF16", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kF16)},
+              {"weightBytesQ8", lmdbg::estimate_weight_bytes(c, lmdbg::kernels::Storage::kQ8)}};
   std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
   return 0;
 }
@@ -415,8 +421,8 @@ int cmd_index(const Args& a) {
   return 0;
 }
 
-// HF folder -> the same folder with F16 weights (core/model/convert.h). Only a checkpoint that loads is
-// converted, and the result must load too.
+// HF folder -> the same folder with F16 or q8 weights (core/model/convert.h). Only a checkpoint that
+// loads is converted, and the result must load too.
 int cmd_convert(const Args& a) {
   namespace fs = std::filesystem;
   if (!a.has("-o")) throw UsageError("convert needs -o DIR");
@@ -424,10 +430,13 @@ int cmd_convert(const Args& a) {
   std::error_code ec;
   if (fs::exists(out_dir, ec) && fs::equivalent(out_dir, a.model, ec))
     throw UsageError("convert: -o must be another folder than MODEL");
-  lmdbg::Model::load_dir(a.model, load_options(a));
+  const std::string to = a.get("--dtype", "f16");
+  if (to != "f16" && to != "q8") throw UsageError("convert: --dtype must be f16 or q8");
+  lmdbg::Model::load_dir(a.model, lmdbg::LoadOptions{});
   const lmdbg::io::ModelDir d = lmdbg::io::read_model_dir(a.model);
   lmdbg::ConvertReport r;
-  const std::string bytes = lmdbg::convert_to_f16(d.weights.data(), d.weights.size(), &r);
+  const std::string bytes = to == "q8" ? lmdbg::convert_to_q8(d.weights.data(), d.weights.size(), &r)
+                                       : lmdbg::convert_to_f16(d.weights.data(), d.weights.size(), &r);
   fs::create_directories(out_dir, ec);
   if (ec) throw lmdbg::Error(lmdbg::ErrorCode::kInvalidArgument, out_dir + ": cannot create (" + ec.message() + ")");
   write_file(out_dir + "/model.safetensors", bytes);
@@ -439,11 +448,14 @@ int cmd_convert(const Args& a) {
   std::cout << json({{"tensors", r.tensors},
                      {"weights", r.weights},
                      {"flushedToZero", r.flushed_to_zero},
+                     {"maxError", r.max_error},
                      {"bytesBefore", r.bytes_before},
                      {"bytesAfter", r.bytes_after}})
                    .dump()
             << "\n";
-  lmdbg::Model::load_dir(out_dir, load_options(a));
+  lmdbg::LoadOptions check;
+  if (to == "q8") check.storage = lmdbg::kernels::Storage::kQ8;
+  lmdbg::Model::load_dir(out_dir, check);
   return 0;
 }
 

@@ -6,7 +6,8 @@
 // f16 storage: small M decodes in the kernel (A pre-scaled for wasm's integer decoder, simd.h);
 // larger M (wasm: M > 8) decodes each panel once into an f32 scratch panel that all row tiles
 // reuse (decode cost / (M / MR)); x86 F16C decodes in the kernel for every M. Then the
-// f16-subnormal side list (gemm.h) is added.
+// f16-subnormal side list (gemm.h) is added. q8 storage (q8.h): A is quantized once per call, before
+// the split, and every range runs the q8 kernels on it.
 //
 // Threads (parallel.h): a large enough product is split into column ranges, panel-aligned (GEMV:
 // four panels, its kernel's width), several per thread so that a descheduled thread does not hold
@@ -20,6 +21,7 @@
 
 #include "core/error.h"
 #include "parallel.h"
+#include "q8.h"
 #include "simd.h"
 #include "ukernels.h"
 
@@ -41,7 +43,8 @@ constexpr int kF16DecodeMinM = 9;
 #endif
 
 struct Scratch {
-  std::vector<float> a, scale, panel, tmp;
+  std::vector<float> a, scale, panel, tmp, q8_scale;
+  std::vector<int16_t> q8_a;
 };
 thread_local Scratch t_scratch;
 
@@ -139,6 +142,37 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
   }
 }
 
+// A quantized for q8 storage (q8.h): rows of nb * 32 int16 and nb scales.
+struct Q8Rows {
+  const int16_t* a;
+  const float* t;
+  size_t nb;
+};
+
+// q8 storage: C[M, nc] = A · W[:, p0*NR .. p0*NR + nc) + bias, C at that first column.
+void run_panels_q8(const Q8KernelSet& ks, float* C, size_t ldc, const Q8Rows& A, int M, const PackedMatrix& W, int p0,
+                   int nc) {
+  constexpr int NR = PackedMatrix::NR;
+  const size_t ps = W.panel_stride(), ka = A.nb * kQ8Block;
+  const uint8_t* w0 = W.q8() + p0 * ps;
+  const float* b0 = W.f16_bias() + static_cast<size_t>(p0) * NR;
+  auto tiles = [&](const uint8_t* w, const float* bias, float* c, int ncols) {
+    int m = 0;
+    for (; m + ks.mr <= M; m += ks.mr) ks.main(ks.mr, ncols, A.nb, A.a + m * ka, A.t + m * A.nb, w, bias, c + m * ldc, ldc);
+    const int r = M - m;
+    const Q8GemmFn fn = r == 1 ? ks.one : r == 2 ? ks.two : ks.main;
+    if (r > 0) fn(r, ncols, A.nb, A.a + m * ka, A.t + m * A.nb, w, bias, c + m * ldc, ldc);
+  };
+  if (M == 1) {
+    ks.gemv(1, nc, A.nb, A.a, A.t, w0, b0, C, ldc);
+  } else if (M <= ks.mr) {
+    tiles(w0, b0, C, nc);
+  } else {
+    const int np = (nc + NR - 1) / NR;
+    for (int p = 0; p < np; ++p) tiles(w0 + p * ps, b0 + p * NR, C + p * NR, std::min(NR, nc - p * NR));
+  }
+}
+
 // C[m, n - n0] += A[m, k] * w for the f16-subnormal weights of columns [n0, n1); row by row so
 // that one row of A and of C stay in L1 while the side list streams.
 void add_subnormals(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1) {
@@ -153,11 +187,17 @@ void add_subnormals(float* C, size_t ldc, const float* A, size_t lda, int M, con
   }
 }
 
-// gemm_cols on one thread, arguments already checked.
-void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0,
-                      int n1) {
+// gemm_cols on one thread, arguments already checked; q8 (for q8 storage) holds A quantized.
+void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, const Q8Rows& q8, int M, const PackedMatrix& W,
+                      int n0, int n1) {
   constexpr int NR = PackedMatrix::NR;
   const GemmKernelSet& ks = simd_kernel_set();
+  const auto panels = [&](float* c, size_t ldc_, int p, int nc) {
+    if (W.storage() == Storage::kQ8)
+      run_panels_q8(q8_kernel_set(), c, ldc_, q8, M, W, p, nc);
+    else
+      run_panels(ks, c, ldc_, A, lda, M, W, p, nc);
+  };
   float* const C0 = C;
   const int n0_all = n0;
   if (n0 % NR != 0) {  // partial first panel: compute it whole into tmp, copy the wanted columns
@@ -166,12 +206,12 @@ void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, int M, c
     const int ncp = std::min(NR, W.N() - p * NR);
     const int take = std::min(n1, (p + 1) * NR) - n0;
     float* tmp = grow(t_scratch.tmp, static_cast<size_t>(M) * NR);
-    run_panels(ks, tmp, NR, A, lda, M, W, p, ncp);
+    panels(tmp, NR, p, ncp);
     for (int m = 0; m < M; ++m) std::memcpy(C + m * ldc, tmp + m * NR + off, take * sizeof(float));
     C += take;
     n0 += take;
   }
-  if (n0 < n1) run_panels(ks, C, ldc, A, lda, M, W, n0 / NR, n1 - n0);
+  if (n0 < n1) panels(C, ldc, n0 / NR, n1 - n0);
   if (!W.f16_subnormals().empty()) add_subnormals(C0, ldc, A, lda, M, W, n0_all, n1);
 }
 
@@ -194,13 +234,22 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   if (M > 1 && (lda < static_cast<size_t>(W.K()) || ldc < static_cast<size_t>(n1 - n0)))
     invalid("gemm: row strides too small: lda = " + std::to_string(lda) + " (K = " + std::to_string(W.K()) +
             "), ldc = " + std::to_string(ldc) + " (" + std::to_string(n1 - n0) + " columns)");
+  Q8Rows q8{nullptr, nullptr, 0};
+  if (W.storage() == Storage::kQ8) {  // quantized once here, read by every range
+    Scratch& s = t_scratch;
+    q8.nb = q8_blocks(static_cast<size_t>(W.K()));
+    if (s.q8_a.size() < M * q8.nb * kQ8Block) s.q8_a.resize(M * q8.nb * kQ8Block);
+    q8_quantize_rows(M, W.K(), A, lda, s.q8_a.data(), grow(s.q8_scale, M * q8.nb));
+    q8.a = s.q8_a.data();
+    q8.t = s.q8_scale.data();
+  }
   const int nt = num_threads();
   // Ranges start at multiples of `unit` columns (the GEMV kernel walks four panels at a time).
   const int unit = M == 1 ? 4 * NR : NR;
   const int first_end = std::min(n1, (n0 / unit + 1) * unit);  // end of the (maybe partial) first unit
   const int units = 1 + (n1 - first_end + unit - 1) / unit;
   if (nt <= 1 || units < 2 || static_cast<double>(M) * W.K() * (n1 - n0) < kParallelMinMacs) {
-    gemm_cols_serial(C, ldc, A, lda, M, W, n0, n1);
+    gemm_cols_serial(C, ldc, A, lda, q8, M, W, n0, n1);
     return;
   }
   const int ranges = std::min(units, nt * kRangesPerThread);
@@ -210,7 +259,7 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   parallel_for(ranges, [&](int r) {
     const int c0 = col(static_cast<int>(static_cast<long long>(r) * units / ranges));
     const int c1 = col(static_cast<int>(static_cast<long long>(r + 1) * units / ranges));
-    if (c0 < c1) gemm_cols_serial(C + (c0 - n0), ldc, A, lda, M, W, c0, c1);
+    if (c0 < c1) gemm_cols_serial(C + (c0 - n0), ldc, A, lda, q8, M, W, c0, c1);
   });
 }
 

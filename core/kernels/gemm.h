@@ -29,17 +29,26 @@
 // prompt, and f16 storage of weights that are exactly f16 gives bitwise the f32-storage result
 // (unless some are f16 subnormals: those are added last, after the bias).
 // (Natively a*w + acc is one FMA; in wasm a rounded multiply then an add.)
+// q8 storage (q8.h): int8 weights with an f16 scale per block of 32 along K; the kernels quantize
+// each row of A per block to int16 and sum the products exactly in int32, blocks in f32. The
+// results are approximate (docs/weights-format.md measures how much); they keep the determinism above
+// (every output is one chain whatever M, the tile, the column range or the thread count).
+//   PackedMatrix q = PackedMatrix::pack({wdata, DType::kF32, K, N}, bias, Storage::kQ8);  // quantizes
+//   PackedMatrix r = PackedMatrix::pack({q8data, DType::kQ8, K, N, false, scales}, bias, Storage::kQ8);  // as stored
 // Errors: lmdbg::Error (kInvalidArgument) on bad shapes or on weights that f16 storage cannot
-// hold (|w| > 65504, inf, nan).
+// hold (|w| > 65504, inf, nan) or q8 storage cannot (inf, nan, |w| > 8.3e6).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "q8.h"
+
 namespace lmdbg::kernels {
 
-enum class DType { kF32, kF16, kBF16 };
-enum class Storage { kF32, kF16 };
+// kQ8: int8 values plus f16 scales per block of 32 along K (SrcMatrix::scales, q8.h).
+enum class DType { kF32, kF16, kBF16, kQ8 };
+enum class Storage { kF32, kF16, kQ8 };
 
 // A row-major source matrix as found in a checkpoint, not yet decoded.
 struct SrcMatrix {
@@ -47,6 +56,8 @@ struct SrcMatrix {
   DType dtype;
   int rows, cols;
   bool transposed = false;  // false: W = data, [K = rows, N = cols]; true: data is [N = rows, K = cols], W = data^T
+  // kQ8 only: f16 scales, one per block of 32 along K: [ceil(K/32), N] (or [N, ceil(K/32)] if transposed).
+  const void* scales = nullptr;
 };
 
 class PackedMatrix {
@@ -66,13 +77,23 @@ class PackedMatrix {
   int K() const { return K_; }
   int N() const { return N_; }
   Storage storage() const { return storage_; }
-  size_t bytes() const { return f32_.size() * 4 + f16_.size() * 2 + bias_.size() * 4 + sub_.size() * sizeof(Subnormal); }
-  // bytes() of a [K,N] matrix packed with this storage, without packing it (f16: without the
-  // subnormal side list, about 0.03 bytes per weight for GPT-2).
-  static size_t packed_bytes(int K, int N, Storage storage) {
-    const size_t cols = (static_cast<size_t>(N) + NR - 1) / NR * NR;
-    return storage == Storage::kF32 ? cols * (static_cast<size_t>(K) + 1) * 4 : cols * (static_cast<size_t>(K) * 2 + 4);
+  size_t bytes() const {
+    return f32_.size() * 4 + f16_.size() * 2 + q8_.size() + bias_.size() * 4 + sub_.size() * sizeof(Subnormal);
   }
+  // bytes() of a [K,N] matrix packed with this storage, without packing it (f16: without the
+  // subnormal side list, about 0.03 bytes per weight for GPT-2). In 64 bits: wasm's size_t has 32.
+  static uint64_t packed_bytes(int K, int N, Storage storage) {
+    const uint64_t cols = (static_cast<uint64_t>(N) + NR - 1) / NR * NR, k = static_cast<uint64_t>(K);
+    switch (storage) {
+      case Storage::kF32: return cols * (k + 1) * 4;
+      case Storage::kF16: return cols * (k * 2 + 4);
+      case Storage::kQ8: return cols / NR * q8_panel_bytes(k, NR) + cols * 4;
+    }
+    return 0;
+  }
+  // The same matrix in another storage (f32 -> q8 for a screening copy, ...): decoded panel by
+  // panel, then packed as pack() would pack the decoded values.
+  PackedMatrix converted(Storage storage) const;
 
   float at(int k, int n) const;       // W[k, n], decoded (f16 -> f32 exactly)
   void row(int k, float* out) const;  // W[k, 0..N)
@@ -85,25 +106,37 @@ class PackedMatrix {
   int panels() const { return (N_ + NR - 1) / NR; }
   const float* f32() const { return f32_.data(); }        // f32 storage: panels [NR bias][K x NR]
   const uint16_t* f16() const { return f16_.data(); }     // f16 storage: panels [K x NR] halves
-  const float* f16_bias() const { return bias_.data(); }  // f16 storage: panels() * NR biases
+  const float* f16_bias() const { return bias_.data(); }  // f16 and q8 storage: panels() * NR biases
+  const uint8_t* q8() const { return q8_.data(); }        // q8 storage: panels of blocks (q8.h)
   // f16 storage: the weights whose f16 is subnormal; f16() holds +0 in their place.
   struct Subnormal {
     int n, k;
     float w;
   };
   const std::vector<Subnormal>& f16_subnormals() const { return sub_; }  // sorted by (n, k)
-  // Elements (floats or halves) from one panel to the next.
+  // Elements (floats, halves or, for q8, bytes) from one panel to the next.
   size_t panel_stride() const {
-    return storage_ == Storage::kF32 ? static_cast<size_t>(K_ + 1) * NR : static_cast<size_t>(K_) * NR;
+    switch (storage_) {
+      case Storage::kF32: return static_cast<size_t>(K_ + 1) * NR;
+      case Storage::kF16: return static_cast<size_t>(K_) * NR;
+      case Storage::kQ8: return q8_panel_bytes(static_cast<size_t>(K_), NR);
+    }
+    return 0;
   }
+  // q8 storage: q[k, n] and the scale of its block.
+  int8_t q8_value(int k, int n) const;
+  float q8_scale(int k, int n) const;
 
  private:
   size_t f16_index(int k, int n) const;
+  template <class Fill>
+  static PackedMatrix pack_panels(int K, int N, const float* bias, Storage storage, DType from, Fill&& fill);
 
   int K_ = 0, N_ = 0;
   Storage storage_ = Storage::kF32;
   std::vector<float> f32_;
   std::vector<uint16_t> f16_;
+  std::vector<uint8_t> q8_;
   std::vector<float> bias_;
   std::vector<Subnormal> sub_;
 };

@@ -1,6 +1,8 @@
 // PackedMatrix: packing (once, at load) and the element accessors.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "core/error.h"
@@ -21,6 +23,7 @@ const char* dtype_name(DType d) {
     case DType::kF32: return "f32";
     case DType::kF16: return "f16";
     case DType::kBF16: return "bf16";
+    case DType::kQ8: return "q8";
   }
   return "?";
 }
@@ -61,34 +64,113 @@ void gather_panel(const SrcMatrix& s, int K, int N, int n0, float* buf) {
   }
 }
 
+// q8 source: q [K, N] int8 with f16 scales [nb, N] (transposed: q [N, K], scales [N, nb]).
+// Fills q [Kp x NR] (zero past K and N) and scales [nb x NR] (zero past N), as stored.
+void gather_q8_raw(const SrcMatrix& s, int K, int N, int n0, int8_t* q, float* sc) {
+  constexpr int NR = PackedMatrix::NR;
+  const int nr = std::min(NR, N - n0);
+  const int nb = static_cast<int>(q8_blocks(K));
+  const auto* qs = static_cast<const int8_t*>(s.data);
+  const auto* hs = static_cast<const unsigned char*>(s.scales);
+  std::fill(q, q + static_cast<size_t>(nb) * kQ8Block * NR, int8_t{0});
+  std::fill(sc, sc + static_cast<size_t>(nb) * NR, 0.f);
+  auto scale = [&](size_t i) {
+    uint16_t h;
+    std::memcpy(&h, hs + 2 * i, 2);
+    return f16_to_f32(h);
+  };
+  for (int j = 0; j < nr; ++j) {
+    const int n = n0 + j;
+    for (int b = 0; b < nb; ++b)
+      sc[b * NR + j] = s.transposed ? scale(static_cast<size_t>(n) * nb + b) : scale(static_cast<size_t>(b) * N + n);
+    if (s.transposed) {
+      for (int k = 0; k < K; ++k) q[static_cast<size_t>(k) * NR + j] = qs[static_cast<size_t>(n) * K + k];
+    } else {
+      for (int k = 0; k < K; ++k) q[static_cast<size_t>(k) * NR + j] = qs[static_cast<size_t>(k) * N + n];
+    }
+  }
+}
+
 void gather(const SrcMatrix& s, int K, int N, int n0, float* buf) {
   switch (s.dtype) {
     case DType::kF32: return gather_panel<DType::kF32>(s, K, N, n0, buf);
     case DType::kF16: return gather_panel<DType::kF16>(s, K, N, n0, buf);
     case DType::kBF16: return gather_panel<DType::kBF16>(s, K, N, n0, buf);
+    case DType::kQ8: {  // dequantized: q * s, exact in f32
+      constexpr int NR = PackedMatrix::NR;
+      const size_t nb = q8_blocks(K);
+      std::vector<int8_t> q(nb * kQ8Block * NR);
+      std::vector<float> sc(nb * NR);
+      gather_q8_raw(s, K, N, n0, q.data(), sc.data());
+      for (int k = 0; k < K; ++k)
+        for (int j = 0; j < NR; ++j) buf[static_cast<size_t>(k) * NR + j] = q[static_cast<size_t>(k) * NR + j] * sc[(k / kQ8Block) * NR + j];
+      return;
+    }
   }
 }
 
-[[noreturn]] void f16_overflow(const SrcMatrix& s, int k, int n, float v) {
+// Writes one q8 panel (q [Kp x NR] by row, scales [nb x NR]) in the packed block layout (q8.h).
+void write_q8_panel(const int8_t* q, const float* sc, size_t nb, uint8_t* out) {
+  constexpr int NR = PackedMatrix::NR;
+  for (size_t b = 0; b < nb; ++b, out += q8_block_bytes(NR)) {
+    std::memcpy(out, sc + b * NR, NR * sizeof(float));
+    uint8_t* pairs = out + NR * 4;
+    const int8_t* qb = q + b * kQ8Block * NR;
+    for (int i = 0; i < kQ8Block / 2; ++i)
+      for (int j = 0; j < NR; ++j) {
+        pairs[i * 2 * NR + 2 * j] = static_cast<uint8_t>(qb[(2 * i) * NR + j]);
+        pairs[i * 2 * NR + 2 * j + 1] = static_cast<uint8_t>(qb[(2 * i + 1) * NR + j]);
+      }
+  }
+}
+
+[[noreturn]] void f16_overflow(DType from, int k, int n, float v) {
   invalid("PackedMatrix::pack: f16 storage cannot hold W[" + std::to_string(k) + "," + std::to_string(n) +
-          "] = " + std::to_string(v) + " (" + dtype_name(s.dtype) +
+          "] = " + std::to_string(v) + " (" + dtype_name(from) +
           " source; f16 holds finite |w| <= 65504): use Storage::kF32");
+}
+
+[[noreturn]] void q8_unrepresentable(DType from, int k, int n, float v) {
+  invalid("PackedMatrix::pack: q8 storage cannot hold W[" + std::to_string(k) + "," + std::to_string(n) + "] = " +
+          std::to_string(v) + " (" + dtype_name(from) + " source; q8 holds finite |w| <= 8.3e6): use Storage::kF32");
+}
+
+// Quantizes one decoded panel buf [K x NR] (q8.h): q [Kp x NR], scales [nb x NR].
+void quantize_panel(DType from, const float* buf, int K, int n0, int8_t* q, float* sc) {
+  constexpr int NR = PackedMatrix::NR;
+  const int nb = static_cast<int>(q8_blocks(K));
+  std::fill(q, q + static_cast<size_t>(nb) * kQ8Block * NR, int8_t{0});
+  for (int b = 0; b < nb; ++b) {
+    const int k0 = b * kQ8Block, k1 = std::min(K, k0 + kQ8Block);
+    for (int j = 0; j < NR; ++j) {
+      float amax = 0.f;
+      for (int k = k0; k < k1; ++k) {
+        const float v = buf[static_cast<size_t>(k) * NR + j];
+        if (!(std::fabs(v) <= std::numeric_limits<float>::max())) q8_unrepresentable(from, k, n0 + j, v);
+        amax = std::max(amax, std::fabs(v));
+      }
+      const uint16_t h = q8_scale_for(amax);
+      if (h == 0x7c00u)
+        for (int k = k0; k < k1; ++k)
+          if (std::fabs(buf[static_cast<size_t>(k) * NR + j]) == amax) q8_unrepresentable(from, k, n0 + j, amax);
+      const float scale = f16_to_f32(h);
+      sc[b * NR + j] = scale;
+      for (int k = k0; k < k1; ++k) q[static_cast<size_t>(k) * NR + j] = q8_quantize(buf[static_cast<size_t>(k) * NR + j], scale);
+    }
+  }
 }
 
 }  // namespace
 
-PackedMatrix PackedMatrix::pack(const SrcMatrix& src, const float* bias, Storage storage) {
-  if (src.rows <= 0 || src.cols <= 0)
-    invalid("PackedMatrix::pack: expected a non-empty matrix, got [" + std::to_string(src.rows) + "," +
-            std::to_string(src.cols) + "]");
-  if (src.data == nullptr) invalid("PackedMatrix::pack: source data is null");
+// Packs panel by panel: fill(pi, out) writes panel pi's weights, decoded to f32, as [K x NR] rows
+// (zero past N) at out. `from` names the source's dtype in error messages.
+template <class Fill>
+PackedMatrix PackedMatrix::pack_panels(int K, int N, const float* bias, Storage storage, DType from, Fill&& fill) {
   PackedMatrix p;
-  p.K_ = src.transposed ? src.cols : src.rows;
-  p.N_ = src.transposed ? src.rows : src.cols;
+  p.K_ = K;
+  p.N_ = N;
   p.storage_ = storage;
-  const int K = p.K_, N = p.N_;
   const int panels = p.panels();
-  std::vector<float> buf(static_cast<size_t>(K) * NR);
   if (storage == Storage::kF32) {
     p.f32_.resize(static_cast<size_t>(panels) * p.panel_stride());
     for (int pi = 0; pi < panels; ++pi) {
@@ -96,38 +178,95 @@ PackedMatrix PackedMatrix::pack(const SrcMatrix& src, const float* bias, Storage
       const int n0 = pi * NR;
       const int nr = std::min(NR, N - n0);
       for (int j = 0; j < NR; ++j) panel[j] = (bias != nullptr && j < nr) ? bias[n0 + j] : 0.f;
-      gather(src, K, N, n0, buf.data());
-      std::memcpy(panel + NR, buf.data(), buf.size() * sizeof(float));
+      fill(pi, panel + NR);
     }
-  } else {
-    p.f16_.resize(static_cast<size_t>(panels) * p.panel_stride());
-    p.bias_.assign(static_cast<size_t>(panels) * NR, 0.f);
-    if (bias != nullptr) std::copy(bias, bias + N, p.bias_.begin());
-    constexpr int G = simd::kF16Group;
+    return p;
+  }
+  p.bias_.assign(static_cast<size_t>(panels) * NR, 0.f);
+  if (bias != nullptr) std::copy(bias, bias + N, p.bias_.begin());
+  std::vector<float> buf(static_cast<size_t>(K) * NR);
+  if (storage == Storage::kQ8) {
+    const size_t nb = q8_blocks(K);
+    p.q8_.resize(static_cast<size_t>(panels) * p.panel_stride());
+    std::vector<int8_t> q(nb * kQ8Block * NR);
+    std::vector<float> sc(nb * NR);
     for (int pi = 0; pi < panels; ++pi) {
-      uint16_t* panel = p.f16_.data() + pi * p.panel_stride();
-      const int n0 = pi * NR;
-      gather(src, K, N, n0, buf.data());
-      for (int k = 0; k < K; ++k) {
-        const float* in = buf.data() + static_cast<size_t>(k) * NR;
-        uint16_t* out = panel + static_cast<size_t>(k) * NR;
-        for (int j = 0; j < NR; ++j) {
-          // f16 -> f32 -> f16 is the identity for every finite half, so f16 sources are copied exactly.
-          uint16_t h = f32_to_f16(in[j]);
-          if ((h & 0x7c00u) == 0x7c00u) f16_overflow(src, k, n0 + j, in[j]);
-          if ((h & 0x7c00u) == 0 && (h & 0x03ffu) != 0) {  // subnormal: side list, +0 in the panel
-            if (n0 + j < N) p.sub_.push_back({n0 + j, k, f16_to_f32(h)});
-            h = 0;
-          }
-          out[(j / G) * G + simd::f16_group_pos(j % G)] = h;
+      fill(pi, buf.data());
+      quantize_panel(from, buf.data(), K, pi * NR, q.data(), sc.data());
+      write_q8_panel(q.data(), sc.data(), nb, p.q8_.data() + pi * p.panel_stride());
+    }
+    return p;
+  }
+  p.f16_.resize(static_cast<size_t>(panels) * p.panel_stride());
+  constexpr int G = simd::kF16Group;
+  for (int pi = 0; pi < panels; ++pi) {
+    uint16_t* panel = p.f16_.data() + pi * p.panel_stride();
+    const int n0 = pi * NR;
+    fill(pi, buf.data());
+    for (int k = 0; k < K; ++k) {
+      const float* in = buf.data() + static_cast<size_t>(k) * NR;
+      uint16_t* out = panel + static_cast<size_t>(k) * NR;
+      for (int j = 0; j < NR; ++j) {
+        // f16 -> f32 -> f16 is the identity for every finite half, so f16 sources are copied exactly.
+        uint16_t h = f32_to_f16(in[j]);
+        if ((h & 0x7c00u) == 0x7c00u) f16_overflow(from, k, n0 + j, in[j]);
+        if ((h & 0x7c00u) == 0 && (h & 0x03ffu) != 0) {  // subnormal: side list, +0 in the panel
+          if (n0 + j < N) p.sub_.push_back({n0 + j, k, f16_to_f32(h)});
+          h = 0;
         }
+        out[(j / G) * G + simd::f16_group_pos(j % G)] = h;
       }
     }
-    std::sort(p.sub_.begin(), p.sub_.end(),
-              [](const Subnormal& a, const Subnormal& b) { return a.n < b.n || (a.n == b.n && a.k < b.k); });
-    p.sub_.shrink_to_fit();
   }
+  std::sort(p.sub_.begin(), p.sub_.end(),
+            [](const Subnormal& a, const Subnormal& b) { return a.n < b.n || (a.n == b.n && a.k < b.k); });
+  p.sub_.shrink_to_fit();
   return p;
+}
+
+PackedMatrix PackedMatrix::pack(const SrcMatrix& src, const float* bias, Storage storage) {
+  if (src.rows <= 0 || src.cols <= 0)
+    invalid("PackedMatrix::pack: expected a non-empty matrix, got [" + std::to_string(src.rows) + "," +
+            std::to_string(src.cols) + "]");
+  if (src.data == nullptr) invalid("PackedMatrix::pack: source data is null");
+  if (src.dtype == DType::kQ8 && src.scales == nullptr) invalid("PackedMatrix::pack: q8 source without scales");
+  const int K = src.transposed ? src.cols : src.rows;
+  const int N = src.transposed ? src.rows : src.cols;
+  if (src.dtype == DType::kQ8 && storage == Storage::kQ8) {  // as stored, no requantization
+    PackedMatrix p;
+    p.K_ = K;
+    p.N_ = N;
+    p.storage_ = storage;
+    const size_t nb = q8_blocks(K);
+    p.q8_.resize(static_cast<size_t>(p.panels()) * p.panel_stride());
+    p.bias_.assign(static_cast<size_t>(p.panels()) * NR, 0.f);
+    if (bias != nullptr) std::copy(bias, bias + N, p.bias_.begin());
+    std::vector<int8_t> q(nb * kQ8Block * NR);
+    std::vector<float> sc(nb * NR);
+    for (int pi = 0; pi < p.panels(); ++pi) {
+      gather_q8_raw(src, K, N, pi * NR, q.data(), sc.data());
+      write_q8_panel(q.data(), sc.data(), nb, p.q8_.data() + pi * p.panel_stride());
+    }
+    return p;
+  }
+  return pack_panels(K, N, bias, storage, src.dtype, [&](int pi, float* out) { gather(src, K, N, pi * NR, out); });
+}
+
+PackedMatrix PackedMatrix::converted(Storage storage) const {
+  if (K_ == 0) invalid("PackedMatrix::converted: matrix is empty (not packed)");
+  std::vector<float> bias(N_);
+  for (int n = 0; n < N_; ++n) bias[n] = this->bias(n);
+  const DType from = storage_ == Storage::kF32 ? DType::kF32 : storage_ == Storage::kF16 ? DType::kF16 : DType::kQ8;
+  return pack_panels(K_, N_, bias.data(), storage, from, [&](int pi, float* out) {
+    const int n0 = pi * NR, nr = std::min(NR, N_ - n0);
+    if (storage_ == Storage::kF32) {
+      std::memcpy(out, f32_.data() + pi * panel_stride() + NR, static_cast<size_t>(K_) * NR * sizeof(float));
+      return;
+    }
+    std::fill(out, out + static_cast<size_t>(K_) * NR, 0.f);
+    for (int j = 0; j < nr; ++j)
+      for (int k = 0; k < K_; ++k) out[static_cast<size_t>(k) * NR + j] = at(k, n0 + j);
+  });
 }
 
 size_t PackedMatrix::f16_index(int k, int n) const {
@@ -137,8 +276,23 @@ size_t PackedMatrix::f16_index(int k, int n) const {
          simd::f16_group_pos(j % G);
 }
 
+int8_t PackedMatrix::q8_value(int k, int n) const {
+  const size_t o = static_cast<size_t>(n / NR) * panel_stride() + static_cast<size_t>(k / kQ8Block) * q8_block_bytes(NR) +
+                   NR * 4 + static_cast<size_t>((k % kQ8Block) / 2) * 2 * NR + 2 * (n % NR) + (k & 1);
+  return static_cast<int8_t>(q8_[o]);
+}
+
+float PackedMatrix::q8_scale(int k, int n) const {
+  const size_t o = static_cast<size_t>(n / NR) * panel_stride() + static_cast<size_t>(k / kQ8Block) * q8_block_bytes(NR) +
+                   4 * (n % NR);
+  float s;
+  std::memcpy(&s, q8_.data() + o, 4);
+  return s;
+}
+
 float PackedMatrix::at(int k, int n) const {
   if (storage_ == Storage::kF32) return f32_[(n / NR) * panel_stride() + static_cast<size_t>(k + 1) * NR + n % NR];
+  if (storage_ == Storage::kQ8) return q8_value(k, n) * q8_scale(k, n);
   const uint16_t h = f16_[f16_index(k, n)];
   if (h == 0 && !sub_.empty()) {
     const auto it = std::lower_bound(sub_.begin(), sub_.end(), std::pair{n, k}, [](const Subnormal& s, std::pair<int, int> v) {
@@ -153,7 +307,7 @@ void PackedMatrix::set_bias(const float* bias) {
   constexpr int NR = PackedMatrix::NR;
   if (storage_ == Storage::kF32) {
     for (int n = 0; n < N_; ++n) f32_[static_cast<size_t>(n / NR) * panel_stride() + n % NR] = bias[n];
-  } else {
+  } else {  // f16, q8
     std::copy(bias, bias + N_, bias_.begin());
   }
 }
@@ -173,6 +327,8 @@ void PackedMatrix::col(int n, float* out) const {
   if (storage_ == Storage::kF32) {
     const float* p = f32_.data() + (n / NR) * panel_stride() + NR + n % NR;
     for (int k = 0; k < K_; ++k) out[k] = p[static_cast<size_t>(k) * NR];
+  } else if (storage_ == Storage::kQ8) {
+    for (int k = 0; k < K_; ++k) out[k] = at(k, n);
   } else {
     const uint16_t* p = f16_.data() + f16_index(0, n);
     for (int k = 0; k < K_; ++k) out[k] = f16_to_f32(p[static_cast<size_t>(k) * NR]);
@@ -182,3 +338,4 @@ void PackedMatrix::col(int n, float* out) const {
 }
 
 }  // namespace lmdbg::kernels
+

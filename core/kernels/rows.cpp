@@ -31,22 +31,33 @@ inline float hsum(V v) {
   return r;
 }
 
-// Row k of panel p as NV vectors (f16: scaled by 2^-112 when simd::kF16Scaled).
-template <bool F16>
+// Row k of panel p as NV vectors (f16: scaled by 2^-112 when simd::kF16Scaled; q8: q * s, exact).
+template <Storage ST>
 inline void load_row(const PackedMatrix& W, int p, int k, V* w) {
-  if constexpr (!F16) {
+  if constexpr (ST == Storage::kF32) {
     const float* src = W.f32() + static_cast<size_t>(p) * W.panel_stride() + static_cast<size_t>(k + 1) * NR;
     for (int v = 0; v < NV; ++v) w[v] = S::load(src + v * WL);
-  } else {
+  } else if constexpr (ST == Storage::kF16) {
     const uint16_t* src = W.f16() + static_cast<size_t>(p) * W.panel_stride() + static_cast<size_t>(k) * NR;
     for (int g = 0; g < NR / G; ++g) S::load_f16_group(src + g * G, w + g * GV);
+  } else {
+    const uint8_t* block = W.q8() + static_cast<size_t>(p) * W.panel_stride() + static_cast<size_t>(k / kQ8Block) * q8_block_bytes(NR);
+    const uint8_t* pair = block + NR * 4 + static_cast<size_t>((k % kQ8Block) / 2) * 2 * NR + (k & 1);
+    alignas(64) float tmp[NR];
+    for (int j = 0; j < NR; ++j) {
+      float s;
+      std::memcpy(&s, block + 4 * j, 4);
+      tmp[j] = static_cast<int8_t>(pair[2 * j]) * s;
+    }
+    for (int v = 0; v < NV; ++v) w[v] = S::load(tmp + v * WL);
   }
 }
 inline void load_row(const PackedMatrix& W, int p, int k, V* w) {
-  if (W.storage() == Storage::kF32)
-    load_row<false>(W, p, k, w);
-  else
-    load_row<true>(W, p, k, w);
+  switch (W.storage()) {
+    case Storage::kF32: return load_row<Storage::kF32>(W, p, k, w);
+    case Storage::kF16: return load_row<Storage::kF16>(W, p, k, w);
+    case Storage::kQ8: return load_row<Storage::kQ8>(W, p, k, w);
+  }
 }
 
 void check_range(const PackedMatrix& W, int k0, int k1, const char* what) {
@@ -64,7 +75,7 @@ void for_subnormals(const PackedMatrix& W, int k0, int k1, Fn&& fn) {
     if (s.k >= k0 && s.k < k1) fn(s.n, s.k, s.w);
 }
 
-template <bool F16, int NJ>
+template <Storage ST, int NJ>
 void rows_dot_block(const PackedMatrix& W, const float* xs, size_t ldxs, const float* scale, float* y, size_t ldy,
                     int kb, int nk) {
   constexpr int KB = 32;
@@ -78,7 +89,7 @@ void rows_dot_block(const PackedMatrix& W, const float* xs, size_t ldxs, const f
       for (int v = 0; v < NV; ++v) xv[j][v] = S::load(xs + j * ldxs + static_cast<size_t>(p) * NR + v * WL);
     for (int k = 0; k < nk; ++k) {
       V w[NV];
-      load_row<F16>(W, p, kb + k, w);
+      load_row<ST>(W, p, kb + k, w);
       for (int j = 0; j < NJ; ++j) {
         V a = acc[k][j];
         for (int v = 0; v < NV; ++v) a = S::madd(a, w[v], xv[j][v]);
@@ -161,20 +172,18 @@ void rows_dot(const PackedMatrix& W, const float* x, int nx, size_t ldx, float* 
       const int nk = std::min(KB, k1 - kb);
       float* yb = y + j0 * ldy + (kb - k0);
       const float* sc = scale.data() + j0;
-      if (W.storage() == Storage::kF32) {
+      const auto block = [&]<Storage ST>() {
         switch (nj) {
-          case 1: rows_dot_block<false, 1>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-          case 2: rows_dot_block<false, 2>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-          case 3: rows_dot_block<false, 3>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-          default: rows_dot_block<false, 4>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
+          case 1: return rows_dot_block<ST, 1>(W, xj, ldxs, sc, yb, ldy, kb, nk);
+          case 2: return rows_dot_block<ST, 2>(W, xj, ldxs, sc, yb, ldy, kb, nk);
+          case 3: return rows_dot_block<ST, 3>(W, xj, ldxs, sc, yb, ldy, kb, nk);
+          default: return rows_dot_block<ST, 4>(W, xj, ldxs, sc, yb, ldy, kb, nk);
         }
-      } else {
-        switch (nj) {
-          case 1: rows_dot_block<true, 1>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-          case 2: rows_dot_block<true, 2>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-          case 3: rows_dot_block<true, 3>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-          default: rows_dot_block<true, 4>(W, xj, ldxs, sc, yb, ldy, kb, nk); break;
-        }
+      };
+      switch (W.storage()) {
+        case Storage::kF32: block.template operator()<Storage::kF32>(); break;
+        case Storage::kF16: block.template operator()<Storage::kF16>(); break;
+        case Storage::kQ8: block.template operator()<Storage::kQ8>(); break;
       }
     }
   }

@@ -40,4 +40,16 @@ bool gpt2_ignored(std::string_view key) {
   return rest == "attn.bias" || rest == "attn.masked_bias";
 }
 
+int gpt2_q8_block_dim(std::string_view key) {
+  if (key == "wte.weight") return 1;
+  if (key.substr(0, 2) != "h.") return -1;
+  const auto dot = key.find('.', 2);
+  if (dot == std::string_view::npos) return -1;
+  const std::string_view rest = key.substr(dot + 1);
+  return rest == "attn.c_attn.weight" || rest == "attn.c_proj.weight" || rest == "mlp.c_fc.weight" ||
+                 rest == "mlp.c_proj.weight"
+             ? 0
+             : -1;
+}
+
 }  // namespace lmdbg

@@ -42,4 +42,11 @@ std::string_view gpt2_strip_prefix(std::string_view key);
 // lm_head tied to wte. `key` is without the prefix.
 bool gpt2_ignored(std::string_view key);
 
+// q8 checkpoints (docs/weights-format.md): a matrix stored as I8 carries its f16 scales, one per block
+// of 32 along the matrix's input dimension K, in the tensor named key + kQ8ScalesSuffix.
+inline constexpr std::string_view kQ8ScalesSuffix = ".q8_scales";
+// For a key (without the prefix): the dimension along which its q8 blocks run (0: the matrices
+// [K, N] of the layers; 1: wte [V, K]), or -1 if the tensor is not quantized.
+int gpt2_q8_block_dim(std::string_view key);
+
 }  // namespace lmdbg

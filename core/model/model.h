@@ -37,7 +37,9 @@ class Model {
   const std::string& fingerprint() const { return fingerprint_; }
   uint64_t checkpoint_bytes() const { return checkpoint_bytes_; }  // size of model.safetensors
   kernels::Storage storage() const { return storage_; }             // of the packed weights
-  const char* dtype() const { return storage_ == kernels::Storage::kF16 ? "f16" : "f32"; }  // the package's Dtype
+  const char* dtype() const {  // the package's Dtype
+    return storage_ == kernels::Storage::kF16 ? "f16" : storage_ == kernels::Storage::kQ8 ? "q8" : "f32";
+  }
 
   // wte[token, :] (d floats).
   void embedding(int token, float* out) const { weights_.W_U.col(token, out); }

@@ -34,12 +34,14 @@ kernels::DType to_kernel_dtype(TensorDType t) {
   switch (t) {
     case TensorDType::kF16: return kernels::DType::kF16;
     case TensorDType::kBF16: return kernels::DType::kBF16;
+    case TensorDType::kI8: return kernels::DType::kQ8;
     default: return kernels::DType::kF32;
   }
 }
 
 // Integer tests on the raw bits: a NaN/Inf has an all-ones exponent.
 void check_finite(const TensorInfo& t) {
+  if (t.dtype == TensorDType::kI8) return;  // q8 values; their scales are checked as F16
   size_t bad = 0, first = 0;
   const size_t n = t.numel();
   for (size_t i = 0; i < n; ++i) {
@@ -60,27 +62,24 @@ void check_finite(const TensorInfo& t) {
              std::to_string(first));
 }
 
-// ||row i|| of a [rows, cols] source, of the values as they will be stored.
-std::vector<float> row_norms(const TensorInfo& t, int rows, int cols, kernels::Storage storage) {
-  const std::vector<float> v = io::tensor_to_f32(t);
-  std::vector<float> out(rows);
-  for (int i = 0; i < rows; ++i) {
+// ||row k|| of W as stored (f16 rounding, q8 dequantization included).
+std::vector<float> row_norms(const kernels::PackedMatrix& W) {
+  std::vector<float> out(W.K()), row(W.N());
+  for (int k = 0; k < W.K(); ++k) {
+    W.row(k, row.data());
     double s = 0;
-    for (int j = 0; j < cols; ++j) {
-      float x = v[static_cast<size_t>(i) * cols + j];
-      if (storage == kernels::Storage::kF16) x = kernels::f16_to_f32(kernels::f32_to_f16(x));
-      s += static_cast<double>(x) * x;
-    }
-    out[i] = static_cast<float>(std::sqrt(s));
+    for (float x : row) s += static_cast<double>(x) * x;
+    out[k] = static_cast<float>(std::sqrt(s));
   }
   return out;
 }
 
-// In 64 bits even where size_t has 32 (wasm): config limits keep every term below 2^50.
-uint64_t packed_bytes(int K, int N, kernels::Storage s) {
-  const uint64_t panels = (static_cast<uint64_t>(N) + kernels::PackedMatrix::NR - 1) / kernels::PackedMatrix::NR;
-  return panels * (static_cast<uint64_t>(K) + 1) * kernels::PackedMatrix::NR * (s == kernels::Storage::kF32 ? 4 : 2);
+const char* storage_name(kernels::Storage s) {
+  return s == kernels::Storage::kF32 ? "f32" : s == kernels::Storage::kF16 ? "f16" : "q8";
 }
+
+// In 64 bits even where size_t has 32 (wasm): config limits keep every term below 2^50.
+uint64_t packed_bytes(int K, int N, kernels::Storage s) { return kernels::PackedMatrix::packed_bytes(K, N, s); }
 
 uint64_t estimate_bytes64(const Config& c, kernels::Storage s) {
   const int d = c.d_model, m = c.d_mlp;
@@ -100,10 +99,11 @@ size_t estimate_weight_bytes(const Config& c, kernels::Storage s) {
 void check_weight_memory(const Config& c, const LoadOptions& opt) {
   const uint64_t need = estimate_bytes64(c, opt.storage);
   if (opt.memory_limit && need > opt.memory_limit)
-    fail(ErrorCode::kOutOfMemory, "model needs " + fmt_bytes(need) + " for its " +
-                                      (opt.storage == kernels::Storage::kF32 ? "f32" : "f16") + " weights but only " +
-                                      fmt_bytes(opt.memory_limit) + " are available" +
-                                      (opt.storage == kernels::Storage::kF32 ? "; try f16 storage" : ""));
+    fail(ErrorCode::kOutOfMemory, "model needs " + fmt_bytes(need) + " for its " + storage_name(opt.storage) +
+                                      " weights but only " + fmt_bytes(opt.memory_limit) + " are available" +
+                                      (opt.storage == kernels::Storage::kF32   ? "; try f16 storage (or q8, approximate)"
+                                       : opt.storage == kernels::Storage::kF16 ? "; try q8 storage (approximate)"
+                                                                               : ""));
 }
 
 size_t Weights::bytes() const {
@@ -119,26 +119,53 @@ WeightsBuilder::WeightsBuilder(const Config& c, const io::SafeTensorsView& heade
   check_weight_memory(c, opt);
   std::map<std::string, CheckpointTensor, std::less<>> need;  // every tensor the config needs, by name
   for (auto& t : gpt2_tensors(c)) need.emplace(t.name, std::move(t));
-  std::map<std::string, const TensorInfo*, std::less<>> by_key;
+  std::map<std::string, const TensorInfo*, std::less<>> by_key, scales_by_key;
   for (const auto& t : header.tensors) {
-    const std::string key(gpt2_strip_prefix(t.name));
+    std::string key(gpt2_strip_prefix(t.name));
     if (gpt2_ignored(key)) continue;
-    if (by_key.count(key))
+    const bool scales = key.ends_with(kQ8ScalesSuffix);
+    if (scales) key.resize(key.size() - kQ8ScalesSuffix.size());
+    auto& into = scales ? scales_by_key : by_key;
+    if (into.count(key))
       bad_file("model.safetensors: tensor \"" + t.name + "\" appears twice (with and without the prefix)");
     if (!need.count(key)) bad_file("model.safetensors: unexpected tensor \"" + t.name + "\" for this config");
-    by_key[key] = &t;
+    into[key] = &t;
   }
   for (const auto& [key, want] : need) {
     auto it = by_key.find(key);
     if (it == by_key.end()) fail(ErrorCode::kMissing, "model.safetensors: missing tensor \"" + key + "\"");
     const TensorInfo& t = *it->second;
-    if (t.dtype != TensorDType::kF32 && t.dtype != TensorDType::kF16 && t.dtype != TensorDType::kBF16)
-      bad_file("model.safetensors: " + t.name + ": dtype " + t.dtype_str + " is not supported (expected F32, F16 or BF16)");
+    const auto sc = scales_by_key.find(key);
+    const int block_dim = gpt2_q8_block_dim(key);
+    if (t.dtype == TensorDType::kI8) {
+      if (block_dim < 0)
+        bad_file("model.safetensors: " + t.name + ": dtype I8 is only supported for the q8 weight matrices (wte and " +
+                 "the layers' c_attn, c_proj, c_fc weights)");
+      if (sc == scales_by_key.end())
+        bad_file("model.safetensors: " + t.name + ": I8 (q8) weights need their scales, tensor \"" + t.name +
+                 std::string(kQ8ScalesSuffix) + "\"");
+    } else if (t.dtype != TensorDType::kF32 && t.dtype != TensorDType::kF16 && t.dtype != TensorDType::kBF16) {
+      bad_file("model.safetensors: " + t.name + ": dtype " + t.dtype_str +
+               " is not supported (expected F32, F16 or BF16, or I8 with q8 scales)");
+    }
     if (t.shape != want.shape)
       bad_file("model.safetensors: " + t.name + ": expected shape " + fmt_shape(want.shape) + ", got " + t.shape_str());
     Job j{t, want.role, want.layer};
     j.info.data = nullptr;
     jobs_.push_back(std::move(j));
+    if (sc == scales_by_key.end()) continue;
+    const TensorInfo& s = *sc->second;
+    if (t.dtype != TensorDType::kI8)
+      bad_file("model.safetensors: unexpected tensor \"" + s.name + "\": " + t.name + " is " + t.dtype_str +
+               ", not I8 (q8)");
+    std::vector<int64_t> shape = want.shape;
+    shape[block_dim] = static_cast<int64_t>(kernels::q8_blocks(static_cast<size_t>(shape[block_dim])));
+    if (s.dtype != TensorDType::kF16 || s.shape != shape)
+      bad_file("model.safetensors: " + s.name + ": q8 scales must be F16 " + fmt_shape(shape) + " (one per block of " +
+               std::to_string(kernels::kQ8Block) + "), got " + s.dtype_str + " " + s.shape_str());
+    Job js{s, want.role, want.layer, true};
+    js.info.data = nullptr;
+    jobs_.push_back(std::move(js));
   }
   std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) { return a.info.begin < b.info.begin; });
   for (const auto& j : jobs_) end_ = std::max<uint64_t>(end_, j.info.end);
@@ -183,20 +210,54 @@ kernels::PackedMatrix& WeightsBuilder::matrix_of(Role bias_role, int layer) {
   }
 }
 
-void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
-  if (opt_.check_finite) check_finite(t);
+// A weight matrix (q8_scales: the F16 scales of an I8 source), with its bias if that came first.
+void WeightsBuilder::pack_matrix(const Job& j, const io::TensorInfo& t, const void* q8_scales) {
   const int d = c_.d_model, m = c_.d_mlp;
   const kernels::Storage s = opt_.storage;
-  // A weight and its bias may arrive in either order.
+  const kernels::DType dt = to_kernel_dtype(t.dtype);
+  if (j.role == Role::kW_E) {
+    w_.W_U = kernels::PackedMatrix::pack({t.data, dt, c_.d_vocab, d, true, q8_scales}, nullptr, s);
+    return;
+  }
   auto matrix = [&](int rows, int cols, Role bias_role) {
     kernels::PackedMatrix& out = matrix_of(bias_role, j.layer);
-    out = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), rows, cols}, nullptr, s);
+    out = kernels::PackedMatrix::pack({t.data, dt, rows, cols, false, q8_scales}, nullptr, s);
     auto it = pending_bias_.find({bias_role, j.layer});
     if (it != pending_bias_.end()) {
       out.set_bias(it->second.data());
       pending_bias_.erase(it);
     }
   };
+  LayerWeights& L = w_.layers[j.layer];
+  switch (j.role) {
+    case Role::kW_QKV: return matrix(d, 3 * d, Role::kB_QKV);
+    case Role::kW_O: return matrix(d, d, Role::kB_O);
+    case Role::kW_in: return matrix(d, m, Role::kB_in);
+    default:
+      matrix(m, d, Role::kB_out);
+      L.W_out_norms = row_norms(L.W_out);
+      return;
+  }
+}
+
+void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
+  if (opt_.check_finite) check_finite(t);
+  // q8: a matrix needs its scales; whichever of the two comes first waits (copied) for the other.
+  const std::pair<Role, int> key{j.role, j.layer};
+  if (j.q8_scales || t.dtype == TensorDType::kI8) {
+    auto& mine = j.q8_scales ? pending_scales_ : pending_q8_;
+    auto& other = j.q8_scales ? pending_q8_ : pending_scales_;
+    const auto it = other.find(key);
+    if (it == other.end()) {
+      mine[key].assign(t.data, t.data + (t.end - t.begin));
+      return;
+    }
+    io::TensorInfo w = t;
+    if (j.q8_scales) w.data = it->second.data(), w.dtype = TensorDType::kI8;  // the matrix waited
+    pack_matrix(j, w, j.q8_scales ? t.data : it->second.data());
+    other.erase(it);
+    return;
+  }
   auto bias = [&] {
     kernels::PackedMatrix& target = matrix_of(j.role, j.layer);
     auto v = io::tensor_to_f32(t);
@@ -208,8 +269,10 @@ void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
   LayerWeights* L = j.layer >= 0 ? &w_.layers[j.layer] : nullptr;
   switch (j.role) {
     case Role::kW_E:
-      w_.W_U = kernels::PackedMatrix::pack({t.data, to_kernel_dtype(t.dtype), c_.d_vocab, d, true}, nullptr, s);
-      break;
+    case Role::kW_QKV:
+    case Role::kW_O:
+    case Role::kW_in:
+    case Role::kW_out: pack_matrix(j, t, nullptr); break;
     case Role::kW_pos: w_.W_pos = io::tensor_to_f32(t); break;
     case Role::kLnFinalW: w_.ln_final_w = io::tensor_to_f32(t); break;
     case Role::kLnFinalB: w_.ln_final_b = io::tensor_to_f32(t); break;
@@ -217,13 +280,6 @@ void WeightsBuilder::consume(const Job& j, const io::TensorInfo& t) {
     case Role::kLn1B: L->ln1_b = io::tensor_to_f32(t); break;
     case Role::kLn2W: L->ln2_w = io::tensor_to_f32(t); break;
     case Role::kLn2B: L->ln2_b = io::tensor_to_f32(t); break;
-    case Role::kW_QKV: matrix(d, 3 * d, Role::kB_QKV); break;
-    case Role::kW_O: matrix(d, d, Role::kB_O); break;
-    case Role::kW_in: matrix(d, m, Role::kB_in); break;
-    case Role::kW_out:
-      matrix(m, d, Role::kB_out);
-      L->W_out_norms = row_norms(t, m, d, s);
-      break;
     case Role::kB_QKV:
     case Role::kB_O:
     case Role::kB_in:

@@ -13,7 +13,10 @@
 namespace lmdbg {
 
 struct LoadOptions {
-  kernels::Storage storage = kernels::Storage::kF32;  // kF16 halves weight memory; compute stays f32
+  // kF16 halves weight memory (compute stays f32); kQ8 (int8 weights, approximate results, gemm.h)
+  // quarters it. A q8 checkpoint loads into any storage: as stored for kQ8, dequantized (q * scale)
+  // for the others.
+  kernels::Storage storage = kernels::Storage::kF32;
   size_t memory_limit = 0;  // bytes available for weights; 0 = unlimited. Checked before allocating.
   bool check_finite = true;  // reject NaN/Inf weights
 };
@@ -64,8 +67,10 @@ class WeightsBuilder {
     io::TensorInfo info;
     Role role;
     int layer;
+    bool q8_scales = false;  // the scales of the I8 matrix (role, layer)
   };
   void consume(const Job& j, const io::TensorInfo& t);
+  void pack_matrix(const Job& j, const io::TensorInfo& t, const void* q8_scales);
   kernels::PackedMatrix& matrix_of(Role bias_role, int layer);
 
   Config c_;
@@ -77,6 +82,8 @@ class WeightsBuilder {
   std::vector<uint8_t> staging_;
   uint64_t staged_ = 0;
   std::map<std::pair<Role, int>, std::vector<float>> pending_bias_;  // biases that arrived before their weight
+  // q8: a matrix and its scales may arrive in either order; the first is kept until the second comes.
+  std::map<std::pair<Role, int>, std::vector<uint8_t>> pending_scales_, pending_q8_;
 };
 
 // The whole file at once.

@@ -137,7 +137,8 @@ export interface Loaded {
 export async function loadModel(source: ModelSource, options: LoadOptions): Promise<Loaded> {
   const { signal } = options;
   const dtype: Dtype = options.dtype ?? 'f32';
-  if (dtype !== 'f32' && dtype !== 'f16') throw new Error(`lmdbg: dtype must be "f32" or "f16", got ${JSON.stringify(dtype)}`);
+  if (dtype !== 'f32' && dtype !== 'f16' && dtype !== 'q8')
+    throw new Error(`lmdbg: dtype must be "f32", "f16" or "q8", got ${JSON.stringify(dtype)}`);
   throwIfAborted(signal);
   const modulePromise = resolveThreads(options.threads, options.wasmUrl).then((n) => getModule(options.wasmUrl, n));
   modulePromise.catch(() => {}); // reported below, after the files

@@ -17,8 +17,13 @@
  * hyperparameter names follow TransformerLens.
  */
 
-/** Weight storage in memory. Compute is always fp32; 'f16' halves the memory. */
-export type Dtype = 'f32' | 'f16';
+/**
+ * Weight storage in memory. 'f32' keeps the checkpoint's numbers exactly; 'f16' halves the memory
+ * (compute stays fp32); 'q8' stores int8 weights with a scale per block of 32 (about a quarter of f32)
+ * and computes with 8-bit weights and 16-bit activations: its results are approximate
+ * (docs/weights-format.md measures how much).
+ */
+export type Dtype = 'f32' | 'f16' | 'q8';
 
 export interface ModelConfig {
   nLayers: number;
@@ -94,7 +99,11 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
-  /** Weight storage: 'f32' (default) or 'f16' (half the memory; compute stays fp32). */
+  /**
+   * Weight storage: 'f32' (default, exact), 'f16' (half the memory; compute stays fp32) or 'q8'
+   * (a quarter; approximate). A q8 checkpoint (`lmdbg convert --dtype q8`) is kept as stored with 'q8'
+   * and dequantized with the others; an f32 or f16 checkpoint is quantized at load with 'q8'.
+   */
   dtype?: Dtype;
   /** Called as bytes arrive, chunk by chunk, for every file. */
   onProgress?: (p: LoadProgress) => void;

@@ -256,3 +256,22 @@ TEST(Cli, ConvertWritesTheTorchHalfOfEveryWeightAndLoads) {
   std::filesystem::remove_all(out);
   std::filesystem::remove_all(out + ".2");
 }
+
+// convert --dtype q8: the q8 folder (format: docs/weights-format.md, tested in q8_test.cpp) loads with
+// --dtype q8 and gives the trace of the f32 folder quantized at load; converting it again is refused.
+TEST(Cli, ConvertToQ8LoadsAndMatchesQuantizingAtLoad) {
+  const std::string out = "/tmp/lmdbg_cli_convert_q8." + std::to_string(getpid());
+  const CliRun r = run("convert " + kModel + " -o " + out + " --dtype q8");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  const json report = json::parse(r.out);
+  EXPECT_LT(report["bytesAfter"].get<double>(), 0.3 * report["bytesBefore"].get<double>());
+  EXPECT_GT(report["maxError"].get<double>(), 0);
+  const CliRun a = run("trace " + out + " --dtype q8 --prompt \"The river\" --json");
+  const CliRun b = run("trace " + kModel + " --dtype q8 --prompt \"The river\" --json");
+  ASSERT_EQ(a.status, 0) << stderr_text();
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_EQ(run("convert " + out + " -o " + out + ".2").status, 1);
+  EXPECT_NE(stderr_text().find("already q8"), std::string::npos) << stderr_text();
+  EXPECT_EQ(run("convert " + kModel + " -o " + out + " --dtype q4").status, 2);
+  std::filesystem::remove_all(out);
+}

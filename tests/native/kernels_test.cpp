@@ -24,6 +24,7 @@
 #include "core/kernels/attention_kernels.h"
 #include "core/kernels/fp16.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/q8.h"
 #include "core/kernels/simd.h"
 #include "core/kernels/topk.h"
 #include "core/kernels/ukernels.h"
@@ -41,7 +42,9 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float
   return v;
 }
 
-const char* dtype_name(DType d) { return d == DType::kF32 ? "f32" : d == DType::kF16 ? "f16" : "bf16"; }
+const char* dtype_name(DType d) {
+  return d == DType::kF32 ? "f32" : d == DType::kF16 ? "f16" : d == DType::kBF16 ? "bf16" : "q8";
+}
 const char* storage_name(Storage s) { return s == Storage::kF32 ? "f32" : "f16"; }
 
 // A source matrix [K,N] (or [N,K] if transposed) in every dtype, with the logical W[k][n] as float.
@@ -62,6 +65,7 @@ struct Source {
       case DType::kF32: return f32[i];
       case DType::kF16: return f16_to_f32(u16[i]);
       case DType::kBF16: return bf16_to_f32(u16[i]);
+      case DType::kQ8: break;  // q8 sources are built by the Q8 tests themselves
     }
     return 0.f;
   }
@@ -526,6 +530,156 @@ TEST(Gemm, ErrorsAndEmpty) {
   EXPECT_THROW(gemm(C.data(), 4, A.data(), 4, 2, W), lmdbg::Error);   // ldc < N
   EXPECT_THROW(gemm_cols(C.data(), 5, A.data(), 4, 2, W, 4, 2), lmdbg::Error);
   EXPECT_THROW(gemm(C.data(), 5, A.data(), 4, 1, PackedMatrix()), lmdbg::Error);
+}
+
+// ---------------------------------------------------------------- q8 storage (q8.h)
+
+// The q8 scale of W[k0.., n]'s block (as q8.h defines it) from the f32 values.
+float q8_block_scale(const std::vector<float>& w, int K, int N, int k, int n) {
+  const int k0 = k / kQ8Block * kQ8Block, k1 = std::min(K, k0 + kQ8Block);
+  float amax = 0.f;
+  for (int i = k0; i < k1; ++i) amax = std::max(amax, std::fabs(w[static_cast<size_t>(i) * N + n]));
+  return f16_to_f32(q8_scale_for(amax));
+}
+
+// Packing quantizes each block of 32 along K to q * s with s the smallest f16 >= max|w| / 127: every
+// stored weight is within s/2 of the source; an I8 source (q, f16 scales, as `lmdbg convert --dtype
+// q8` writes them) packs to the same matrix, and into f32 storage as q * s exactly.
+TEST(Q8, PackRoundTripAndI8Source) {
+  constexpr int NR = PackedMatrix::NR;
+  for (int K : {1, 31, 32, 33, 100})
+    for (int N : {1, NR + 3, 3 * NR}) {
+      std::vector<float> w = random_floats(static_cast<size_t>(K) * N, K * 131 + N, -2.f, 2.f);
+      for (size_t i = 0; i < w.size(); i += 11) w[i] *= 1e-3f;  // small and large blocks side by side
+      if (K > 40) for (int n = 0; n < N; ++n) w[static_cast<size_t>(35) * N + n] = 0.f;  // an all-zero row
+      const std::vector<float> bias = random_floats(N, 9);
+      const PackedMatrix Q = PackedMatrix::pack({w.data(), DType::kF32, K, N}, bias.data(), Storage::kQ8);
+      const int nb = static_cast<int>(q8_blocks(K));
+      std::vector<int8_t> q(static_cast<size_t>(K) * N);
+      std::vector<uint16_t> sc(static_cast<size_t>(nb) * N);
+      for (int k = 0; k < K; ++k)
+        for (int n = 0; n < N; ++n) {
+          const float s = q8_block_scale(w, K, N, k, n), x = w[static_cast<size_t>(k) * N + n];
+          const int8_t qv = q8_quantize(x, s);
+          ASSERT_EQ(Q.q8_value(k, n), qv) << K << "x" << N << " at " << k << "," << n;
+          ASSERT_EQ(Q.q8_scale(k, n), s);
+          ASSERT_EQ(Q.at(k, n), qv * s);
+          ASSERT_LE(std::fabs(Q.at(k, n) - x), 0.50001f * s) << k << "," << n;
+          q[static_cast<size_t>(k) * N + n] = qv;
+          sc[static_cast<size_t>(k / kQ8Block) * N + n] = f32_to_f16(s);  // s is an f16 value
+        }
+      for (int n = 0; n < N; ++n) ASSERT_EQ(Q.bias(n), bias[n]);
+      // The same matrix from its I8 form, and transposed ([N, K] q, [N, nb] scales).
+      std::vector<int8_t> qt(q.size());
+      std::vector<uint16_t> st(sc.size());
+      for (int k = 0; k < K; ++k)
+        for (int n = 0; n < N; ++n) qt[static_cast<size_t>(n) * K + k] = q[static_cast<size_t>(k) * N + n];
+      for (int b = 0; b < nb; ++b)
+        for (int n = 0; n < N; ++n) st[static_cast<size_t>(n) * nb + b] = sc[static_cast<size_t>(b) * N + n];
+      const PackedMatrix R = PackedMatrix::pack({q.data(), DType::kQ8, K, N, false, sc.data()}, bias.data(), Storage::kQ8);
+      const PackedMatrix RT = PackedMatrix::pack({qt.data(), DType::kQ8, N, K, true, st.data()}, bias.data(), Storage::kQ8);
+      const PackedMatrix F = PackedMatrix::pack({q.data(), DType::kQ8, K, N, false, sc.data()}, bias.data(), Storage::kF32);
+      ASSERT_EQ(R.bytes(), Q.bytes());
+      ASSERT_EQ(R.bytes(), PackedMatrix::packed_bytes(K, N, Storage::kQ8));
+      for (int k = 0; k < K; ++k)
+        for (int n = 0; n < N; ++n) {
+          ASSERT_EQ(R.at(k, n), Q.at(k, n)) << k << "," << n;
+          ASSERT_EQ(RT.at(k, n), Q.at(k, n)) << k << "," << n;
+          ASSERT_EQ(F.at(k, n), Q.at(k, n)) << k << "," << n;
+        }
+      std::vector<float> A = random_floats(3 * K, 4), c1(3 * N), c2(3 * N);
+      gemm(c1.data(), N, A.data(), K, 3, Q);
+      gemm(c2.data(), N, A.data(), K, 3, RT);
+      ASSERT_EQ(std::memcmp(c1.data(), c2.data(), c1.size() * 4), 0);
+    }
+}
+
+TEST(Q8, PackRejectsWhatQ8CannotHold) {
+  for (float bad : {std::numeric_limits<float>::infinity(), std::nanf(""), 9e6f}) {
+    const float v[4] = {1.f, bad, 3.f, 4.f};
+    try {
+      PackedMatrix::pack({v, DType::kF32, 2, 2}, nullptr, Storage::kQ8);
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const lmdbg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("q8 storage cannot hold W[0,1]"), std::string::npos) << e.what();
+    }
+  }
+  const float edge[2] = {8e6f, -1e-30f};
+  EXPECT_NO_THROW(PackedMatrix::pack({edge, DType::kF32, 1, 2}, nullptr, Storage::kQ8));
+  const int8_t q[4] = {1, 2, 3, 4};
+  EXPECT_THROW(PackedMatrix::pack({q, DType::kQ8, 2, 2}, nullptr, Storage::kQ8), lmdbg::Error);  // no scales
+}
+
+// The q8 GEMM against the exact product of the f32 weights, within the bound that q8's two roundings
+// allow (docs/weights-format.md): a weight w is stored as q*s (|error| <= s/2), an activation a as
+// i*t with t = max|a| / 32767 over its block (|error| <= t/2); the integer sums are exact; so
+//   |C - A·W| <= sum_k (|a_k| s_k + t_k |w~_k|) / 2  + the f32 rounding of the block sums.
+TEST(Q8, GemmWithinTheQuantizationBound) {
+  constexpr int NR = PackedMatrix::NR;
+  for (int M : {1, 2, 3, 4, 5, 9, 33})
+    for (int K : {1, 17, 64, 129})
+      for (int N : {1, NR + 1, 4 * NR + 5, 9 * NR}) {
+        std::vector<float> w = random_floats(static_cast<size_t>(K) * N, 7 * K + N);
+        std::vector<float> A = random_floats(static_cast<size_t>(M) * K, 3 * M + K, -3.f, 3.f);
+        if (K > 20) A[5] = 40.f;  // one block with a large activation
+        const std::vector<float> bias = random_floats(N, 5);
+        const PackedMatrix W = PackedMatrix::pack({w.data(), DType::kF32, K, N}, bias.data(), Storage::kQ8);
+        for (auto [n0, n1] : {std::pair{0, N}, {std::min(3, N - 1), N}}) {
+          const int nc = n1 - n0;
+          std::vector<float> C(static_cast<size_t>(M) * nc, kCanary);
+          gemm_cols(C.data(), nc, A.data(), K, M, W, n0, n1);
+          for (int m = 0; m < M; ++m) {
+            const float* a = A.data() + static_cast<size_t>(m) * K;
+            for (int n = n0; n < n1; ++n) {
+              double exact = bias[n], bound = 0, mag = std::fabs(bias[n]);
+              for (int k = 0; k < K; ++k) {
+                const int k0 = k / kQ8Block * kQ8Block, k1 = std::min(K, k0 + kQ8Block);
+                double amax = 0;
+                for (int i = k0; i < k1; ++i) amax = std::max(amax, std::fabs(double(a[i])));
+                const double t = amax / 32767, s = W.q8_scale(k, n), wq = W.at(k, n);
+                exact += double(a[k]) * w[static_cast<size_t>(k) * N + n];
+                bound += 0.5001 * (std::fabs(a[k]) * s + t * std::fabs(wq));
+                mag += std::fabs(a[k] * wq);
+              }
+              bound += 1e-6 * mag * std::sqrt(double(K)) + 1e-6;
+              const float got = C[static_cast<size_t>(m) * nc + n - n0];
+              ASSERT_LE(std::fabs(got - exact), bound)
+                  << "M=" << M << " K=" << K << " N=" << N << " m=" << m << " n=" << n << ": got " << got << ", exact "
+                  << exact;
+            }
+          }
+        }
+      }
+}
+
+// Every output is one chain: bitwise the same for any M (GEMV, tiles, leftovers) and column range.
+TEST(Q8, DeterministicAcrossMAndColumns) {
+  constexpr int NR = PackedMatrix::NR;
+  const int K = 77, N = 9 * NR + 3, Mmax = 13;
+  const std::vector<float> w = random_floats(static_cast<size_t>(K) * N, 31);
+  const std::vector<float> bias = random_floats(N, 32);
+  const PackedMatrix W = PackedMatrix::pack({w.data(), DType::kF32, K, N}, bias.data(), Storage::kQ8);
+  const std::vector<float> A = random_floats(Mmax * K, 33);
+  std::vector<std::vector<float>> row_ref(Mmax, std::vector<float>(N));
+  for (int m = 0; m < Mmax; ++m) gemm(row_ref[m].data(), N, A.data() + m * K, K, 1, W);
+  for (int M = 1; M <= Mmax; ++M) {
+    std::vector<float> C(M * N), Cc(M * N);
+    gemm(C.data(), N, A.data(), K, M, W);
+    for (int m = 0; m < M; ++m)
+      ASSERT_EQ(std::memcmp(C.data() + m * N, row_ref[m].data(), N * sizeof(float)), 0) << "M=" << M << ", row " << m;
+    gemm_cols(Cc.data(), N, A.data(), K, M, W, 0, 5);
+    gemm_cols(Cc.data() + 5, N, A.data(), K, M, W, 5, N);
+    ASSERT_EQ(std::memcmp(Cc.data(), C.data(), C.size() * sizeof(float)), 0) << "column split, M=" << M;
+  }
+  // Non-finite activations poison their own block's row only.
+  std::vector<float> B = A;
+  B[3] = std::numeric_limits<float>::infinity();
+  std::vector<float> C(2 * N);
+  gemm(C.data(), N, B.data(), K, 2, W);
+  for (int n = 0; n < N; ++n) {
+    ASSERT_TRUE(std::isnan(C[n])) << n;
+    ASSERT_EQ(C[N + n], row_ref[1][n]) << n;
+  }
 }
 
 // ---------------------------------------------------------------- topk

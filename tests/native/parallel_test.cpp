@@ -116,7 +116,7 @@ TEST(Parallel, SetNumThreadsClamps) {
 }
 
 // GPT-2-small shapes (and odd ones): the threaded gemm equals the single-threaded one bitwise, for
-// f32 and f16 storage (f16 with subnormal weights, added per column range), any M and column range.
+// f32, f16 and q8 storage (f16 with subnormal weights, added per column range), any M and column range.
 TEST(Parallel, GemmBitwiseEqualAcrossThreadCounts) {
   struct Shape {
     int M, K, N;
@@ -129,7 +129,7 @@ TEST(Parallel, GemmBitwiseEqualAcrossThreadCounts) {
     for (size_t i = 0; i < Wf.size(); i += 97) Wf[i] = 3e-6f;
     const std::vector<float> bias = lmdbg::test::randn(s.N, 2 + s.N);
     const std::vector<float> A = lmdbg::test::randn(static_cast<size_t>(s.M) * s.K, 3 + s.M);
-    for (Storage st : {Storage::kF32, Storage::kF16}) {
+    for (Storage st : {Storage::kF32, Storage::kF16, Storage::kQ8}) {
       const PackedMatrix W = PackedMatrix::pack({Wf.data(), DType::kF32, s.K, s.N}, bias.data(), st);
       std::vector<float> ref(static_cast<size_t>(s.M) * s.N);
       {
@@ -141,7 +141,7 @@ TEST(Parallel, GemmBitwiseEqualAcrossThreadCounts) {
         std::vector<float> C(ref.size(), -1.f);
         gemm(C.data(), s.N, A.data(), s.K, s.M, W);
         ASSERT_EQ(std::memcmp(C.data(), ref.data(), C.size() * 4), 0)
-            << "M=" << s.M << " K=" << s.K << " N=" << s.N << (st == Storage::kF16 ? " f16" : " f32") << ", " << nt
+            << "M=" << s.M << " K=" << s.K << " N=" << s.N << " storage " << static_cast<int>(st) << ", " << nt
             << " threads";
         // A column range that starts inside a panel.
         const int n0 = 5, n1 = s.N - 3;
