@@ -6,7 +6,7 @@
 //   /usr/bin/python3 weights_tools/export_onnx.py build/bench-models/gpt2-small        # -> .../onnx/*.onnx
 //   npm run build                                # dist/ and dist/wasm/ (every build the package ships)
 //   node tests/bench/browser_bench.mjs [--rounds N] [--model DIR] [--json FILE] [--threads 1,2] [--no-plain]
-//                                      [--baseline DIR]
+//                                      [--baseline DIR] [--dtypes f16,q8] [--workloads gen,fwd32,...]
 //
 // Pages (tabs of one Chromium, tests/bench/browser_page.mjs through the package's public API):
 //   Nt        threads=N: lmdbg as the package picks its build (relaxed SIMD where the browser validates it)
@@ -14,7 +14,9 @@
 //   simd-Nt   lmdbg forced onto the plain SIMD build (only when a relaxed build exists; --no-plain skips)
 //   base-Nt   with --baseline DIR: lmdbg.wasm / lmdbg-threads.* of another build (e.g. main's dist/wasm),
 //             to measure a change A/B in one run
-// Candidates are named lmdbg-Nt, ort-Nt, lmdbg-simd-Nt, lmdbg-base-Nt.
+//   D-Nt      with --dtypes D,...: lmdbg (the package's choice of build) loaded with dtype D (f16, q8)
+// Candidates are named lmdbg-Nt, ort-Nt, lmdbg-simd-Nt, lmdbg-base-Nt, lmdbg-D-Nt. --workloads keeps only
+// the named workloads (load stands for load, trace1, trace2).
 //
 // Workloads (token ids from lmdbg's tokenizer, common one-token words):
 //   fwd1, fwd32, fwd128  a forward pass returning every position's logits [T, 50257]: lmdbg runWithCache(ids,
@@ -45,6 +47,8 @@ const jsonOut = opt('--json', null);
 const threadList = opt('--threads', '1,2').split(',').map(Number);
 const noPlain = argv.includes('--no-plain');
 const baseline = opt('--baseline', null);
+const dtypes = opt('--dtypes', '').split(',').filter(Boolean);
+const onlyWorkloads = opt('--workloads', '').split(',').filter(Boolean);
 
 export const REPS = { fwd1: 5, fwd32: 3, fwd128: 1, gen: 8, load: 1 };
 export const LABEL = {
@@ -102,12 +106,16 @@ async function main() {
   const relaxed = existsSync(path.join(root, 'dist/wasm/lmdbg-relaxed.wasm'));
   const pages = [];
   for (const t of threadList) {
-    pages.push({ name: `${t}t`, threads: t, ort: true, engines: [`lmdbg-${t}t`, `ort-${t}t`] });
+    // Without the relaxed builds (a dist/wasm with the plain ones only) the package's choice would fail in
+    // Chromium: every page then names the plain build.
+    const plain = relaxed ? {} : { wasm: `/dist/wasm/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm` };
+    pages.push({ name: `${t}t`, threads: t, ort: true, ...plain, engines: [`lmdbg-${t}t`, `ort-${t}t`] });
     if (relaxed && !noPlain) {
       const wasm = `/dist/wasm/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm`;
       pages.push({ name: `simd-${t}t`, threads: t, ort: false, wasm, engines: [`lmdbg-simd-${t}t`] });
     }
     if (baseline) pages.push({ name: `base-${t}t`, threads: t, ort: false, wasm: `/base/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm`, engines: [`lmdbg-base-${t}t`] });
+    for (const d of dtypes) pages.push({ name: `${d}-${t}t`, threads: t, ort: false, dtype: d, ...plain, engines: [`lmdbg-${d}-${t}t`] });
   }
   const server = await serve();
   const base = `http://127.0.0.1:${server.address().port}/`;
@@ -128,7 +136,7 @@ async function main() {
       process.stderr.write(`page ${p.name}: loading\n`);
       p.page = await context.newPage();
       p.page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[${p.name}] ${m.text()}\n`));
-      const qs = new URLSearchParams({ threads: String(p.threads), ort: p.ort ? '1' : '0', ...(p.wasm ? { wasm: p.wasm } : {}) });
+      const qs = new URLSearchParams({ threads: String(p.threads), ort: p.ort ? '1' : '0', ...(p.wasm ? { wasm: p.wasm } : {}), ...(p.dtype ? { dtype: p.dtype } : {}) });
       await p.page.goto(`${base}?${qs}`);
       await p.page.waitForFunction(() => window.benchReady === true);
       const info = await p.page.evaluate(() => window.bench.setup());
@@ -143,7 +151,7 @@ async function main() {
         }
       }
     }
-    const workloads = Object.keys(REPS);
+    const workloads = Object.keys(REPS).filter((w) => !onlyWorkloads.length || onlyWorkloads.includes(w));
     const call = (p, engine, w, reps) => p.page.evaluate(([e, w, r]) => window.bench.run(e, w, r), [engine.split('-')[0], w, reps]);
     const jobs = (w) => pages.flatMap((p) => p.engines.filter((e) => w !== 'load' || e.startsWith('lmdbg')).map((e) => [p, e]));
     process.stderr.write('warm-up\n');
@@ -176,7 +184,11 @@ async function main() {
   // Ratios b / a (> 1: a is faster), from the medians, with the range of the per-round ratios.
   const pairs = [];
   for (const t of threadList) pairs.push([`lmdbg-${t}t`, `ort-${t}t`], [`lmdbg-${t}t`, `lmdbg-simd-${t}t`], [`lmdbg-${t}t`, `lmdbg-base-${t}t`]);
-  for (const e of ['lmdbg', 'lmdbg-simd', 'lmdbg-base', 'ort']) pairs.push([`${e}-2t`, `${e}-1t`]);
+  for (const t of threadList) for (const d of dtypes) {
+      pairs.push([`lmdbg-${d}-${t}t`, `lmdbg-${t}t`]);
+      if (d !== 'q8') pairs.push([`lmdbg-q8-${t}t`, `lmdbg-${d}-${t}t`]);
+    }
+  for (const e of ['lmdbg', 'lmdbg-simd', 'lmdbg-base', 'ort', ...dtypes.map((d) => `lmdbg-${d}`)]) pairs.push([`${e}-2t`, `${e}-1t`]);
   pairs.push(['lmdbg-1t', 'ort-1t', 'gen', 'fwd1'], ['lmdbg-2t', 'ort-2t', 'gen', 'fwd1']);
   for (const [a, b, wa, wb] of pairs)
     for (const w of wa ? [wa] : Object.keys(report.results)) {

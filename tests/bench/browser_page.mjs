@@ -1,7 +1,7 @@
 // The page side of browser_bench.mjs: lmdbg (the npm package's public API, from dist/) and, when
 // asked, onnxruntime-web (wasm EP) in one cross-origin isolated page, driven by the Node side through
 // window.bench. URL parameters: threads=N, ort=1 (also load onnxruntime-web), wasm=URL (a build to
-// force, e.g. the plain SIMD one; default: the package's own choice).
+// force, e.g. the plain SIMD one; default: the package's own choice), dtype=f16|q8 (weight storage).
 import { LMDebugger } from '/dist/index.js';
 import { promptText } from './common.mjs';
 
@@ -9,6 +9,7 @@ const q = new URLSearchParams(location.search);
 const threads = Number(q.get('threads') ?? 1);
 const withOrt = q.get('ort') === '1';
 const wasmUrl = q.get('wasm') ?? undefined;
+const dtype = q.get('dtype') ?? undefined;
 
 let files = null; // the checkpoint's bytes, fetched once: loads are timed from memory
 let dbg = null;
@@ -23,7 +24,7 @@ async function bytes(url) {
 }
 
 function loadLmdbg() {
-  return LMDebugger.load({ ...files }, { threads, wasmUrl, cache: false });
+  return LMDebugger.load({ ...files }, { threads, wasmUrl, dtype, cache: false });
 }
 
 async function setup() {
