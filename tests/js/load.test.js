@@ -199,7 +199,8 @@ describe('HTTP: a Hub-like server', () => {
     expect(hub.requests((r) => r.path.includes('huge-config') && r.path.endsWith('model.safetensors'))).toEqual([]);
     const after = await LMDebugger.load(modelDir('l2-f16'));
     const m = await after.memory();
-    expect(m.heapUsed).toBe(used0);
+    // A refused load may leave a few bytes of one-time statics behind; the weights would have been GBs.
+    expect(Math.abs(m.heapUsed - used0)).toBeLessThan(1 << 20);
     expect(m.heapBytes).toBeLessThan(1e9); // nothing was allocated for the huge files
     await after.dispose();
   });
