@@ -5,7 +5,7 @@
 // the page restores its view (snapshotFromFile).
 import { readSnapshot, snapshotTrace, type LayerTrace, type ScoredToken, type Snapshot, type Trace, type ViewName } from 'lmdbg';
 import { s, type Attrs } from './dom';
-import { rankChart } from './views/lens';
+import { rankChart } from './charts';
 
 const NS = 'http://www.w3.org/2000/svg';
 /** The namespace of the snapshot element inside <metadata>. */
