@@ -95,7 +95,9 @@ export async function startHub({ repos = {}, aliases = {}, staticRoot = null } =
         while (o < body.length) {
           if (o >= dropAfter) {
             entry.dropped = o;
-            return void res.socket?.destroySoon();
+            // Cut only once the client has had time to read what was sent: a browser's fetch stream that
+            // errors drops the chunks it had queued, and then the client would rightly start again from 0.
+            return void setTimeout(() => res.socket?.destroySoon(), 300);
           }
           const ok = res.write(body.subarray(o, Math.min(o + step, dropAfter)));
           o = Math.min(o + step, dropAfter);
