@@ -67,7 +67,9 @@ TEST_P(PatchRef, SinglePatchesMatchPyTorch) {
 TEST_P(PatchRef, SweepsMatchPyTorch) {
   double worst = 0;
   for (const auto& sj : ref->meta["patching"]["sweeps"]) {
-    const auto& [src, tgt] = pairs.at(sj["pair"]);
+    const auto& pair = pairs.at(sj["pair"]);
+    const auto& src = pair.first;  // not a structured binding: C++17 lambdas cannot capture one (clang rejects it)
+    const auto& tgt = pair.second;
     const Hook hook = hook_of(sj["hook"]);
     PatchSweep sw;
     const uint64_t n = passes(*s, [&] { sw = s->patch_sweep(src, tgt, hook, metric_of(sj["metric"])); });
