@@ -157,7 +157,8 @@ class WasmModel {
   // {json: string (docs/trace-schema.md), attention: Float32Array [L,H,T,T] | null}
   val trace(val ids, std::string options) {
     return guarded([&] {
-      const auto opt = lmdbg::trace_options_from_json(io::parse_json(options, "trace options", lmdbg::ErrorCode::kInvalidArgument, "{}"));
+      const auto opt = lmdbg::trace_options_from_json(
+          io::parse_json(options, "trace options", lmdbg::ErrorCode::kInvalidArgument, "{}"), &model());
       const auto t = s_.trace(to_ids(ids), opt);
       val out = val::object();
       out.set("json", text(lmdbg::trace_to_json(model(), t)));
@@ -194,6 +195,15 @@ class WasmModel {
       lmdbg::patch_sweep_options_from_json(io::parse_json(options, "patch sweep options"), hook, metric);
       const auto src = to_ids(source), tgt = to_ids(target);
       return text(lmdbg::patch_sweep_to_json(model(), s_.patch_sweep(src, tgt, hook, metric), metric, src, tgt));
+    });
+  }
+
+  // Direct logit attribution (JSON, core/analysis/attribution.h) of the run with interventions.
+  std::string attribute(val ids, std::string options, std::string interventions_json) {
+    return guarded([&] {
+      const auto tokens = to_ids(ids);
+      const auto opt = lmdbg::attribution_options_from_json(io::parse_json(options, "attribute options"), model());
+      return text(lmdbg::attribution_to_json(model(), tokens, s_.attribute(tokens, opt, interventions_arg(interventions_json))));
     });
   }
 
@@ -234,7 +244,9 @@ class WasmModel {
       for (const auto& r : cache.hooks) {
         val h = val::object();
         h.set("name", lmdbg::hook_name(r.hook, r.layer));
-        h.set("dims", r.hook == lmdbg::Hook::kPattern ? dims({c.n_heads, T, T}) : dims({T, st.hook_width(r.hook)}));
+        val shape = val::array();
+        for (int x : lmdbg::hook_shape(r.hook, c.n_heads, c.d_model, c.d_mlp, T)) shape.call<void>("push", x);
+        h.set("dims", shape);
         h.set("data", copy_f32(st.hook(r.hook, r.layer), static_cast<size_t>(T) * st.hook_width(r.hook)));
         hooks.call<void>("push", h);
       }
@@ -356,6 +368,7 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("valueVectors", &WasmModel::valueVectors)
       .function("patch", &WasmModel::patch)
       .function("patchSweep", &WasmModel::patchSweep)
+      .function("attribute", &WasmModel::attribute)
       .function("prepareSearch", &WasmModel::prepareSearch)
       .function("searchReady", &WasmModel::searchReady)
       .function("fillValueIndex", &WasmModel::fillValueIndex)

@@ -16,7 +16,7 @@ addOnPostRun(function () {
   }
   var classes = {
     Model: ['configJson', 'infoJson', 'snapshot', 'weightBytes', 'tokenize', 'decode', 'tokenBytes', 'logits', 'trace', 'valueVectors',
-            'prepareSearch', 'searchReady', 'search', 'runWithCache', 'patch', 'patchSweep', 'loadClusters', 'hasClusters',
+            'attribute', 'prepareSearch', 'searchReady', 'search', 'runWithCache', 'patch', 'patchSweep', 'loadClusters', 'hasClusters',
             'cluster', 'searchStatsStep', 'fillValueIndex', 'clusterStep'],
     Loader: ['setHeader', 'headerBytes', 'feed', 'finish'],
     Generator: ['next', 'remaining'],

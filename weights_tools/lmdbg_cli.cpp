@@ -33,7 +33,9 @@ commands:
                  [--intervene SPEC]... --json
   cache MODEL (--prompt T | --ids 1,2,3) [--names a,b] [--intervene SPEC]... -o OUT.safetensors
   trace MODEL (--prompt T | --ids 1,2,3) [--top-k K] [--positions all|i,j] [--sub-updates N]
-              [--value-top-k K] [--raw-lens] [--attention] [--track ID,ID] [--intervene SPEC]... --json
+              [--value-top-k K] [--raw-lens] [--attention] [--heads N] [--track ID,ID] [--intervene SPEC]... --json
+              --heads N: the N largest heads of each layer (default: all of a model with at most
+              64 heads, else 3; 0 = none)
   patch MODEL (--source T | --source-ids 1,2) (--prompt T | --ids 1,2,3) --hook HOOK
               [--layer L [--positions all|i,j]] --metric logit|prob|logitDiff
               (--token T | --token-id N) [--distractor T | --distractor-id N] --json
@@ -46,6 +48,12 @@ commands:
                              a saved view (docs/snapshot-schema.md) that a page, an embed or
                              <lm-debugger> draws without the model; --source says where "Make it
                              live" loads the model from (hub:ID, or a URL relative to the page)
+  attribute MODEL (--prompt T | --ids 1,2,3) (--target TEXT | --target-id ID)
+                  [--distractor TEXT | --distractor-id ID] [--position P] [--neurons N]
+                  [--intervene SPEC]... --json
+                  the final logit of the target (minus the distractor's) split into additive parts:
+                  embeddings, each head, each FFN sub-update (the N largest, default 10; the rest
+                  summed per layer), the biases; ln_f's scale frozen at position P (default: last)
   value MODEL --layer L --index I [--top-k K] --json
   search MODEL --keywords a,b [--limit N] [--top-k K] [--ranking zscore|lmdebugger] --json
   cluster MODEL [--k K] [--iterations N] [--seed S] [-o FILE]   (default MODEL/value_clusters.json)
@@ -61,7 +69,8 @@ commands:
 
 options:
   --dtype f32|f16|q8  weight storage (default f32; q8 is approximate); for convert: f16|q8
-  --intervene SPEC    LAYER:INDEX:off|on|set=V|pre=V|scale=F|add=V[@POS,POS...], repeatable
+  --intervene SPEC    LAYER:INDEX:off|on|set=V|pre=V|scale=F|add=V[@POS,POS...] on a neuron, or
+                      LAYER:hHEAD:off|scale=F[@POS,...] on an attention head; repeatable
 )";
 
 struct UsageError : std::runtime_error {
@@ -89,6 +98,7 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
     {"--name", true}, {"--source", true}, {"--track", true}, {"--source-ids", true},
     {"--hook", true}, {"--metric", true}, {"--token", true}, {"--token-id", true}, {"--distractor", true},
     {"--distractor-id", true}, {"--ranking", true},
+    {"--target", true}, {"--target-id", true}, {"--position", true}, {"--neurons", true}, {"--heads", true},
 };
 
 Args parse_args(int argc, char** argv) {
@@ -328,8 +338,8 @@ int cmd_cache(const Args& a) {
   const int64_t T = st.last_T();
   std::vector<lmdbg::io::TensorToWrite> out;
   for (const auto& r : cache.hooks) {
-    std::vector<int64_t> shape = {T, st.hook_width(r.hook)};
-    if (r.hook == lmdbg::Hook::kPattern) shape = {c.n_heads, T, T};
+    const auto dims = lmdbg::hook_shape(r.hook, c.n_heads, c.d_model, c.d_mlp, static_cast<int>(T));
+    const std::vector<int64_t> shape(dims.begin(), dims.end());
     out.push_back({lmdbg::hook_name(r.hook, r.layer), lmdbg::io::TensorDType::kF32, shape, st.hook(r.hook, r.layer)});
   }
   out.push_back({"logits", lmdbg::io::TensorDType::kF32, {T, c.d_vocab}, st.logits()});
@@ -342,6 +352,7 @@ int cmd_trace(const Args& a) {
   if (a.has("--top-k")) opt.top_k = static_cast<int>(parse_long(a.get("--top-k"), "--top-k"));
   if (a.has("--sub-updates")) opt.sub_updates = static_cast<int>(parse_long(a.get("--sub-updates"), "--sub-updates"));
   if (a.has("--value-top-k")) opt.value_top_k = static_cast<int>(parse_long(a.get("--value-top-k"), "--value-top-k"));
+  if (a.has("--heads")) opt.heads = static_cast<int>(parse_long(a.get("--heads"), "--heads"));
   if (a.has("--positions")) {
     if (a.get("--positions") == "all")
       opt.all_positions = true;
@@ -399,6 +410,25 @@ int cmd_patch(const Args& a) {
   lmdbg::patch_options_from_json(opt, spec, pm);
   const auto r = session->patch(source, target, spec, pm);
   print(lmdbg::patch_to_json(m, spec, pm, r, source, target));
+  return 0;
+}
+
+// The options go through the package's JSON reader: a token as its text or its id.
+int cmd_attribute(const Args& a) {
+  if (a.has("--target") == a.has("--target-id")) throw UsageError("attribute needs one of --target TEXT or --target-id ID");
+  if (a.has("--distractor") && a.has("--distractor-id")) throw UsageError("give --distractor or --distractor-id, not both");
+  lmdbg::io::json o = lmdbg::io::json::object();
+  if (a.has("--target")) o["target"] = a.get("--target");
+  if (a.has("--target-id")) o["target"] = parse_long(a.get("--target-id"), "--target-id");
+  if (a.has("--distractor")) o["distractor"] = a.get("--distractor");
+  if (a.has("--distractor-id")) o["distractor"] = parse_long(a.get("--distractor-id"), "--distractor-id");
+  if (a.has("--position")) o["position"] = parse_long(a.get("--position"), "--position");
+  if (a.has("--neurons")) o["neurons"] = parse_long(a.get("--neurons"), "--neurons");
+  const auto ivs = interventions(a);
+  auto session = open(a, false);
+  const auto ids = prompt_ids(a, session->model());
+  const auto opt = lmdbg::attribution_options_from_json(o, session->model());
+  print(lmdbg::attribution_to_json(session->model(), ids, session->attribute(ids, opt, ivs)));
   return 0;
 }
 
@@ -517,6 +547,7 @@ int main(int argc, char** argv) {
     if (a.cmd == "patch") return cmd_patch(a);
     if (a.cmd == "value") return cmd_value(a);
     if (a.cmd == "snapshot") return cmd_snapshot(a);
+    if (a.cmd == "attribute") return cmd_attribute(a);
     if (a.cmd == "search") return cmd_search(a);
     if (a.cmd == "cluster") return cmd_cluster(a);
     if (a.cmd == "index") return cmd_index(a);

@@ -229,14 +229,14 @@ class GapStats:
 def debugger_refs(model: R.GPT2Reference, cases: list[dict], runs: dict, stats: dict) -> dict:
     L = model.n_layer
     wte = model.w["wte.weight"]
-    lens, predicted, subs = [], [], []
+    lens, predicted, subs, heads = [], [], [], []
     for c in cases:
         logits, cache = runs[c["name"]]
         T = len(c["ids"])
         pred = int(torch.argmax(logits[-1]))
         pprob = torch.softmax(logits[-1], dim=-1)
         stats["final"].add(logits[-1])
-        layers_lens, layers_pred, layers_sub = [], [], []
+        layers_lens, layers_pred, layers_sub, layers_heads = [], [], [], []
         for l in range(L):
             xm = cache[f"blocks.{l}.hook_resid_mid"][-1]
             xp = cache[f"blocks.{l}.hook_resid_post"][-1]
@@ -258,11 +258,22 @@ def debugger_refs(model: R.GPT2Reference, cases: list[dict], runs: dict, stats: 
             top = [{"index": i, "coef": f(m[i]), "norm": f(norms[i]), "score": f(score[i]),
                     "direct": f(direct[i])} for i in R.topk_desc(score, TOPK)]
             layers_sub.append({"layer": l, "maxScore": f(score.max()), "top": top})
+            _, hnorm, hproj = model.head_outputs(cache, l)
+            stats["hn"].add(hnorm, model.n_head - 1)
+            hs = []
+            for h in R.topk_desc(hnorm, model.n_head):
+                stats["hv"].add(hproj[h])
+                stats["hv"].add(-hproj[h])
+                hs.append({"head": h, "norm": f(hnorm[h]), "direct": f(hproj[h][pred]),
+                           "top": [{"id": t, "logit": f(hproj[h][t])} for t in R.topk_desc(hproj[h], TOPK)],
+                           "bottom": [{"id": t, "logit": f(hproj[h][t])} for t in R.topk_desc(-hproj[h], TOPK)]})
+            layers_heads.append({"layer": l, "heads": hs})
         lens.append({"case": c["name"], "position": T - 1, "layers": layers_lens})
         predicted.append({"case": c["name"], "position": T - 1, "id": pred, "prob": f(pprob[pred]),
                           "logit": f(logits[-1][pred]), "layers": layers_pred})
         subs.append({"case": c["name"], "position": T - 1, "pred": pred, "layers": layers_sub})
-    return {"lens": lens, "predicted": predicted, "subUpdates": subs}
+        heads.append({"case": c["name"], "position": T - 1, "pred": pred, "layers": layers_heads})
+    return {"lens": lens, "predicted": predicted, "subUpdates": subs, "heads": heads}
 
 
 def value_vector_refs(model: R.GPT2Reference, pairs, stats) -> list[dict]:
@@ -373,6 +384,11 @@ def iv(layer, index, mode, value=None, positions=None) -> dict:
             "value": None if value is None else float(value), "positions": positions}
 
 
+def iv_head(layer, head, mode, value=None, positions=None) -> dict:
+    return {"layer": int(layer), "head": int(head), "mode": mode,
+            "value": None if value is None else float(value), "positions": positions}
+
+
 def choose_interventions(model: R.GPT2Reference, ids, cache, pred) -> list[list[dict]]:
     """~11 intervention sets on one prompt, covering every mode, built from the clean run's rankings."""
     L, T = model.n_layer, len(ids)
@@ -412,7 +428,87 @@ def choose_interventions(model: R.GPT2Reference, ids, cache, pred) -> list[list[
         [iv(last, top_direct_last, "set", -3.0, [T - 1])],
         [iv(last, top_direct_last, "off"), iv(lo, top_score_lo, "scale", 2.5), iv(0, promoter_0, "add", -2.0, [1, 2])],
         [iv(last, promoter_last[1], "pre", 2.5)],
+    ] + choose_head_interventions(model, ids, cache, pred)
+
+
+def choose_head_interventions(model: R.GPT2Reference, ids, cache, pred) -> list[list[dict]]:
+    """Heads switched off or scaled (at hook_z), chosen by their direct effect on the clean prediction."""
+    L, T = model.n_layer, len(ids)
+    last, lo = L - 1, max(0, L - 2)
+    direct = [model.head_outputs(cache, l)[2][:, pred] for l in range(L)]
+    norms = [model.head_outputs(cache, l)[1] for l in range(L)]
+    top_direct_last = R.topk_desc(direct[last], 2)
+    top_norm_lo = R.topk_desc(norms[lo], 1)[0]
+    top_norm_0 = R.topk_desc(norms[0], 1)[0]
+    return [
+        [iv_head(last, top_direct_last[0], "off")],
+        [iv_head(last, top_direct_last[1], "scale", 3.0)],
+        [iv_head(lo, top_norm_lo, "scale", -2.0, [T - 2, T - 1])],
+        [iv_head(0, top_norm_0, "off", None, [0, 1, T - 1]), iv_head(last, top_direct_last[0], "scale", 0.5),
+         iv(last, R.topk_desc(model.sub_update_scores(cache, last), 1)[0], "scale", 2.0)],
     ]
+
+
+def head_generation(model: R.GPT2Reference, clean: dict, tok, name: str) -> dict:
+    """Greedy generation from a clean item's prompt with one head of the last layer off or scaled at every
+    position: the first candidate that changes the output without near ties."""
+    pids, last = clean["prompt_ids"], model.n_layer - 1
+    _, cache = model.forward(pids)
+    direct = model.head_outputs(cache, last)[2][:, clean["new_ids"][0]]
+    for h in R.topk_desc(direct, model.n_head):
+        for mode, value in (("off", None), ("scale", -2.0), ("scale", 3.0)):
+            ivs = [iv_head(last, h, mode, value)]
+            new, margins = model.generate_greedy(pids, GEN_NEW, ivs)
+            if new != clean["new_ids"] and min(margins) >= GEN_MIN_MARGIN:
+                log(f"  [{name}]                 with head L{last}H{h} {mode} {value}: {new} {tok.decode(new)!r} "
+                    f"(min margin {min(margins):.4f})")
+                return {"case": clean["case"], "prompt_ids": pids, "interventions": ivs, "new_ids": new,
+                        "margin": min(margins)}
+    raise AssertionError("no robust head intervention for generation")
+
+
+ATTR_TOP_NEURONS = 10
+
+
+def attribution_refs(model: R.GPT2Reference, cases, runs, stats, name: str) -> list[dict]:
+    """Direct logit attribution items: the prediction of every case, a logit difference against the
+    prediction, another position, and an intervened run."""
+    items = []
+
+    def add(c, logits, cache, pos, target, distractor=None, interventions=None):
+        parts, sigma = model.attribute(cache, target, distractor, pos, ATTR_TOP_NEURONS)
+        logit = logits[pos][target] - (logits[pos][distractor] if distractor is not None else 0.0)
+        total = sum(p["value"] for p in parts)
+        assert abs(total - float(logit)) < 1e-9, (total, float(logit))
+        vals = sorted((abs(v) for v in neuron_values(model, cache, target, distractor, pos)), reverse=True)
+        stats["attr"].member = min(stats["attr"].member, vals[ATTR_TOP_NEURONS - 1] - vals[ATTR_TOP_NEURONS])
+        item = {"name": f"at{len(items)}", "case": c["name"], "position": pos, "target": target,
+                "distractor": distractor, "topNeurons": ATTR_TOP_NEURONS, "logit": f(logit), "scale": sigma,
+                "components": [{"name": p["name"], "value": p["value"]} for p in parts]}
+        if interventions:
+            item["interventions"] = interventions
+        items.append(item)
+
+    for c in cases:
+        logits, cache = runs[c["name"]]
+        T = len(c["ids"])
+        order = R.topk_desc(logits[-1], 3)
+        add(c, logits, cache, T - 1, order[0])
+        if c["name"] == IV_CASE:
+            add(c, logits, cache, T - 1, order[1], order[0])
+            mid = R.topk_desc(logits[T // 2], 3)
+            add(c, logits, cache, T // 2, mid[0], mid[2])
+            ivs = choose_head_interventions(model, c["ids"], cache, order[0])[0]
+            il, ic = model.forward(c["ids"], ivs)
+            add(c, il, ic, T - 1, order[0], order[1], ivs)
+    log(f"  [{name}] attribution: {len(items)} items; logit = sum of parts (float64, < 1e-9)")
+    return items
+
+
+def neuron_values(model: R.GPT2Reference, cache, target, distractor, pos):
+    """Every FFN sub-update's part of an attribution (for the top-neuron boundary gap)."""
+    full, _ = model.attribute(cache, target, distractor, pos, model.n_layer * model.d_mlp)
+    return [p["value"] for p in full if p["kind"] == "neuron"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -488,7 +584,7 @@ def run_variant(out: str, name: str, n_layer: int, dtype: str, tok: R.BPETokeniz
            "cases": cases}
     if debug:
         activation_evidence(name, model, cases, runs)
-        stats = {k: GapStats() for k in ("final", "lens", "sub", "vv")}
+        stats = {k: GapStats() for k in ("final", "lens", "sub", "vv", "hn", "hv", "attr")}
         ref.update(debugger_refs(model, cases, runs, stats))
         ref["tracked"] = tracked_refs(model, cases, runs)
         ref["patching"] = patching_refs(model, tok)
@@ -527,7 +623,8 @@ def run_variant(out: str, name: str, n_layer: int, dtype: str, tok: R.BPETokeniz
                 item["resolvedOn"] = ons
             items.append(item)
             tensors[f"iv{j}.logits"] = logits
-            desc = "; ".join(f"L{x['layer']}#{x['index']} {x['mode']} {x['value']} @"
+            desc = "; ".join(f"L{x['layer']}{'H' + str(x['head']) if 'head' in x else '#' + str(x['index'])} "
+                             f"{x['mode']} {x['value']} @"
                              f"{'all' if x['positions'] is None else x['positions']}" for x in ivs)
             log(f"    iv{j}: {desc:70s} -> argmax {am} {'CHANGED' if ch else 'same'} "
                 f"(margin {set_margin(logits[-1], 1):.3f})")
@@ -573,7 +670,14 @@ def run_variant(out: str, name: str, n_layer: int, dtype: str, tok: R.BPETokeniz
             log(f"  [{name}]                 with {ivs[0]['mode']} L{last}#{neuron}={ivs[0]['value']}: {iv_new} "
                 f"{tok.decode(iv_new)!r} (min top1-top2 logit margin {min(m0 + m1):.4f})")
         assert len(gens) == 4, "need two generation prompts"
+        gens.append(head_generation(model, gens[0], tok, name))
+        stats["final"].argmax = min(stats["final"].argmax, gens[-1].pop("margin"))
         ref["generation"] = gens
+        ref["attribution"] = attribution_refs(model, cases, runs, stats, name)
+        log(f"  [{name}] heads: norm ranking min gap {stats['hn'].order:.2e}; projection top-10 min gap "
+            f"{stats['hv'].order:.2e}, 10th-11th {stats['hv'].member:.2e}; attribution: top-neuron boundary gap "
+            f"{stats['attr'].member:.2e}")
+        assert stats["hn"].order > 1e-3 and stats["attr"].member > 1e-3, "a head or neuron ranking is too close to a tie"
         log(f"  [{name}] robustness: min top-1 margin (final, interventions, generation) "
             f"{stats['final'].argmax:.2e}; lens top-10 min adjacent gap {stats['lens'].order:.2e}, "
             f"10th-11th gap {stats['lens'].member:.2e}; sub-update score min gap {stats['sub'].order:.2e}, "

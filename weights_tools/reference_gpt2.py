@@ -405,6 +405,7 @@ def layer_norm(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) ->
 
 PRE_GELU_MODES = ("pre", "on")
 POST_GELU_MODES = ("off", "set", "scale", "add")
+HEAD_MODES = ("off", "scale")
 
 
 class GPT2Reference:
@@ -420,6 +421,10 @@ class GPT2Reference:
       scale F: m_i *= F
       add   V: m_i += V
     Pre-GELU writes are applied first, then post-GELU ones, each in list order.
+    An intervention with a "head" key (instead of "index") acts on attention head h of layer l: its
+    slice of hook_z, z[t, h, :], at the listed positions (so its hook_result scales the same way):
+      off    : z_h := 0
+      scale F: z_h *= F
     """
 
     def __init__(self, weights: dict[str, torch.Tensor], config: dict):
@@ -480,8 +485,8 @@ class GPT2Reference:
         dh = d // H
         ivs = list(interventions or [])
         for iv in ivs:
-            if iv["mode"] not in PRE_GELU_MODES + POST_GELU_MODES:
-                raise ValueError(f"unknown mode {iv['mode']}")
+            if iv["mode"] not in (HEAD_MODES if "head" in iv else PRE_GELU_MODES + POST_GELU_MODES):
+                raise ValueError(f"unknown mode {iv['mode']} for {'a head' if 'head' in iv else 'a neuron'}")
             if iv["mode"] == "on" and iv.get("value") is None:
                 raise ValueError("mode 'on' needs a resolved value (use resolve_on)")
         cache: dict[str, torch.Tensor] = {}
@@ -504,27 +509,33 @@ class GPT2Reference:
             h = hook(f"blocks.{l}.ln1.hook_normalized",
                      layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"], self.eps))
             qkv = h @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
-            q, k, v = qkv.split(d, dim=-1)
-            q = q.view(T, H, dh).transpose(0, 1)
-            k = k.view(T, H, dh).transpose(0, 1)
-            v = v.view(T, H, dh).transpose(0, 1)
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
-            scores = scores.masked_fill(~causal, float("-inf"))
+            q, k, v = (hook(f"blocks.{l}.attn.hook_{n}", t.reshape(T, H, dh)) for n, t in zip("qkv", qkv.split(d, dim=-1)))
+            # TransformerLens's attn_scores: scaled, masked with -inf, before the softmax.
+            scores = torch.einsum("qhd,khd->hqk", q, k) / math.sqrt(dh)
+            scores = hook(f"blocks.{l}.attn.hook_attn_scores", scores.masked_fill(~causal, float("-inf")))
             pattern = hook(f"blocks.{l}.attn.hook_pattern", torch.softmax(scores, dim=-1))
-            z = (pattern @ v).transpose(0, 1).reshape(T, d)
-            attn_out = hook(f"blocks.{l}.hook_attn_out", z @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"])
+            z = torch.einsum("hqk,khd->qhd", pattern, v)
+            for iv in ivs:
+                if iv["layer"] == l and "head" in iv:
+                    for t in self._positions(T, iv.get("positions")):
+                        z[t, iv["head"]] = 0.0 if iv["mode"] == "off" else z[t, iv["head"]] * float(iv["value"])
+            z = hook(f"blocks.{l}.attn.hook_z", z)
+            # Each head's output through its own d_head rows of W_O, without the bias.
+            result = hook(f"blocks.{l}.attn.hook_result",
+                          torch.einsum("qhd,hdm->qhm", z, w[p + "attn.c_proj.weight"].reshape(H, dh, d)))
+            attn_out = hook(f"blocks.{l}.hook_attn_out", result.sum(dim=1) + w[p + "attn.c_proj.bias"])
             x = hook(f"blocks.{l}.hook_resid_mid", x + attn_out)
             h2 = hook(f"blocks.{l}.ln2.hook_normalized",
                       layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], self.eps))
             u = h2 @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]
             for iv in ivs:
-                if iv["layer"] == l and iv["mode"] in PRE_GELU_MODES:
+                if iv["layer"] == l and "head" not in iv and iv["mode"] in PRE_GELU_MODES:
                     for t in self._positions(T, iv.get("positions")):
                         u[t, iv["index"]] = float(iv["value"])
             u = hook(f"blocks.{l}.mlp.hook_pre", u)
             m = gelu_new(u)
             for iv in ivs:
-                if iv["layer"] == l and iv["mode"] in POST_GELU_MODES:
+                if iv["layer"] == l and "head" not in iv and iv["mode"] in POST_GELU_MODES:
                     i = iv["index"]
                     for t in self._positions(T, iv.get("positions")):
                         if iv["mode"] == "off":
@@ -557,6 +568,62 @@ class GPT2Reference:
                 if iv["mode"] == "on":
                     iv["value"] = float(self.sub_update_scores(clean, iv["layer"]).max()) + 0.01
         return out
+
+    # -- attention heads and attribution ---------------------------------------------------------------
+    def head_outputs(self, cache: dict, layer: int, pos: int = -1):
+        """Each head's output at one position: hook_result [H, d], its norms [H], and its projection to the
+        vocabulary wte · result_h [H, V] (no layer norm, as for a value vector)."""
+        r = cache[f"blocks.{layer}.attn.hook_result"][pos]
+        return r, r.norm(dim=-1), self.unembed(r)
+
+    def attribute(self, cache: dict, target: int, distractor: int | None = None, pos: int = -1,
+                  top_neurons: int = 10) -> tuple[list[dict], float]:
+        """Direct logit attribution of the final logit of `target` (minus `distractor`'s) at `pos`.
+
+        ln_f's scale sigma = sqrt(var(x) + eps) is frozen at that position (TransformerLens's
+        apply_ln_to_stack); centring is linear, so a residual component c contributes
+        u · (gamma * (c - mean(c))) / sigma, with u = wte[target] (- wte[distractor]); ln_f's bias adds u · beta.
+        Parts, in forward order: embed, pos_embed; per layer every head L{l}H{h} (its hook_result), the
+        attention bias, the FFN sub-updates m_i v_i listed (the top_neurons largest |value| over all layers,
+        ties by (layer, index)) and the rest summed per layer, the FFN bias; then ln_f's bias.
+        Returns (parts [{name, kind, layer?, head?, index?, count?, value}], sigma)."""
+        w, L, H = self.w, self.n_layer, self.n_head
+        x = cache[f"blocks.{L - 1}.hook_resid_post"][pos]
+        sigma = torch.sqrt(((x - x.mean()) ** 2).mean() + self.eps)
+        u = w["wte.weight"][target] - (w["wte.weight"][distractor] if distractor is not None else 0.0)
+        g = w["ln_f.weight"] * u
+
+        def value(c):  # c [..., d]
+            return ((c - c.mean(dim=-1, keepdim=True)) @ g) / sigma
+
+        neuron = {}
+        for l in range(L):
+            m = cache[f"blocks.{l}.mlp.hook_post"][pos]
+            neuron[l] = m * value(w[f"h.{l}.mlp.c_proj.weight"])
+        ranked = sorted(((l, i) for l in range(L) for i in range(self.d_mlp)),
+                        key=lambda li: (-abs(float(neuron[li[0]][li[1]])), li[0], li[1]))
+        listed = set(ranked[:top_neurons])
+        parts = [{"name": "embed", "kind": "embed", "value": float(value(cache["hook_embed"][pos]))},
+                 {"name": "pos_embed", "kind": "pos_embed", "value": float(value(cache["hook_pos_embed"][pos]))}]
+        for l in range(L):
+            p = f"h.{l}."
+            heads = value(cache[f"blocks.{l}.attn.hook_result"][pos])
+            for h in range(H):
+                parts.append({"name": f"L{l}H{h}", "kind": "head", "layer": l, "head": h, "value": float(heads[h])})
+            parts.append({"name": f"L{l} attn bias", "kind": "attn_bias", "layer": l,
+                          "value": float(value(w[p + "attn.c_proj.bias"]))})
+            mine = sorted((i for (ll, i) in listed if ll == l), key=lambda i: (-abs(float(neuron[l][i])), i))
+            for i in mine:
+                parts.append({"name": f"L{l}D{i}", "kind": "neuron", "layer": l, "index": i,
+                              "value": float(neuron[l][i])})
+            rest = [i for i in range(self.d_mlp) if (l, i) not in listed]
+            if rest:
+                parts.append({"name": f"L{l} other neurons", "kind": "neurons", "layer": l, "count": len(rest),
+                              "value": float(neuron[l][rest].sum())})
+            parts.append({"name": f"L{l} mlp bias", "kind": "mlp_bias", "layer": l,
+                          "value": float(value(w[p + "mlp.c_proj.bias"]))})
+        parts.append({"name": "ln_final bias", "kind": "ln_final_bias", "value": float(u @ w["ln_f.bias"])})
+        return parts, float(sigma)
 
     def generate_greedy(self, ids: Sequence[int], n_new: int, interventions: Sequence[dict] | None = None):
         """Greedy decoding, recomputing the whole sequence each step; interventions with positions=None

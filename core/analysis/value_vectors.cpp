@@ -387,6 +387,7 @@ std::vector<float> value_projection(const Model& m, int layer, int index) {
 }
 
 std::string value_vector_name(int layer, int index) { return "L" + std::to_string(layer) + "D" + std::to_string(index); }
+std::string head_name(int layer, int head) { return "L" + std::to_string(layer) + "H" + std::to_string(head); }
 
 ValueVectorRef parse_value_vector_name(const std::string& s) {
   ValueVectorRef r;

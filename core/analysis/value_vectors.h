@@ -68,5 +68,7 @@ std::vector<ValueVectorRef> value_vector_refs_from_json(const io::json& j);
 // "L12D34" <-> {12, 34}. parse throws Error(kInvalidArgument) on other text.
 std::string value_vector_name(int layer, int index);
 ValueVectorRef parse_value_vector_name(const std::string& s);
+// "L3H5": attention head 5 of layer 3 (its output, hook_result).
+std::string head_name(int layer, int head);
 
 }  // namespace lmdbg

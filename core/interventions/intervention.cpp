@@ -28,13 +28,19 @@ float parse_float(std::string_view s, std::string_view spec) {
   return v;
 }
 
-std::string mode_list() {
+// "off, on, set=V, ... or add=V"; heads: the modes a head accepts.
+std::string mode_list(bool heads = false) {
+  std::vector<std::string> names;
+  for (const auto& m : kModes)
+    if (!heads || m.head_effect) names.push_back(std::string(m.name) + (m.takes_value ? "=V" : ""));
   std::string s;
-  for (const auto& m : kModes) {
-    if (!s.empty()) s += m.mode == kModes[std::size(kModes) - 1].mode ? " or " : ", ";
-    s += std::string(m.name) + (m.takes_value ? "=V" : "");
-  }
+  for (size_t i = 0; i < names.size(); ++i) s += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
   return s;
+}
+
+// The spec's name of the target: "L3H5" or "L3D120" style, as the package prints it.
+std::string target_name(const Intervention& iv) {
+  return "L" + std::to_string(iv.layer) + (iv.on_head() ? "H" + std::to_string(iv.head) : "D" + std::to_string(iv.index));
 }
 
 }  // namespace
@@ -55,8 +61,18 @@ const ModeInfo* find_mode(std::string_view name) {
 
 io::ojson mode_table_json() {
   io::ojson out = io::ojson::array();
-  for (const auto& m : kModes)
-    out.push_back({{"name", m.name}, {"takesValue", m.takes_value}, {"hook", hook_suffix(m.hook)}, {"effect", m.effect}});
+  for (const auto& m : kModes) {
+    io::ojson row = {{"name", m.name},
+                     {"takesValue", m.takes_value},
+                     {"hook", hook_suffix(m.hook)},
+                     {"effect", m.effect},
+                     {"targets", m.head_effect ? io::ojson::array({"neuron", "head"}) : io::ojson::array({"neuron"})}};
+    if (m.head_effect) {
+      row["headHook"] = hook_suffix(kHeadHook);
+      row["headEffect"] = m.head_effect;
+    }
+    out.push_back(std::move(row));
+  }
   return out;
 }
 
@@ -82,9 +98,14 @@ Intervention parse_intervention(std::string_view spec) {
   const auto c1 = s.find(':');
   const auto c2 = c1 == std::string_view::npos ? c1 : s.find(':', c1 + 1);
   if (c2 == std::string_view::npos)
-    invalid("intervention \"" + std::string(spec) + "\": expected LAYER:INDEX:MODE, e.g. 3:120:off or 3:120:scale=2");
+    invalid("intervention \"" + std::string(spec) +
+            "\": expected LAYER:INDEX:MODE or LAYER:hHEAD:MODE, e.g. 3:120:off, 3:120:scale=2 or 3:h5:off");
   iv.layer = parse_int(s.substr(0, c1), "layer", spec);
-  iv.index = parse_int(s.substr(c1 + 1, c2 - c1 - 1), "index", spec);
+  const std::string_view target = s.substr(c1 + 1, c2 - c1 - 1);
+  if (!target.empty() && (target[0] == 'h' || target[0] == 'H'))
+    iv.head = parse_int(target.substr(1), "head", spec);
+  else
+    iv.index = parse_int(target, "index", spec);
   const std::string_view m = s.substr(c2 + 1);
   const auto eq = m.find('=');
   const std::string_view name = m.substr(0, eq);
@@ -102,7 +123,8 @@ Intervention parse_intervention(std::string_view spec) {
 }
 
 std::string format_intervention(const Intervention& iv) {
-  std::string s = std::to_string(iv.layer) + ":" + std::to_string(iv.index) + ":" + mode_name(iv.mode);
+  std::string s = std::to_string(iv.layer) + ":" + (iv.on_head() ? "h" + std::to_string(iv.head) : std::to_string(iv.index)) +
+                  ":" + mode_name(iv.mode);
   if (mode_info(iv.mode).takes_value) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "=%g", iv.value);
@@ -118,8 +140,15 @@ void validate_interventions(const Interventions& ivs, const Config& c, int n_pos
     const std::string name = "intervention " + format_intervention(iv);
     if (iv.layer < 0 || iv.layer >= c.n_layers)
       invalid(name + ": layer " + std::to_string(iv.layer) + " out of range [0, " + std::to_string(c.n_layers) + ")");
-    if (iv.index < 0 || iv.index >= c.d_mlp)
+    if (iv.on_head()) {
+      if (iv.head >= c.n_heads)
+        invalid(name + ": head " + std::to_string(iv.head) + " out of range [0, " + std::to_string(c.n_heads) + ")");
+      if (!mode_info(iv.mode).head_effect)
+        invalid(name + ": mode " + mode_name(iv.mode) + " does not apply to a head " + target_name(iv) +
+                " (a head accepts " + mode_list(true) + ")");
+    } else if (iv.index < 0 || iv.index >= c.d_mlp) {
       invalid(name + ": index " + std::to_string(iv.index) + " out of range [0, " + std::to_string(c.d_mlp) + ")");
+    }
     if (!std::isfinite(iv.value)) invalid(name + ": value is not finite");
     for (int p : iv.positions)
       if (p < 0 || p >= limit)
@@ -133,18 +162,26 @@ bool has_unresolved_on(const Interventions& ivs) {
 }
 
 Interventions interventions_from_json(const io::json& j) {
-  if (!j.is_array()) invalid("interventions: expected an array of {layer, index, mode, value?, positions?}");
+  if (!j.is_array()) invalid("interventions: expected an array of {layer, index | head, mode, value?, positions?}");
   Interventions out;
   for (size_t k = 0; k < j.size(); ++k) {
     const auto& e = j[k];
     const std::string where = "interventions[" + std::to_string(k) + "]";
     if (!e.is_object()) invalid(where + ": not an object");
-    io::json_known_keys(e, {"layer", "index", "mode", "value", "positions"}, where);
+    io::json_known_keys(e, {"layer", "index", "head", "mode", "value", "positions"}, where);
     Intervention iv;
-    for (const char* key : {"layer", "index"})
-      if (!io::json_field(e, key)) invalid(where + ": \"" + key + "\" must be an integer");
+    if (!io::json_field(e, "layer")) invalid(where + ": \"layer\" must be an integer");
     iv.layer = io::json_int(e["layer"], where + ": \"layer\"");
-    iv.index = io::json_int(e["index"], where + ": \"index\"");
+    const io::json* index = io::json_field(e, "index");
+    const io::json* head = io::json_field(e, "head");
+    if (!index == !head)
+      invalid(where + ": give either \"index\" (a neuron of the FFN) or \"head\" (an attention head), " +
+              (index ? "not both" : "one of them must be an integer"));
+    if (index) iv.index = io::json_int(*index, where + ": \"index\"");
+    if (head) {
+      iv.head = io::json_int(*head, where + ": \"head\"");
+      if (iv.head < 0) invalid(where + ": \"head\" must be >= 0, got " + std::to_string(iv.head));
+    }
     const io::json* mode_j = io::json_field(e, "mode");
     if (!mode_j || !mode_j->is_string()) invalid(where + ": \"mode\" must be a string");
     const ModeInfo* mode = find_mode(mode_j->get<std::string>());
@@ -164,7 +201,12 @@ Interventions interventions_from_json(const io::json& j) {
 }
 
 io::ojson to_json(const Intervention& iv) {
-  io::ojson j = {{"layer", iv.layer}, {"index", iv.index}, {"mode", mode_name(iv.mode)}};
+  io::ojson j = {{"layer", iv.layer}};
+  if (iv.on_head())
+    j["head"] = iv.head;
+  else
+    j["index"] = iv.index;
+  j["mode"] = mode_name(iv.mode);
   if (mode_info(iv.mode).takes_value) j["value"] = iv.value;
   j["positions"] = iv.positions.empty() ? io::ojson(nullptr) : io::ojson(iv.positions);
   return j;
@@ -196,22 +238,27 @@ Interventions resolve_on(const Interventions& ivs, const State& clean) {
   return out;
 }
 
-InterventionEditor::InterventionEditor(const Interventions& resolved) : ivs_(resolved) {
+InterventionEditor::InterventionEditor(const Interventions& resolved, int n_heads) : ivs_(resolved), n_heads_(n_heads) {
   for (const auto& iv : ivs_) {
     const ModeInfo& m = mode_info(iv.mode);
     if (!m.apply) fail(ErrorCode::kState, "intervention " + format_intervention(iv) + " was not resolved against a clean run");
-    edits_.add(m.hook);
+    if (iv.on_head() && (!m.head_effect || iv.head >= n_heads))
+      fail(ErrorCode::kState, "intervention " + format_intervention(iv) + " was not validated against the model");
+    edits_.add(iv.on_head() ? kHeadHook : m.hook);
   }
 }
 
 void InterventionEditor::edit(Hook h, int layer, int p0, int T, int width, float* x) const {
   for (const auto& iv : ivs_) {
     const ModeInfo& m = mode_info(iv.mode);
-    if (iv.layer != layer || m.hook != h) continue;
+    if (iv.layer != layer || (iv.on_head() ? kHeadHook : m.hook) != h) continue;
+    // A neuron is one entry of a row; a head is its d_head entries of z.
+    const int dh = iv.on_head() ? width / n_heads_ : 1;
+    const int first = iv.on_head() ? iv.head * dh : iv.index;
     for (int t = 0; t < T; ++t) {
       if (!iv.at(p0 + t)) continue;
-      float& v = x[static_cast<size_t>(t) * width + iv.index];
-      v = m.apply(v, iv.value);
+      float* v = x + static_cast<size_t>(t) * width + first;
+      for (int j = 0; j < dh; ++j) v[j] = m.apply(v[j], iv.value);
     }
   }
 }

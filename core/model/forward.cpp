@@ -7,6 +7,7 @@
 #include "core/kernels/gemm.h"
 #include "core/ops/attention.h"
 #include "core/ops/gelu.h"
+#include "core/ops/head_result.h"
 #include "core/ops/layernorm.h"
 
 namespace lmdbg {
@@ -21,6 +22,15 @@ void HookEditors::edit(Hook h, int layer, int p0, int T, int width, float* x) co
   for (const HookEditor* e : editors_)
     if (e->edits().has(h)) e->edit(h, layer, p0, T, width, x);
 }
+
+namespace {
+
+// dst[t, 0..n) = src[t, 0..n) for t < rows (row strides ldd, lds floats).
+void copy_block(float* dst, size_t ldd, const float* src, size_t lds, int rows, int n) {
+  for (int t = 0; t < rows; ++t) std::memcpy(dst + t * ldd, src + t * lds, n * sizeof(float));
+}
+
+}  // namespace
 
 State::State(const Model& model) : model_(model) {
   kcache_.resize(model.config().n_layers);
@@ -47,7 +57,9 @@ void State::ensure_cache(int n) {
 int State::hook_width(Hook h) const {
   const Config& c = model_.config();
   switch (h) {
+    case Hook::kAttnScores:
     case Hook::kPattern: return c.n_heads * (p0_ + T_);
+    case Hook::kResult: return c.n_heads * c.d_model;
     case Hook::kMlpPre:
     case Hook::kMlpPost: return c.d_mlp;
     default: return c.d_model;
@@ -96,18 +108,19 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     if (kept_.has(h)) {
       kept_store_[i].resize(n * (hook_is_per_layer(h) ? L : 1));
       scratch_[i].clear();
-    } else if (h != Hook::kPattern) {
+    } else if (!hook_on_demand(h) || edits.has(h)) {
       scratch_[i].resize(n);
     }
   }
   qkv_.resize(static_cast<size_t>(T) * 3 * d);
-  z_.resize(static_cast<size_t>(T) * d);
   x_.resize(static_cast<size_t>(T) * d);  // members: no allocation per call once warm
   std::vector<float>& x = x_;
   // Lets the editor change hook h of layer l in place ([T, width] at p).
   auto edit = [&](Hook h, int l, float* p) {
     if (edits.has(h)) opt.editor->edit(h, l, P, T, hook_width(h), p);
   };
+  // An on-demand hook (hooks.h) is computed only when it is kept or edited.
+  auto wanted = [&](Hook h) { return kept_.has(h) || edits.has(h); };
   // The residual stream: edited in x itself, then copied out when kept.
   auto resid = [&](Hook h, int l) {
     edit(h, l, x.data());
@@ -137,16 +150,38 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     ops::layernorm(ln1, x.data(), lw.ln1_w.data(), lw.ln1_b.data(), T, d, c.ln_eps);
     edit(Hook::kLn1, l, ln1);
     kernels::gemm(qkv_.data(), 3 * d, ln1, d, T, lw.W_QKV);
+    // hook_q, hook_k, hook_v: column blocks of qkv, copied out when wanted; an edit goes back into
+    // qkv before the cache and the attention read it.
+    for (int j = 0; j < 3; ++j) {
+      const Hook h = j == 0 ? Hook::kQ : j == 1 ? Hook::kK : Hook::kV;
+      if (!wanted(h)) continue;
+      float* s = slot(h, l);
+      copy_block(s, d, qkv_.data() + j * d, 3 * d, T, d);
+      if (!edits.has(h)) continue;
+      edit(h, l, s);
+      copy_block(qkv_.data() + j * d, 3 * d, s, d, T, d);
+    }
     float* kc = kcache_[l].data();
     float* vc = vcache_[l].data();
     for (int t = 0; t < T; ++t) {
       std::memcpy(kc + static_cast<size_t>(P + t) * d, qkv_.data() + static_cast<size_t>(t) * 3 * d + d, d * 4);
       std::memcpy(vc + static_cast<size_t>(P + t) * d, qkv_.data() + static_cast<size_t>(t) * 3 * d + 2 * d, d * 4);
     }
+    float* scores = kept_.has(Hook::kAttnScores) ? slot(Hook::kAttnScores, l) : nullptr;
     float* pattern = kept_.has(Hook::kPattern) ? slot(Hook::kPattern, l) : nullptr;
-    ops::attention_forward(z_.data(), pattern, qkv_.data(), 3 * d, kc, vc, d, T, P, H, dh);
+    float* z = slot(Hook::kZ, l);
+    ops::attention_forward(z, scores, pattern, qkv_.data(), 3 * d, kc, vc, d, T, P, H, dh);
+    edit(Hook::kZ, l, z);
+    // attn_out = z · W_O + b_O; per head (hook_result) only when wanted, and from the heads when edited.
     float* attn_out = slot(Hook::kAttnOut, l);
-    kernels::gemm(attn_out, d, z_.data(), d, T, lw.W_O);
+    float* result = wanted(Hook::kResult) ? slot(Hook::kResult, l) : nullptr;
+    if (result) ops::head_result(result, z, d, lw.W_O, T, H, dh);
+    if (edits.has(Hook::kResult)) {
+      edit(Hook::kResult, l, result);
+      ops::sum_heads(attn_out, result, lw.W_O, T, H);
+    } else {
+      kernels::gemm(attn_out, d, z, d, T, lw.W_O);
+    }
     edit(Hook::kAttnOut, l, attn_out);
     for (size_t i = 0; i < x.size(); ++i) x[i] += attn_out[i];
     resid(Hook::kResidMid, l);

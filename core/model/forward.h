@@ -69,9 +69,10 @@ class State {
   // [rows, d_vocab]; rows = T if all_logits, else 1 (the last position); 0 if !logits.
   const float* logits() const { return logits_.data(); }
   int logits_rows() const { return logits_rows_; }
-  // Hook storage for a kept hook: [T, width] ([H, T, p0+T] for the pattern). Null if not kept.
+  // Hook storage for a kept hook: [T, width] ([H, T, p0+T] for the scores and the pattern). Null if
+  // not kept.
   const float* hook(Hook h, int layer = 0) const;
-  int hook_width(Hook h) const;  // floats per position (pattern: H * (p0+T))
+  int hook_width(Hook h) const;  // floats per position (scores, pattern: H * (p0+T); result: H * d)
 
  private:
   float* slot(Hook h, int layer);
@@ -85,7 +86,7 @@ class State {
   HookSet kept_;
   std::vector<float> kept_store_[kHookCount];   // [L or 1][T][width]
   std::vector<float> scratch_[kHookCount];      // [T][width] for hooks not kept
-  std::vector<float> qkv_, z_, x_;
+  std::vector<float> qkv_, x_;
   std::vector<float> logits_;
   int logits_rows_ = 0;
 };

@@ -15,22 +15,35 @@ struct Entry {
   bool per_layer;
   const char* dims;
   bool editable;
+  const char* doc;
 };
 
 constexpr Entry kTable[] = {
-    {Hook::kEmbed, "hook_embed", "embed", false, "[pos, d_model]", true},
-    {Hook::kPosEmbed, "hook_pos_embed", "pos_embed", false, "[pos, d_model]", true},
-    {Hook::kResidPre, "hook_resid_pre", "resid_pre", true, "[pos, d_model]", true},
-    {Hook::kLn1, "ln1.hook_normalized", "normalized1", true, "[pos, d_model]", true},
-    {Hook::kPattern, "attn.hook_pattern", "pattern", true, "[head, query_pos, key_pos]", false},
-    {Hook::kAttnOut, "hook_attn_out", "attn_out", true, "[pos, d_model]", true},
-    {Hook::kResidMid, "hook_resid_mid", "resid_mid", true, "[pos, d_model]", true},
-    {Hook::kLn2, "ln2.hook_normalized", "normalized2", true, "[pos, d_model]", true},
-    {Hook::kMlpPre, "mlp.hook_pre", "pre", true, "[pos, d_mlp]", true},
-    {Hook::kMlpPost, "mlp.hook_post", "post", true, "[pos, d_mlp]", true},
-    {Hook::kMlpOut, "hook_mlp_out", "mlp_out", true, "[pos, d_model]", true},
-    {Hook::kResidPost, "hook_resid_post", "resid_post", true, "[pos, d_model]", true},
-    {Hook::kLnFinal, "ln_final.hook_normalized", "ln_final", false, "[pos, d_model]", true},
+    {Hook::kEmbed, "hook_embed", "embed", false, "[pos, d_model]", true, "token embeddings W_E[token]"},
+    {Hook::kPosEmbed, "hook_pos_embed", "pos_embed", false, "[pos, d_model]", true, "position embeddings W_pos[pos]"},
+    {Hook::kResidPre, "hook_resid_pre", "resid_pre", true, "[pos, d_model]", true, "the residual stream entering the block"},
+    {Hook::kLn1, "ln1.hook_normalized", "normalized1", true, "[pos, d_model]", true, "ln_1's output, after its gamma and beta"},
+    {Hook::kQ, "attn.hook_q", "q", true, "[pos, head, d_head]", true, "queries: ln_1's output · W_Q + b_Q"},
+    {Hook::kK, "attn.hook_k", "k", true, "[pos, head, d_head]", true, "keys: ln_1's output · W_K + b_K"},
+    {Hook::kV, "attn.hook_v", "v", true, "[pos, head, d_head]", true, "values: ln_1's output · W_V + b_V"},
+    {Hook::kAttnScores, "attn.hook_attn_scores", "attn_scores", true, "[head, query_pos, key_pos]", false,
+     "q·k / sqrt(d_head) after the causal mask (masked entries are -inf) and before the softmax, as "
+     "TransformerLens defines it"},
+    {Hook::kPattern, "attn.hook_pattern", "pattern", true, "[head, query_pos, key_pos]", false,
+     "the softmax of the scores over the keys"},
+    {Hook::kZ, "attn.hook_z", "z", true, "[pos, head, d_head]", true, "each head's pattern-weighted sum of values"},
+    {Hook::kResult, "attn.hook_result", "result", true, "[pos, head, d_model]", true,
+     "each head's output: z_h times its d_head rows of W_O, without the bias; summed over heads, plus b_O, it is "
+     "hook_attn_out"},
+    {Hook::kAttnOut, "hook_attn_out", "attn_out", true, "[pos, d_model]", true, "the attention's output, with b_O"},
+    {Hook::kResidMid, "hook_resid_mid", "resid_mid", true, "[pos, d_model]", true, "resid_pre + attn_out"},
+    {Hook::kLn2, "ln2.hook_normalized", "normalized2", true, "[pos, d_model]", true, "ln_2's output, after its gamma and beta"},
+    {Hook::kMlpPre, "mlp.hook_pre", "pre", true, "[pos, d_mlp]", true, "c_fc's output u, before the GELU"},
+    {Hook::kMlpPost, "mlp.hook_post", "post", true, "[pos, d_mlp]", true, "the coefficients m = gelu(u)"},
+    {Hook::kMlpOut, "hook_mlp_out", "mlp_out", true, "[pos, d_model]", true, "the FFN's output, sum_i m_i v_i + b_out"},
+    {Hook::kResidPost, "hook_resid_post", "resid_post", true, "[pos, d_model]", true, "resid_mid + mlp_out"},
+    {Hook::kLnFinal, "ln_final.hook_normalized", "ln_final", false, "[pos, d_model]", true,
+     "ln_f's output, after its gamma and beta"},
 };
 
 constexpr bool table_in_enum_order() {
@@ -56,6 +69,34 @@ std::string hook_name(Hook h, int layer) {
 const char* hook_short(Hook h) { return entry(h).short_name; }
 const char* hook_suffix(Hook h) { return entry(h).suffix; }
 const char* hook_dims(Hook h) { return entry(h).dims; }
+const char* hook_doc(Hook h) { return entry(h).doc; }
+
+bool hook_on_demand(Hook h) {
+  switch (h) {
+    case Hook::kQ:
+    case Hook::kK:
+    case Hook::kV:
+    case Hook::kAttnScores:
+    case Hook::kPattern:
+    case Hook::kResult: return true;
+    default: return false;
+  }
+}
+
+std::vector<int> hook_shape(Hook h, int n_heads, int d_model, int d_mlp, int T, int past) {
+  switch (h) {
+    case Hook::kQ:
+    case Hook::kK:
+    case Hook::kV:
+    case Hook::kZ: return {T, n_heads, d_model / n_heads};
+    case Hook::kAttnScores:
+    case Hook::kPattern: return {n_heads, T, past + T};
+    case Hook::kResult: return {T, n_heads, d_model};
+    case Hook::kMlpPre:
+    case Hook::kMlpPost: return {T, d_mlp};
+    default: return {T, d_model};
+  }
+}
 
 std::optional<HookRef> parse_hook_name(std::string_view name, int n_layers) {
   for (const auto& e : kTable)
@@ -87,7 +128,12 @@ std::vector<std::string> all_hook_names(int n_layers) {
 io::ojson hook_table_json() {
   io::ojson out = io::ojson::array();
   for (const auto& e : kTable)
-    out.push_back({{"suffix", e.suffix}, {"act", e.short_name}, {"perLayer", e.per_layer}, {"dims", e.dims}});
+    out.push_back({{"suffix", e.suffix},
+                   {"act", e.short_name},
+                   {"perLayer", e.per_layer},
+                   {"dims", e.dims},
+                   {"editable", e.editable},
+                   {"doc", e.doc}});
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/kernels/attention_kernels.h"
@@ -21,8 +22,8 @@ constexpr double kParallelMinMacs = 1 << 17;
 // arithmetic for a query depends only on its absolute position and the cache contents, so a
 // KV-cached step computes exactly what the full prompt computes at that position. Heads are
 // independent, so they run in parallel (kernels::parallel_for) with bitwise the same results.
-void attention_forward(float* out, float* pattern, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                       int T, int P, int H, int dh) {
+void attention_forward(float* out, float* scores, float* pattern, const float* q, int ldq, const float* k, const float* v,
+                       int ldkv, int T, int P, int H, int dh) {
   const int S = P + T;
   const float scale = 1.f / std::sqrt(static_cast<float>(dh));
   const int d = H * dh;
@@ -33,6 +34,11 @@ void attention_forward(float* out, float* pattern, const float* q, int ldq, cons
       const float* qt = q + static_cast<size_t>(t) * ldq + h * dh;
       const int n = P + t + 1;
       kernels::attn_scores(w.data(), qt, k + h * dh, ldkv, n, dh, scale);
+      if (scores) {
+        float* s = scores + (static_cast<size_t>(h) * T + t) * S;
+        std::copy(w.begin(), w.begin() + n, s);
+        std::fill(s + n, s + S, -std::numeric_limits<float>::infinity());
+      }
       kernels::softmax_f32(w.data(), n);
       float* o = out + static_cast<size_t>(t) * d + h * dh;
       kernels::attn_weighted_sum(o, w.data(), v + h * dh, ldkv, n, dh);

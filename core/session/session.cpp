@@ -23,7 +23,7 @@ void check_prompt(const Model& m, std::span<const int> tokens, const char* what)
 // ---------------------------------------------------------------- Generation
 
 Generation::Generation(const Model& m, std::vector<int> prompt, Interventions resolved, const Sampling& s)
-    : model_(m), state_(m), ivs_(std::move(resolved)), editor_(ivs_), sampler_(s), tokens_(std::move(prompt)) {}
+    : model_(m), state_(m), ivs_(std::move(resolved)), editor_(ivs_, m.config().n_heads), sampler_(s), tokens_(std::move(prompt)) {}
 
 int Generation::remaining() const { return model_.config().n_ctx - static_cast<int>(tokens_.size()); }
 
@@ -76,6 +76,8 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
   tr.options.all_positions = false;
   tr.options.lens_positions = lens_positions(opt, T);
   tr.options.lens_all_positions = false;
+  tr.options.heads = trace_heads(opt, m.config());
+  const int heads = tr.options.heads;
   const auto& ps = tr.options.positions;
   const bool intervened = !opt.interventions.empty() || opt.patch;
 
@@ -102,19 +104,22 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
     ForwardOptions co;
     co.keep.add(Hook::kResidPost).add(Hook::kMlpPost);
     if (opt.clean_layers) co.keep.add(Hook::kResidMid);
+    if (opt.clean_layers && heads > 0) co.keep.add(Hook::kZ);
     co.logits = false;
     run(*clean, tokens, co);
     tr.options.interventions = resolve_on(opt.interventions, *clean);
   }
 
   State st(m);
-  InterventionEditor editor(tr.options.interventions);
+  InterventionEditor editor(tr.options.interventions, m.config().n_heads);
   std::vector<const HookEditor*> applied = {&editor};
   if (patcher) applied.push_back(patcher.get());
   const HookEditors editors(applied);
   ForwardOptions fo;
   fo.keep.add(Hook::kResidMid).add(Hook::kResidPost).add(Hook::kMlpPost);
   if (opt.attention) fo.keep.add(Hook::kPattern);
+  if (heads > 0) fo.keep.add(Hook::kZ);
+  if (opt.attribute) fo.keep.bits |= attribution_hooks().bits;
   fo.logits = false;  // the lens step projects ln_f(resid_post[L-1]) itself
   if (intervened) fo.editor = &editors;
   run(st, tokens, fo);
@@ -123,6 +128,7 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
   for (int p : ps) {
     PositionTrace pt = lens_step(st, p, opt.top_k, opt.raw_lens, opt.track);
     sub_update_step(st, p, pt.predicted, opt.sub_updates, pt.layers);
+    head_step(st, p, pt.predicted, heads, opt.value_top_k, pt.layers);
     tr.positions.push_back(std::move(pt));
   }
   if (intervened) {
@@ -133,6 +139,7 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
       if (opt.clean_layers) {
         PositionTrace cp = lens_step(*clean, ps[j], opt.top_k, opt.raw_lens, opt.track);
         sub_update_step(*clean, ps[j], cp.predicted, opt.sub_updates, cp.layers);
+        head_step(*clean, ps[j], cp.predicted, heads, opt.value_top_k, cp.layers);
         pt.clean_predicted = cp.predicted;
         pt.clean_prediction = std::move(cp.prediction);
         pt.clean_layers = std::move(cp.layers);
@@ -155,6 +162,7 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
   value_tokens_step(m, index_, opt.value_top_k, with_sub_updates);
   for (int p : tr.options.lens_positions) tr.lens.push_back(lens_step(st, p, opt.lens_top_k, opt.raw_lens));
   if (opt.attention) tr.attention = attention_step(st);
+  if (opt.attribute) tr.attribution = attribute_logit(st, check_attribution(m, T, *opt.attribute));
   return tr;
 }
 
@@ -165,7 +173,7 @@ ActivationCache Session::run_with_cache(std::span<const int> tokens, std::vector
   if (hooks.empty())
     for (const auto& n : all_hook_names(m.config().n_layers)) hooks.push_back(*parse_hook_name(n, m.config().n_layers));
   const Interventions resolved = resolve(tokens, ivs);
-  const InterventionEditor editor(resolved);
+  const InterventionEditor editor(resolved, m.config().n_heads);
   ActivationCache out;
   out.hooks = std::move(hooks);
   out.state = std::make_unique<State>(m);
@@ -175,6 +183,23 @@ ActivationCache Session::run_with_cache(std::span<const int> tokens, std::vector
   opt.editor = &editor;
   run(*out.state, tokens, opt);
   return out;
+}
+
+Attribution Session::attribute(std::span<const int> tokens, const AttributionOptions& opt, const Interventions& ivs) {
+  const Model& m = *model_;
+  check_prompt(m, tokens, "attribute");
+  const int T = static_cast<int>(tokens.size());
+  const AttributionOptions checked = check_attribution(m, T, opt);
+  validate_interventions(ivs, m.config(), T);
+  const Interventions resolved = resolve(tokens, ivs);
+  const InterventionEditor editor(resolved, m.config().n_heads);
+  State st(m);
+  ForwardOptions fo;
+  fo.keep = attribution_hooks();
+  fo.logits = false;
+  fo.editor = &editor;
+  run(st, tokens, fo);
+  return attribute_logit(st, checked);
 }
 
 std::vector<float> Session::logits(std::span<const int> tokens, bool all_positions) {

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/analysis/attribution.h"
 #include "core/analysis/clusters.h"
 #include "core/analysis/patching.h"
 #include "core/analysis/search.h"
@@ -88,6 +89,9 @@ class Session {
   PatchResult patch(std::span<const int> source, std::span<const int> target, PatchSpec& spec, const PatchMetric& metric);
   // Every layer × target position of one hook, one position at a time.
   PatchSweep patch_sweep(std::span<const int> source, std::span<const int> target, Hook hook, const PatchMetric& metric);
+  // Direct logit attribution (core/analysis/attribution.h) of the run with interventions: one pass
+  // (and a clean one to resolve `on`), as run_with_cache.
+  Attribution attribute(std::span<const int> tokens, const AttributionOptions& opt, const Interventions& ivs);
 
   // ---- value vectors, search, clusters
   std::vector<ValueVectorTokens> value_vectors(const std::vector<ValueVectorRef>& refs, int top_k, int bottom_k);

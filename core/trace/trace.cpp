@@ -44,6 +44,8 @@ void validate_trace(const Model& m, std::span<const int> tokens, const TraceOpti
   if (opt.sub_updates < 0 || opt.sub_updates > c.d_mlp)
     invalid("trace: subUpdates must be in [0, " + std::to_string(c.d_mlp) + "]");
   if (opt.value_top_k < 0 || opt.value_top_k > V) invalid("trace: valueTopK must be in [0, " + std::to_string(V) + "]");
+  if (opt.heads < -1 || opt.heads > c.n_heads)
+    invalid("trace: heads must be in [0, " + std::to_string(c.n_heads) + "] (the model's heads per layer)");
   if (opt.track.size() > kMaxTracked)
     invalid("trace: track at most " + std::to_string(kMaxTracked) + " tokens, got " + std::to_string(opt.track.size()));
   for (size_t i = 0; i < opt.track.size(); ++i) {
@@ -62,6 +64,7 @@ void validate_trace(const Model& m, std::span<const int> tokens, const TraceOpti
     m.check_tokens(src.data(), src.size());
     validate_patch(m, opt.patch->spec, static_cast<int>(src.size()), T);
   }
+  if (opt.attribute) check_attribution(m, T, *opt.attribute);
   trace_positions(opt, T);
   lens_positions(opt, T);
 }

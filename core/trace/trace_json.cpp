@@ -60,6 +60,22 @@ json layer_json(const Model& m, const LayerTrace& l, const TraceOptions& o, bool
     subs.push_back(std::move(sj));
   }
   lj["subUpdates"] = std::move(subs);
+  if (o.heads > 0) {
+    json heads = json::array();
+    for (const auto& hu : l.heads) {
+      json hj = {{"name", head_name(hu.layer, hu.head)},
+                 {"layer", hu.layer},
+                 {"head", hu.head},
+                 {"norm", hu.norm},
+                 {"direct", hu.direct}};
+      if (o.value_top_k > 0) {
+        hj["topTokens"] = token_list_json(m, hu.top);
+        hj["bottomTokens"] = token_list_json(m, hu.bottom);
+      }
+      heads.push_back(std::move(hj));
+    }
+    lj["heads"] = std::move(heads);
+  }
   return lj;
 }
 
@@ -87,11 +103,11 @@ json position_json(const Model& m, const Trace& t, const PositionTrace& p, bool 
 
 }  // namespace
 
-TraceOptions trace_options_from_json(const io::json& j) {
+TraceOptions trace_options_from_json(const io::json& j, const Model* m) {
   if (!j.is_object()) invalid("trace options: expected an object");
   io::json_known_keys(j,
                       {"topK", "positions", "subUpdates", "valueTopK", "rawLens", "attention", "lensPositions",
-                       "lensTopK", "cleanLayers", "track", "interventions", "patch"},
+                       "lensTopK", "cleanLayers", "track", "heads", "attribute", "interventions", "patch"},
                       "trace options");
   TraceOptions o;
   auto get_int = [&](const char* key, int& out) {
@@ -104,6 +120,7 @@ TraceOptions trace_options_from_json(const io::json& j) {
   get_int("subUpdates", o.sub_updates);
   get_int("valueTopK", o.value_top_k);
   get_int("lensTopK", o.lens_top_k);
+  get_int("heads", o.heads);
   get_bool("rawLens", o.raw_lens);
   get_bool("attention", o.attention);
   get_bool("cleanLayers", o.clean_layers);
@@ -116,6 +133,10 @@ TraceOptions trace_options_from_json(const io::json& j) {
   }
   if (const io::json* ivs = io::json_field(j, "interventions")) o.interventions = interventions_from_json(*ivs);
   if (const io::json* p = io::json_field(j, "patch")) o.patch = trace_patch_from_json(*p);
+  if (const io::json* a = io::json_field(j, "attribute")) {
+    if (!m) fail(ErrorCode::kState, "trace options: \"attribute\" read without a model");
+    o.attribute = attribution_options_from_json(*a, *m);
+  }
   return o;
 }
 
@@ -136,7 +157,8 @@ io::ojson trace_to_json(const Model& m, const Trace& t, bool include_attention) 
                   {"subUpdates", t.options.sub_updates},
                   {"valueTopK", t.options.value_top_k},
                   {"rawLens", t.options.raw_lens},
-                  {"attention", t.options.attention}};
+                  {"attention", t.options.attention},
+                  {"heads", t.options.heads}};
   if (!t.lens.empty()) {
     j["options"]["lensPositions"] = t.options.lens_positions;
     j["options"]["lensTopK"] = t.options.lens_top_k;
@@ -154,6 +176,7 @@ io::ojson trace_to_json(const Model& m, const Trace& t, bool include_attention) 
     for (const auto& p : t.lens) lens.push_back(position_json(m, t, p, false));
     j["lens"] = std::move(lens);
   }
+  if (t.attribution) j["attribution"] = attribution_to_json(m, t.tokens, *t.attribution);
   if (include_attention && t.options.attention) {
     const int T = static_cast<int>(t.tokens.size()), H = c.n_heads;
     json att = json::array();

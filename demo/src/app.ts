@@ -2,7 +2,7 @@
 // the model themselves except through App, which serialises work, drops stale results and keeps the URL
 // in sync with the state.
 import {
-  LMDebugger, readSnapshot, snapshotTrace, type Debugger, type Intervention, type LoadOptions, type LoadProgress, type ModelConfig, type ModelSource,
+  LMDebugger, readSnapshot, snapshotTrace, type Debugger, type LoadOptions, type NeuronIntervention, type LoadProgress, type ModelConfig, type ModelSource,
   type PatchHook, type PatchMetric, type PatchSweep, type Snapshot, type SnapshotOptions, type Trace, type ValueVector, type ViewName,
 } from 'lmdbg';
 import { Busy, toast } from './busy';
@@ -310,7 +310,11 @@ export class App {
     this.liveNote = '';
     this.snapshotUrl = base;
     this.prompt = s.prompt;
-    this.interventions = s.interventions.map(({ active, ...iv }) => ({ ...iv, value: iv.value ?? undefined, positions: iv.positions ?? null, active }));
+    // The page switches neurons only: a saved view's head interventions are said, not silently dropped.
+    const heads = s.interventions.filter((iv) => iv.head !== undefined).length;
+    if (heads) this.liveNote = `This saved view has ${heads} attention-head intervention${heads === 1 ? '' : 's'} (in its results), which the page cannot list yet.`;
+    this.interventions = s.interventions.flatMap(({ active, ...iv }) =>
+      iv.head === undefined ? [{ ...iv, value: iv.value ?? undefined, positions: iv.positions ?? null, active }] : []);
     this.layer = s.view.layer;
     this.detail = s.view.detail;
     this.view = s.view.open;
@@ -570,7 +574,7 @@ export class App {
 
   // ---------- tracing ----------
 
-  activeInterventions(): Intervention[] {
+  activeInterventions(): NeuronIntervention[] {
     return this.interventions.filter((iv) => iv.active).map(({ active: _a, ...iv }) => iv);
   }
 
@@ -713,7 +717,7 @@ export class App {
    * Why an intervention does not fit the loaded model (layer, neuron) or a prompt of `promptTokens`
    * tokens (positions), or null when it fits.
    */
-  checkIntervention(iv: Intervention, promptTokens?: number): string | null {
+  checkIntervention(iv: NeuronIntervention, promptTokens?: number): string | null {
     if (this.frozen) return 'This is a saved view: make it live to change its interventions.';
     const c = this.config;
     const name = `L${iv.layer}D${iv.index}`;
@@ -727,7 +731,7 @@ export class App {
   }
 
   /** Adds (or replaces the one on the same neuron); returns why not, or null. */
-  addIntervention(iv: Intervention): string | null {
+  addIntervention(iv: NeuronIntervention): string | null {
     const why = this.checkIntervention(iv);
     if (why) return why;
     const same = this.interventions.findIndex((x) => x.layer === iv.layer && x.index === iv.index);

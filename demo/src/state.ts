@@ -1,9 +1,9 @@
 // The page state that lives in the URL, so that a view can be shared: model, prompt, interventions,
 // selected layer, open value vector. Parsing is bounded: length limits, whitelisted characters, validated
 // numbers; anything out of bounds is dropped (and reported), never evaluated.
-import { interventionModes, parseIntervention, snapshotViews, type Intervention, type InterventionMode, type ViewName } from 'lmdbg';
+import { interventionModes, parseIntervention, snapshotViews, type InterventionMode, type NeuronIntervention, type ViewName } from 'lmdbg';
 
-export interface UIIntervention extends Intervention {
+export interface UIIntervention extends NeuronIntervention {
   /** Inactive interventions stay in the list but are not applied. */
   active: boolean;
 }
@@ -52,10 +52,11 @@ export const takesValue = (mode: InterventionMode): boolean => interventionModes
  * An intervention spec ("L12D34:off", "l3d5:set=2@0,1") read with the package's parser, within the page's
  * bounds (length, layer, neuron, value, number of positions). Throws an Error that says what is wrong.
  */
-export function readSpec(text: string): Intervention {
+export function readSpec(text: string): NeuronIntervention {
   const spec = text.trim();
   if (spec.length > LIMITS.spec) throw new Error(`intervention: longer than ${LIMITS.spec} characters`);
   const iv = parseIntervention(spec);
+  if (iv.head !== undefined) throw new Error(`intervention: ${spec} is on an attention head; the page switches neurons only (heads: the package's trace or \`lmdbg trace --intervene\`)`);
   const name = `L${iv.layer}D${iv.index}`;
   if (iv.layer > LIMITS.layer || iv.index > LIMITS.index) throw new Error(`intervention: ${name} is beyond any GPT-2 (layers up to ${LIMITS.layer}, neurons up to ${LIMITS.index})`);
   if (iv.value !== undefined && Math.abs(iv.value) > LIMITS.value) throw new Error(`intervention: the value ${iv.value} is outside ±${LIMITS.value}`);
@@ -63,7 +64,7 @@ export function readSpec(text: string): Intervention {
   return iv;
 }
 
-export function specOf(iv: Intervention): string {
+export function specOf(iv: NeuronIntervention): string {
   let s = `L${iv.layer}D${iv.index}:${iv.mode}`;
   if (takesValue(iv.mode)) s += `=${iv.value ?? 0}`;
   if (iv.positions && iv.positions.length) s += `@${iv.positions.join(',')}`;

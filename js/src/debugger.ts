@@ -2,6 +2,8 @@
 // JSON into plain objects, keep every result a copy, and guard against use after dispose.
 import type {
   ActivationCache,
+  AttributeOptions,
+  Attribution,
   ClusterInfo,
   Debugger,
   FileData,
@@ -50,7 +52,7 @@ function checkIds(ids: unknown): number[] {
 
 function interventionsJson(ivs: Intervention[] | undefined): string {
   if (ivs === undefined || ivs === null) return '[]';
-  if (!Array.isArray(ivs)) throw new Error('lmdbg: interventions must be an array of {layer, index, mode, value?, positions?}');
+  if (!Array.isArray(ivs)) throw new Error('lmdbg: interventions must be an array of {layer, index | head, mode, value?, positions?}');
   return JSON.stringify(ivs);
 }
 
@@ -242,6 +244,14 @@ export class LMDebugger implements Debugger {
     const m = this.#m;
     if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patchSweep options must be {hook, metric}');
     return JSON.parse(m.patchSweep(this.#ids(source), this.#ids(target), JSON.stringify(options))) as PatchSweep;
+  }
+
+  async attribute(prompt: string | number[], options: AttributeOptions): Promise<Attribution> {
+    const m = this.#m;
+    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: attribute needs options { target, distractor?, position?, neurons? }');
+    const ids = this.#ids(prompt);
+    const { interventions, ...rest } = options;
+    return JSON.parse(m.attribute(ids, JSON.stringify(rest), interventionsJson(interventions))) as Attribution;
   }
 
   async loadClusters(data: FileData | object): Promise<void> {

@@ -3,11 +3,11 @@
 // against it at compile time (they emit nothing).
 import type * as Api from '../types/index.js';
 import { LMDebugger } from './debugger.js';
-import { getActName, hookNames, interventionModes, parseIntervention, valueVectorName } from './names.js';
+import { getActName, headName, hookNames, interventionModes, parseIntervention, valueVectorName } from './names.js';
 import { simdSupported } from './module.js';
 import { readSnapshot, snapshotTrace, snapshotViews } from './snapshot.js';
 
-export { LMDebugger, getActName, hookNames, interventionModes, parseIntervention, valueVectorName, simdSupported, readSnapshot, snapshotTrace, snapshotViews };
+export { LMDebugger, getActName, headName, hookNames, interventionModes, parseIntervention, valueVectorName, simdSupported, readSnapshot, snapshotTrace, snapshotViews };
 
 type Conforms<Impl extends Decl, Decl> = Impl;
 export type _ConformsToIndexDts = [
@@ -18,6 +18,7 @@ export type _ConformsToIndexDts = [
   Conforms<typeof parseIntervention, typeof Api.parseIntervention>,
   Conforms<typeof interventionModes, typeof Api.interventionModes>,
   Conforms<typeof valueVectorName, typeof Api.valueVectorName>,
+  Conforms<typeof headName, typeof Api.headName>,
   Conforms<typeof simdSupported, typeof Api.simdSupported>,
   Conforms<typeof readSnapshot, typeof Api.readSnapshot>,
   Conforms<typeof snapshotTrace, typeof Api.snapshotTrace>,

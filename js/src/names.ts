@@ -1,8 +1,8 @@
-// Names shared with the engine: TransformerLens hook names, value-vector names ("L{layer}D{index}")
-// and the intervention spec syntax of the CLI. Pure string work, usable before any model is loaded;
+// Names shared with the engine: TransformerLens hook names, value-vector names ("L{layer}D{index}"),
+// head names ("L{layer}H{head}") and the intervention spec syntax of the CLI. Pure string work, usable before any model is loaded;
 // tests check hookNames() against the engine's own table (M.hookNames). The tables themselves are
 // generated from the engine's (tables.ts).
-import type { ActName, HookName, Intervention, InterventionMode, InterventionModeInfo } from '../types/index.js';
+import type { ActName, HeadInterventionMode, HookName, Intervention, InterventionMode, InterventionModeInfo } from '../types/index.js';
 import { HOOKS, MODES } from './tables.js';
 
 const PER_LAYER = HOOKS.filter((h) => h.perLayer);
@@ -39,17 +39,29 @@ export function valueVectorName(layer: number, index: number): string {
   return `L${layer}D${index}`;
 }
 
-/** The engine's intervention modes: name, whether it takes a value, where it acts, what it does. */
-export const interventionModes: readonly InterventionModeInfo[] = Object.freeze(MODES.map((m) => Object.freeze({ ...m })));
+export function headName(layer: number, head: number): string {
+  checkLayerArg(layer, 'headName');
+  if (!Number.isInteger(head) || head < 0) throw new Error(`headName: head must be a non-negative integer, got ${head}`);
+  return `L${layer}H${head}`;
+}
 
-const EXAMPLES = '(e.g. "L3D120:off", "L3D120:scale=2@4,5" or "3:120:set=1.5")';
-const MODE_LIST = MODES.map((m) => m.name + (m.takesValue ? '=V' : ''))
-  .join(', ')
-  .replace(/, ([^,]*)$/, ' or $1');
+/** The engine's intervention modes: name, whether it takes a value, where it acts, what it does, on what. */
+export const interventionModes: readonly InterventionModeInfo[] = Object.freeze(
+  MODES.map((m) => Object.freeze({ ...m, targets: [...m.targets] })),
+);
+
+const EXAMPLES = '(e.g. "L3D120:off", "L3D120:scale=2@4,5", "3:120:set=1.5" or, for a head, "L3H5:off")';
+const modeList = (ms: readonly InterventionModeInfo[]) =>
+  ms
+    .map((m) => m.name + (m.takesValue ? '=V' : ''))
+    .join(', ')
+    .replace(/, ([^,]*)$/, ' or $1');
+const MODE_LIST = modeList(MODES);
+const HEAD_MODE_LIST = modeList(MODES.filter((m) => m.targets.includes('head')));
 
 /**
- * "L{layer}D{index}:MODE[=VALUE][@POS,...]" (letters in any case) or the CLI's "LAYER:INDEX:MODE...".
- * Errors quote the part that is wrong, as it was typed.
+ * "L{layer}D{index}:MODE[=VALUE][@POS,...]" or "L{layer}H{head}:MODE..." (letters in any case), or the
+ * CLI's "LAYER:INDEX:MODE..." and "LAYER:hHEAD:MODE...". Errors quote the part that is wrong, as it was typed.
  */
 export function parseIntervention(spec: string): Intervention {
   const fail = (why: string): never => {
@@ -61,27 +73,29 @@ export function parseIntervention(spec: string): Intervention {
   const at = s.indexOf('@');
   const head = at < 0 ? s : s.slice(0, at);
   const posText = at < 0 ? undefined : s.slice(at + 1);
-  const m = /^(?:L(\d+)D(\d+)|(\d+):(\d+))(?::(.*))?$/i.exec(head);
+  const m = /^(?:L(\d+)([DH])(\d+)|(\d+):(h?)(\d+))(?::(.*))?$/i.exec(head);
   if (!m) {
-    const name = /^\d+:\d+/.test(head) ? head : head.split(':')[0]!;
-    return fail(`"${name}" is not a sub-update name like L3D120 (layer 3, neuron 120) or 3:120 ${EXAMPLES}`);
+    const name = /^\d+:h?\d+/i.test(head) ? head : head.split(':')[0]!;
+    return fail(`"${name}" is not a sub-update name like L3D120 (layer 3, neuron 120) or 3:120, nor a head like L3H5 ${EXAMPLES}`);
   }
-  const layerText = m[1] ?? m[3]!;
-  const indexText = m[2] ?? m[4]!;
-  const modePart = m[5] || undefined;
-  const name = m[5] === undefined ? head : head.slice(0, head.length - m[5].length - 1); // as typed
+  const layerText = m[1] ?? m[4]!;
+  const indexText = m[3] ?? m[6]!;
+  const isHead = (m[2] ?? m[5])!.toLowerCase() === 'h';
+  const modePart = m[7] || undefined;
+  const name = m[7] === undefined ? head : head.slice(0, head.length - m[7].length - 1); // as typed
   const layer = Number(layerText);
   const index = Number(indexText);
   if (!Number.isSafeInteger(layer)) fail(`layer ${layerText} is too large`);
-  if (!Number.isSafeInteger(index)) fail(`neuron ${indexText} is too large`);
+  if (!Number.isSafeInteger(index)) fail(`${isHead ? 'head' : 'neuron'} ${indexText} is too large`);
   if (modePart === undefined) return fail(`"${head}" has no mode: add one of ${MODE_LIST}, e.g. "${name}:off"`);
   const eq = modePart.indexOf('=');
   const modeText = eq < 0 ? modePart : modePart.slice(0, eq);
   const valueText = eq < 0 ? undefined : modePart.slice(eq + 1);
   const mode = modeText.toLowerCase() as InterventionMode;
   const info = MODES.find((m) => m.name === mode);
-  if (!info) return fail(`unknown mode "${modeText}" (expected ${MODE_LIST})`);
-  const iv: Intervention = { layer, index, mode };
+  if (!info) return fail(`unknown mode "${modeText}" (expected ${isHead ? HEAD_MODE_LIST : MODE_LIST})`);
+  if (isHead && !info.targets.includes('head')) fail(`${mode} does not apply to a head: ${name} accepts ${HEAD_MODE_LIST}`);
+  const iv: Intervention = isHead ? { layer, head: index, mode: mode as HeadInterventionMode } : { layer, index, mode };
   if (info.takesValue) {
     if (valueText === undefined || valueText.trim() === '') return fail(`${mode} needs a value, e.g. "${name}:${mode}=2"`);
     const v = Number(valueText);

@@ -19,6 +19,7 @@ export const CALL_METHODS = [
   'runWithCache',
   'patch',
   'patchSweep',
+  'attribute',
   'loadClusters',
   'cluster',
   'snapshot',

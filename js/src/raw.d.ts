@@ -45,6 +45,7 @@ export interface RawModel {
   forwardPasses(): number;
   search(keywordsJson: string, limit: number, topK: number, ranking: string): string;
   runWithCache(ids: ArrayLike<number>, namesJson: string, interventionsJson: string): RawCache;
+  attribute(ids: ArrayLike<number>, optionsJson: string, interventionsJson: string): string;
   loadClusters(text: RawText): void;
   hasClusters(): boolean;
   clusterStep(units: number): boolean;

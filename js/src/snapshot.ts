@@ -85,7 +85,8 @@ export function readSnapshot(data: string | object): Snapshot {
   arr(v.interventions, 'interventions').forEach((x, i) => {
     const iv = obj(x, `interventions[${i}]`);
     int(iv.layer, `interventions[${i}].layer`, 0, c.nLayers - 1);
-    int(iv.index, `interventions[${i}].index`, 0, c.dMlp - 1);
+    if (iv.head !== undefined) int(iv.head, `interventions[${i}].head`, 0, c.nHeads - 1);
+    else int(iv.index, `interventions[${i}].index`, 0, c.dMlp - 1);
     if (!modes.has(iv.mode as string)) fail(`interventions[${i}].mode ${JSON.stringify(iv.mode)?.slice(0, 20)} is not a mode`);
     if (typeof iv.active !== 'boolean') fail(`interventions[${i}].active must be true or false`);
     if (iv.positions !== null && iv.positions !== undefined) arr(iv.positions, `interventions[${i}].positions`).forEach((p, j) => int(p, `interventions[${i}].positions[${j}]`, 0, T - 1));

@@ -187,11 +187,44 @@ export type InterventionMode =
   | 'scale'
   | 'add';
 
-/** Hook names after "blocks.{layer}.". */
+/**
+ * The modes an attention head accepts, acting on its slice z_h of attn.hook_z:
+ *   off: z_h := 0, so the head adds nothing (zero ablation)
+ *   scale=value: z_h := z_h · value, so the head's output hook_result is scaled by value
+ */
+export type HeadInterventionMode =
+  | 'off'
+  | 'scale';
+
+/**
+ * Hook names after "blocks.{layer}.", with the shape of one layer's activation and what it holds:
+ *   hook_resid_pre [pos, d_model]: the residual stream entering the block
+ *   ln1.hook_normalized [pos, d_model]: ln_1's output, after its gamma and beta
+ *   attn.hook_q [pos, head, d_head]: queries: ln_1's output · W_Q + b_Q
+ *   attn.hook_k [pos, head, d_head]: keys: ln_1's output · W_K + b_K
+ *   attn.hook_v [pos, head, d_head]: values: ln_1's output · W_V + b_V
+ *   attn.hook_attn_scores [head, query_pos, key_pos] (not editable): q·k / sqrt(d_head) after the causal mask (masked entries are -inf) and before the softmax, as TransformerLens defines it
+ *   attn.hook_pattern [head, query_pos, key_pos] (not editable): the softmax of the scores over the keys
+ *   attn.hook_z [pos, head, d_head]: each head's pattern-weighted sum of values
+ *   attn.hook_result [pos, head, d_model]: each head's output: z_h times its d_head rows of W_O, without the bias; summed over heads, plus b_O, it is hook_attn_out
+ *   hook_attn_out [pos, d_model]: the attention's output, with b_O
+ *   hook_resid_mid [pos, d_model]: resid_pre + attn_out
+ *   ln2.hook_normalized [pos, d_model]: ln_2's output, after its gamma and beta
+ *   mlp.hook_pre [pos, d_mlp]: c_fc's output u, before the GELU
+ *   mlp.hook_post [pos, d_mlp]: the coefficients m = gelu(u)
+ *   hook_mlp_out [pos, d_model]: the FFN's output, sum_i m_i v_i + b_out
+ *   hook_resid_post [pos, d_model]: resid_mid + mlp_out
+ */
 export type PerLayerHook =
   | 'hook_resid_pre'
   | 'ln1.hook_normalized'
+  | 'attn.hook_q'
+  | 'attn.hook_k'
+  | 'attn.hook_v'
+  | 'attn.hook_attn_scores'
   | 'attn.hook_pattern'
+  | 'attn.hook_z'
+  | 'attn.hook_result'
   | 'hook_attn_out'
   | 'hook_resid_mid'
   | 'ln2.hook_normalized'
@@ -200,7 +233,12 @@ export type PerLayerHook =
   | 'hook_mlp_out'
   | 'hook_resid_post';
 
-/** Hook names outside the blocks. */
+/**
+ * Hook names outside the blocks:
+ *   hook_embed [pos, d_model]: token embeddings W_E[token]
+ *   hook_pos_embed [pos, d_model]: position embeddings W_pos[pos]
+ *   ln_final.hook_normalized [pos, d_model]: ln_f's output, after its gamma and beta
+ */
 export type GlobalHook =
   | 'hook_embed'
   | 'hook_pos_embed'
@@ -212,7 +250,13 @@ export type ActName =
   | 'pos_embed'
   | 'resid_pre'
   | 'normalized1'
+  | 'q'
+  | 'k'
+  | 'v'
+  | 'attn_scores'
   | 'pattern'
+  | 'z'
+  | 'result'
   | 'attn_out'
   | 'resid_mid'
   | 'normalized2'
@@ -232,27 +276,53 @@ export type ViewName =
   | 'compare';
 // </generated>
 
+/** What an intervention acts on: an FFN neuron (`index`) or an attention head (`head`). */
+export type InterventionTarget = 'neuron' | 'head';
+
 export interface InterventionModeInfo {
   name: InterventionMode;
   /** Whether the spec carries a value ("scale=2"). */
   takesValue: boolean;
-  /** The hook it acts on: mlp.hook_post (m_i) or mlp.hook_pre (u_i). */
+  /** The hook it acts on for a neuron: mlp.hook_post (m_i) or mlp.hook_pre (u_i). */
   hook: string;
-  /** What it does, e.g. "m_i := m_i · value". */
+  /** What it does to a neuron, e.g. "m_i := m_i · value". */
   effect: string;
+  /** What it accepts: every mode acts on neurons; `off` and `scale` also on heads. */
+  targets: InterventionTarget[];
+  /** For a head: the hook it acts on (attn.hook_z, the head's d_head slice). */
+  headHook?: string;
+  /** For a head: what it does, e.g. "z_h := 0, so the head adds nothing (zero ablation)". */
+  headEffect?: string;
 }
 
 /**
  * An intervention on FFN coefficient m_i of `layer` (see InterventionMode for what each mode does).
  * `positions` null/absent = every position (also every generated one).
  */
-export interface Intervention {
+export interface NeuronIntervention {
   layer: number;
   index: number;
+  head?: undefined;
   mode: InterventionMode;
   value?: number;
   positions?: number[] | null;
 }
+
+/**
+ * An intervention on attention head `head` of `layer`: its slice of attn.hook_z, so its output
+ * (attn.hook_result) is switched off or scaled exactly. Modes: HeadInterventionMode.
+ */
+export interface HeadIntervention {
+  layer: number;
+  head: number;
+  index?: undefined;
+  mode: HeadInterventionMode;
+  value?: number;
+  positions?: number[] | null;
+}
+
+/** `{layer, index, mode, value?, positions?}` on a neuron or `{layer, head, mode, ...}` on a head. */
+export type Intervention = NeuronIntervention | HeadIntervention;
 
 export interface TraceOptions {
   /** Tokens per list (default 10). */
@@ -278,6 +348,17 @@ export interface TraceOptions {
    * layer's `tracked` gives their rank and probability before and after the FFN.
    */
   track?: number[];
+  /**
+   * Attention heads per layer in `LayerTrace.heads`, largest ‖result_h‖ first (0 = none). Default:
+   * every head of a model with at most 64 heads in all (nLayers·nHeads), else the 3 largest of each
+   * layer (each listed head costs a projection onto the vocabulary when valueTopK > 0).
+   */
+  heads?: number;
+  /**
+   * Also the direct logit attribution of this run (`Trace.attribution`), as attribute() computes it,
+   * at no extra forward pass.
+   */
+  attribute?: Omit<AttributeOptions, 'interventions'>;
   interventions?: Intervention[];
   /**
    * Trace the prompt with one activation patched in from `source` (see `patch()`); the `clean`
@@ -372,6 +453,24 @@ export interface SubUpdate {
   topTokens?: ScoredToken[];
 }
 
+/**
+ * An attention head's output at the traced position (attn.hook_result of head h, "L{layer}H{head}"):
+ * one additive term of the residual stream, like a sub-update m_i·v_i, so heads rank by its norm.
+ */
+export interface HeadUpdate {
+  /** "L{layer}H{head}" */
+  name: string;
+  layer: number;
+  head: number;
+  /** ‖result_h‖₂ */
+  norm: number;
+  /** wte[predicted] · result_h: direct effect on the predicted token's logit (no layer norm, as a sub-update's). */
+  direct: number;
+  /** Largest and smallest logits of wte · result_h (no layer norm), with valueTopK > 0. */
+  topTokens?: ScoredToken[];
+  bottomTokens?: ScoredToken[];
+}
+
 export interface LayerTrace {
   layer: number;
   /** Logit lens of resid_mid (before the FFN) and resid_post (after it). */
@@ -387,6 +486,8 @@ export interface LayerTrace {
   subUpdates: SubUpdate[];
   /** With `track`: the tracked tokens under this layer's lens, in the order asked. */
   tracked?: TrackedToken[];
+  /** The attention heads (TraceOptions.heads of them), largest norm first; absent with heads: 0. */
+  heads?: HeadUpdate[];
 }
 
 export interface PositionTrace {
@@ -405,7 +506,7 @@ export interface LensTrace {
   token: Token;
   predicted: Token;
   prediction: ScoredToken[];
-  layers: Omit<LayerTrace, 'maxScore' | 'subUpdates'>[];
+  layers: Omit<LayerTrace, 'maxScore' | 'subUpdates' | 'heads'>[];
 }
 
 export interface Tensor {
@@ -417,7 +518,7 @@ export interface Trace {
   schema: 'lmdbg.trace/1';
   model: Omit<ModelConfig, 'dHead' | 'lnEps'>;
   tokens: Token[];
-  options: Required<Omit<TraceOptions, 'interventions' | 'positions' | 'lensPositions' | 'lensTopK' | 'cleanLayers' | 'track' | 'patch'>> & {
+  options: Required<Omit<TraceOptions, 'interventions' | 'positions' | 'lensPositions' | 'lensTopK' | 'cleanLayers' | 'track' | 'patch' | 'attribute'>> & {
     positions: number[];
     lensPositions?: number[];
     lensTopK?: number;
@@ -433,6 +534,8 @@ export interface Trace {
   lens?: LensTrace[];
   /** [nLayers, nHeads, T, T] when options.attention. */
   attention?: Tensor;
+  /** With the option `attribute`. */
+  attribution?: Attribution;
 }
 
 export interface ClusterInfo {
@@ -536,9 +639,7 @@ export interface GeneratedToken extends Token {
 }
 
 /** An intervention of a saved view: inactive ones are listed (switched off) but not applied. */
-export interface SnapshotIntervention extends Intervention {
-  active: boolean;
-}
+export type SnapshotIntervention = Intervention & { active: boolean };
 
 /** What a saved view shows: one of `snapshotViews`, the selected layer, the open value vector. */
 export interface SnapshotView {
@@ -621,10 +722,62 @@ export interface RunWithCacheOptions {
 }
 
 export interface ActivationCache {
-  /** Hook name -> [pos, width] ([nHeads, pos, pos] for attn.hook_pattern). */
+  /**
+   * Hook name -> its activation, shaped as TransformerLens's without the batch: [pos, dModel],
+   * [pos, dMlp] for mlp.hook_pre/post, [pos, nHeads, dHead] for attn.hook_q/k/v/z, [nHeads, pos, pos]
+   * for attn.hook_attn_scores and attn.hook_pattern, [pos, nHeads, dModel] for attn.hook_result.
+   */
   hooks: Record<string, Tensor>;
   /** [pos, dVocab] */
   logits: Tensor;
+}
+
+export interface AttributeOptions {
+  /** The token whose final logit is decomposed: an id, or its text (exactly one token, e.g. " Paris"). */
+  target: number | string;
+  /** Decompose logit(target) − logit(distractor) instead. */
+  distractor?: number | string | null;
+  /** Where (default 'last'): ln_f's scale is frozen at this position. */
+  position?: number | 'last';
+  /** FFN sub-updates listed by |value| over all layers (default 10); the rest are summed per layer. */
+  neurons?: number;
+  /** The run to decompose (default: the clean one). */
+  interventions?: Intervention[];
+}
+
+/** One additive part of an attribution. */
+export interface AttributionComponent {
+  /** "embed", "pos_embed", "L3H5", "L3 attn bias", "L3D120", "L3 other neurons", "L3 mlp bias", "ln_final bias". */
+  name: string;
+  kind: 'embed' | 'pos_embed' | 'head' | 'attn_bias' | 'neuron' | 'neurons' | 'mlp_bias' | 'ln_final_bias';
+  layer?: number;
+  head?: number;
+  /** The neuron of a 'neuron' part. */
+  index?: number;
+  /** How many sub-updates a 'neurons' part sums. */
+  count?: number;
+  value: number;
+}
+
+/**
+ * Direct logit attribution: the final logit of `target` (minus `distractor`'s) at `position`, split into
+ * parts whose values sum to `logit` (up to float rounding). ln_f's scale σ is frozen at that position
+ * (TransformerLens's apply_ln_to_stack); centring is linear, so a residual component c contributes
+ * u · (γ ⊙ (c − mean(c))) / σ, with u = wte[target] (− wte[distractor]), and ln_f's bias u · β.
+ */
+export interface Attribution {
+  schema: 'lmdbg.attribution/1';
+  position: number;
+  /** The token at `position`. */
+  token: Token;
+  target: Token;
+  distractor: Token | null;
+  /** The model's logit of target (minus distractor's) at position. */
+  logit: number;
+  /** ln_f's σ = sqrt(var(x) + eps) of the final residual at position, frozen. */
+  scale: number;
+  /** In forward order: embeddings, then per layer its heads, attention bias, sub-updates and FFN bias; then ln_f's bias. */
+  components: AttributionComponent[];
 }
 
 export interface MemoryInfo {
@@ -691,6 +844,12 @@ export interface Debugger {
    * pass, the clean target pass and one patched pass per cell.
    */
   patchSweep(source: string | number[], target: string | number[], options: { hook: PatchHook; metric: PatchMetric }): Promise<PatchSweep>;
+  /**
+   * Why this token: the final logit of `target` (or target − distractor) split into additive parts,
+   * the embeddings, each head, each FFN sub-update (the largest listed) and the biases, whose values
+   * sum to the logit. One forward pass.
+   */
+  attribute(prompt: string | number[], options: AttributeOptions): Promise<Attribution>;
   /** Loads value_clusters.json written by `lmdbg cluster` (its text, bytes, Blob or parsed object). */
   loadClusters(data: FileData | object): Promise<void>;
   /** A cluster of value vectors: members (default at most 50) and top tokens (default 10). */
@@ -728,14 +887,17 @@ export declare function getActName(name: ActName, layer?: number): HookName;
 /** Every hook name of a model, in forward order. */
 export declare function hookNames(nLayers: number): HookName[];
 /**
- * "L12D34:off", "l12d34:scale=2@3,4" or "12:34:set=1.5" -> Intervention. Throws an Error that quotes the
- * wrong part as typed (the name, the mode, the value or a position).
+ * "L12D34:off", "l12d34:scale=2@3,4" or "12:34:set=1.5" (a neuron), "L3H5:off" or "3:h5:scale=0.5@2"
+ * (an attention head) -> Intervention. Throws an Error that quotes the wrong part as typed (the name,
+ * the mode, the value or a position), or names the modes a head accepts.
  */
 export declare function parseIntervention(spec: string): Intervention;
 /** The engine's intervention modes, from its one table. */
 export declare const interventionModes: readonly InterventionModeInfo[];
 /** "L12D34" for (12, 34). */
 export declare function valueVectorName(layer: number, index: number): string;
+/** "L3H5" for attention head 5 of layer 3. */
+export declare function headName(layer: number, head: number): string;
 /**
  * Checks a saved view (its JSON text or the parsed object) and returns it typed. Needs no model and
  * no WebAssembly. Throws an Error that names what is wrong (not a snapshot, a newer schema, a field).

@@ -126,7 +126,7 @@ for (const variant of ['l4-f32', 'l2-f16']) {
         expect(cache.logits.dims).toEqual([T, meta.vocab_size]);
         worst = Math.max(worst, maxAbsDiff(cache.logits.data, tensors[`${c.name}.logits`].data));
         const names = Object.keys(cache.hooks);
-        expect(names.length).toBe(3 + 10 * meta.n_layer);
+        expect(names.length).toBe(3 + 16 * meta.n_layer);
         for (const name of names) {
           const ref = tensors[`${c.name}.${name}`];
           expect(ref, name).toBeDefined();

@@ -100,9 +100,8 @@ TEST(Cli, GenerateGreedyWithAndWithoutIntervention) {
     std::string ids;
     for (int id : g["prompt_ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(id);
     std::string args = "generate " + kModel + " --ids " + ids + " -n 10 --greedy --json";
-    for (const auto& iv : g["interventions"])
-      args += " --intervene " + std::to_string(iv["layer"].get<int>()) + ":" + std::to_string(iv["index"].get<int>()) +
-              ":" + iv["mode"].get<std::string>() + "=" + std::to_string(iv["value"].get<double>());
+    for (const auto& iv : lmdbg::test::reference_interventions(g["interventions"]))
+      args += " --intervene " + lmdbg::format_intervention(iv);  // neurons and heads
     const CliRun r = run(args);
     ASSERT_EQ(r.status, 0) << stderr_text();
     EXPECT_EQ(json::parse(r.out)["ids"], g["new_ids"]);
@@ -118,7 +117,7 @@ TEST(Cli, CacheWritesEveryHookAsSafetensors) {
   ASSERT_EQ(r.status, 0) << stderr_text();
   const auto bytes = lmdbg::io::FileBytes::read("/tmp/lmdbg_cli_cache.safetensors");
   const auto st = lmdbg::io::parse_safetensors(bytes.data(), bytes.size());
-  EXPECT_EQ(st.tensors.size(), 2u + 4 * 10 + 1 + 1);  // embed, pos, 10 per layer, ln_final, logits
+  EXPECT_EQ(st.tensors.size(), 2u + 4 * 16 + 1 + 1);  // embed, pos, 16 per layer, ln_final, logits
   double worst = 0;
   for (const auto& t : st.tensors) {
     const float* want = ref.f32("c1." + t.name);
@@ -126,6 +125,9 @@ TEST(Cli, CacheWritesEveryHookAsSafetensors) {
   }
   EXPECT_LT(worst, 1e-4);
   EXPECT_EQ(st.find("blocks.2.attn.hook_pattern")->shape, (std::vector<int64_t>{4, 18, 18}));
+  EXPECT_EQ(st.find("blocks.2.attn.hook_attn_scores")->shape, (std::vector<int64_t>{4, 18, 18}));
+  EXPECT_EQ(st.find("blocks.2.attn.hook_z")->shape, (std::vector<int64_t>{18, 4, 16}));
+  EXPECT_EQ(st.find("blocks.2.attn.hook_result")->shape, (std::vector<int64_t>{18, 4, 64}));
   // A subset, with an intervention: hook_post shows it.
   const CliRun r2 = run("cache " + kModel + " --ids " + ids +
                      " --names blocks.1.mlp.hook_post,logits --intervene 1:7:set=2.5 -o /tmp/lmdbg_cli_cache2.safetensors");
@@ -195,6 +197,42 @@ TEST(Cli, PatchAndSweepMatchTheReference) {
   EXPECT_EQ(run("patch " + kModel + " --source \"a b\" --prompt \"c d\" --hook resid_pre --layer 0 --metric logit --token \" xylophone\"").status, 1);
   EXPECT_NE(stderr_text().find("not one"), std::string::npos);
   EXPECT_EQ(run("patch " + kModel + " --source a --prompt b --hook resid_pre --positions 0 --metric logit --token-id 3").status, 2);
+}
+
+// Heads in the trace, a head intervention, and the attribution against the reference's first item.
+TEST(Cli, TraceHeadsAndAttribute) {
+  const CliRun t = run("trace " + kModel + " --prompt \"The old man\" --heads 2 --intervene 1:h3:off --json");
+  ASSERT_EQ(t.status, 0) << stderr_text();
+  const json tj = json::parse(t.out);
+  EXPECT_EQ(tj["positions"][0]["layers"][0]["heads"].size(), 2u);
+  EXPECT_EQ(tj["interventions"][0]["head"], 3);
+  lmdbg::test::Reference ref("l4-f32");
+  const auto& item = ref.meta["attribution"][0];
+  std::string ids;
+  for (int id : lmdbg::test::case_ids(ref, item["case"])) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+  std::string args = "attribute " + kModel + " --ids " + ids + " --target-id " + std::to_string(item["target"].get<int>()) +
+                     " --position " + std::to_string(item["position"].get<int>()) + " --neurons " +
+                     std::to_string(item["topNeurons"].get<int>()) + " --json";
+  if (!item["distractor"].is_null()) args += " --distractor-id " + std::to_string(item["distractor"].get<int>());
+  if (item.contains("interventions"))
+    for (const auto& iv : lmdbg::test::reference_interventions(item["interventions"]))
+      args += " --intervene " + lmdbg::format_intervention(iv);
+  const CliRun r = run(args);
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  const json a = json::parse(r.out);
+  EXPECT_NEAR(a["logit"].get<double>(), item["logit"].get<double>(), lmdbg::test::kRefTol);
+  ASSERT_EQ(a["components"].size(), item["components"].size());
+  double sum = 0;
+  for (size_t i = 0; i < a["components"].size(); ++i) {
+    EXPECT_EQ(a["components"][i]["name"], item["components"][i]["name"]);
+    sum += a["components"][i]["value"].get<double>();
+  }
+  EXPECT_NEAR(sum, a["logit"].get<double>(), 1e-4);
+  // A target text of several tokens is an error that names it.
+  const CliRun bad = run("attribute " + kModel + " --prompt \"The old man\" --target \" riverbank walk\" --json");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(stderr_text().find("tokens"), std::string::npos) << stderr_text();
+  EXPECT_EQ(run("attribute " + kModel + " --prompt hi --json").status, 2);  // no target
 }
 
 TEST(Cli, UsageErrorsExit2RuntimeErrorsExit1) {

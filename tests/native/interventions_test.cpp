@@ -94,7 +94,7 @@ TEST(Interventions, JsonIsCheckedFieldByField) {
   EXPECT_NE(err(R"([{"layer":0,"index":1,"mode":"set","value":"2"}])").find("\"value\" must be a number"), std::string::npos);
   EXPECT_NE(err(R"([{"layer":0,"index":1,"mode":"of"}])").find("unknown mode \"of\""), std::string::npos);
   EXPECT_NE(err(R"([{"layer":0,"index":1,"mode":"off","positions":[]}])").find("is empty"), std::string::npos);
-  EXPECT_NE(err(R"([{"layer":0,"index":1,"mode":"off","head":3}])").find("unknown option \"head\""), std::string::npos);
+  EXPECT_NE(err(R"([{"layer":0,"index":1,"mode":"off","neuron":3}])").find("unknown option \"neuron\""), std::string::npos);
   EXPECT_NE(err(R"({"layer":0})").find("expected an array"), std::string::npos);
 }
 
