@@ -16,12 +16,7 @@ using test::kRefTol;
 
 namespace {
 
-template <typename F>
-uint64_t passes(Session& s, F&& f) {
-  const uint64_t before = s.forward_passes();
-  f();
-  return s.forward_passes() - before;
-}
+using test::passes;
 
 PatchMetric metric_of(const json& j) { return patch_metric_from_json(j); }
 

@@ -9,17 +9,7 @@
 
 using namespace lmdbg;
 
-namespace {
-
-// Forward passes that f() costs.
-template <typename F>
-uint64_t passes(Session& s, F&& f) {
-  const uint64_t before = s.forward_passes();
-  f();
-  return s.forward_passes() - before;
-}
-
-}  // namespace
+using test::passes;
 
 TEST(Session, ATraceCostsOnePassCleanAndTwoWithInterventions) {
   auto s = test::session("l2-f16");

@@ -117,4 +117,12 @@ inline std::vector<int> case_ids(const Reference& ref, const std::string& name) 
   throw std::runtime_error("no case " + name);
 }
 
+// Forward passes that f() costs (the session's counter; the cost rule of docs/ARCHITECTURE.md).
+template <typename F>
+uint64_t passes(Session& s, F&& f) {
+  const uint64_t before = s.forward_passes();
+  f();
+  return s.forward_passes() - before;
+}
+
 }  // namespace lmdbg::test
