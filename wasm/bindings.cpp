@@ -187,14 +187,14 @@ class WasmModel {
     });
   }
 
-  // lmdbg.patch-sweep/1 JSON: every layer × target position of one hook.
+  // lmdbg.patch-sweep/1 JSON: every layer × target position of one hook (or one head's result).
   std::string patchSweep(val source, val target, std::string options) {
     return guarded([&] {
-      lmdbg::Hook hook;
+      lmdbg::PatchSpec what;
       lmdbg::PatchMetric metric;
-      lmdbg::patch_sweep_options_from_json(io::parse_json(options, "patch sweep options"), hook, metric);
+      lmdbg::patch_sweep_options_from_json(io::parse_json(options, "patch sweep options"), what, metric);
       const auto src = to_ids(source), tgt = to_ids(target);
-      return text(lmdbg::patch_sweep_to_json(model(), s_.patch_sweep(src, tgt, hook, metric), metric, src, tgt));
+      return text(lmdbg::patch_sweep_to_json(model(), s_.patch_sweep(src, tgt, what, metric), metric, src, tgt));
     });
   }
 

@@ -36,12 +36,13 @@ commands:
               [--value-top-k K] [--raw-lens] [--attention] [--heads N] [--track ID,ID] [--intervene SPEC]... --json
               --heads N: the N largest heads of each layer (default: all of a model with at most
               64 heads, else 3; 0 = none)
-  patch MODEL (--source T | --source-ids 1,2) (--prompt T | --ids 1,2,3) --hook HOOK
+  patch MODEL (--source T | --source-ids 1,2) (--prompt T | --ids 1,2,3) --hook HOOK [--head H]
               [--layer L [--positions all|i,j]] --metric logit|prob|logitDiff
               (--token T | --token-id N) [--distractor T | --distractor-id N] --json
                              the target (--prompt) with HOOK (resid_pre, attn_out, resid_mid,
-                             mlp_out, resid_post) of layer L taken from the source; without
-                             --layer, the sweep over every layer and position
+                             mlp_out, resid_post, or result with --head H: one head's output)
+                             of layer L taken from the source; without --layer, the sweep over
+                             every layer and position
   snapshot MODEL --prompt T [--intervene SPEC]... [--inactive SPEC]... [--view NAME] [--layer L]
               [--detail L9D1234] [--name NAME] [--source SOURCE] [--names FILE] [--allow-special]
               [-n N [--greedy | --temperature X --top-k K --seed S]] [-o FILE]
@@ -98,7 +99,7 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
     {"--name", true}, {"--source", true}, {"--track", true}, {"--source-ids", true},
     {"--hook", true}, {"--metric", true}, {"--token", true}, {"--token-id", true}, {"--distractor", true},
     {"--distractor-id", true}, {"--ranking", true},
-    {"--target", true}, {"--target-id", true}, {"--position", true}, {"--neurons", true}, {"--heads", true},
+    {"--target", true}, {"--target-id", true}, {"--position", true}, {"--neurons", true}, {"--heads", true}, {"--head", true},
 };
 
 Args parse_args(int argc, char** argv) {
@@ -392,12 +393,13 @@ int cmd_patch(const Args& a) {
   lmdbg::io::json metric = {{"type", a.get("--metric")}, {"token", token_arg(a, "--token", m)}};
   if (a.has("--distractor") || a.has("--distractor-id")) metric["distractor"] = token_arg(a, "--distractor", m);
   lmdbg::io::json opt = {{"hook", a.get("--hook")}, {"metric", metric}};
+  if (a.has("--head")) opt["head"] = parse_long(a.get("--head"), "--head");
   if (!a.has("--layer")) {
     if (a.has("--positions")) throw UsageError("--positions needs --layer (without it, patch sweeps every position)");
-    lmdbg::Hook hook;
+    lmdbg::PatchSpec what;
     lmdbg::PatchMetric pm;
-    lmdbg::patch_sweep_options_from_json(opt, hook, pm);
-    print(lmdbg::patch_sweep_to_json(m, session->patch_sweep(source, target, hook, pm), pm, source, target));
+    lmdbg::patch_sweep_options_from_json(opt, what, pm);
+    print(lmdbg::patch_sweep_to_json(m, session->patch_sweep(source, target, what, pm), pm, source, target));
     return 0;
   }
   opt["layer"] = parse_long(a.get("--layer"), "--layer");

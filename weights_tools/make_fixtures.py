@@ -343,7 +343,7 @@ def patching_refs(model: R.GPT2Reference, tok: R.BPETokenizer) -> dict:
     a0, b0 = p0["tokens"]
     a1, b1 = p1["tokens"]
     T0 = len(p0["target"]["ids"])
-    single = [  # (pair, hook, layer, positions, metric)
+    single = [  # (pair, hook, layer, positions, metric[, head])
         (p0, "resid_post", L - 1, [T0 - 1], {"type": "logitDiff", "token": a0, "distractor": b0}),
         (p0, "resid_pre", 1, [T0 // 2], {"type": "logit", "token": a0}),
         (p0, "attn_out", 0, [1, T0 - 2], {"type": "prob", "token": a0}),
@@ -351,29 +351,39 @@ def patching_refs(model: R.GPT2Reference, tok: R.BPETokenizer) -> dict:
         (p0, "resid_mid", L - 2, [T0 - 1], {"type": "prob", "token": b0}),
         (p1, "resid_pre", 0, None, {"type": "logit", "token": a1}),
         (p1, "mlp_out", max(0, L - 3), [len(p1["target"]["ids"]) - 3], {"type": "logitDiff", "token": a1, "distractor": b1}),
+        (p0, "result", L - 1, [T0 - 1], {"type": "logitDiff", "token": a0, "distractor": b0}, 1),
+        (p1, "result", 0, None, {"type": "logit", "token": a1}, model.n_head - 1),
     ]
     patches = []
-    for pair, hook, layer, positions, metric in single:
+    for pair, hook, layer, positions, metric, *head in single:
+        head = head[0] if head else None
         s_ids, t_ids = pair["source"]["ids"], pair["target"]["ids"]
         off = len(s_ids) - len(t_ids)
         ps = positions if positions is not None else [p for p in range(len(t_ids)) if p + off >= 0]
-        value, clean, corrupt, am = model.patch(s_ids, t_ids, hook, layer, ps, metric)
-        logits, _ = model.forward(t_ids, hooks=False, edits=model.patch_edits(model.forward(s_ids)[1], hook, layer, ps, off))
+        value, clean, corrupt, am = model.patch(s_ids, t_ids, hook, layer, ps, metric, head)
+        logits, _ = model.forward(t_ids, hooks=False,
+                                  edits=model.patch_edits(model.forward(s_ids)[1], hook, layer, ps, off, head))
         assert set_margin(logits[-1], 1) > 5e-3, "patched argmax too close to a tie"
         patches.append({"pair": pair["name"], "hook": hook, "layer": layer, "positions": positions, "metric": metric,
                         "value": value, "clean": clean, "corrupt": corrupt, "argmax": am})
+        if head is not None:
+            patches[-1]["head"] = head
         log(f"    patch {pair['name']} {hook} L{layer} @{positions}: {metric['type']} {corrupt:.4f} -> {value:.4f} "
             f"(source {clean:.4f}), argmax {am}")
     sweeps = []
-    for pair, hook, metric in [(p0, "resid_pre", {"type": "logitDiff", "token": a0, "distractor": b0}),
-                               (p1, "attn_out", {"type": "prob", "token": a1}),
-                               (p1, "resid_post", {"type": "logit", "token": b1})]:
+    for pair, hook, metric, *head in [(p0, "resid_pre", {"type": "logitDiff", "token": a0, "distractor": b0}),
+                                      (p1, "attn_out", {"type": "prob", "token": a1}),
+                                      (p1, "resid_post", {"type": "logit", "token": b1}),
+                                      (p0, "result", {"type": "logitDiff", "token": a0, "distractor": b0}, 0)]:
+        head = head[0] if head else None
         s_ids, t_ids = pair["source"]["ids"], pair["target"]["ids"]
-        values = model.patch_sweep(s_ids, t_ids, hook, metric)
+        values = model.patch_sweep(s_ids, t_ids, hook, metric, head)
         s_log, _ = model.forward(s_ids, hooks=False)
         t_log, _ = model.forward(t_ids, hooks=False)
         sweeps.append({"pair": pair["name"], "hook": hook, "metric": metric, "values": values,
                        "clean": model.metric(s_log[-1], metric), "corrupt": model.metric(t_log[-1], metric)})
+        if head is not None:
+            sweeps[-1]["head"] = head
         log(f"    sweep {pair['name']} {hook} {metric['type']}: {L}x{len(t_ids)} cells, "
             f"{sum(v is None for r in values for v in r)} without a source position")
     return {"pairs": pairs, "patches": patches, "sweeps": sweeps}

@@ -642,16 +642,22 @@ class GPT2Reference:
 
 
     # -- activation patching (lmdbg's core/analysis/patching.h) -------------------------------------------
-    def patch_edits(self, source_cache: dict, hook: str, layer: int, positions: Sequence[int], offset: int) -> dict:
+    def patch_edits(self, source_cache: dict, hook: str, layer: int, positions: Sequence[int], offset: int,
+                    head: int | None = None) -> dict:
         """Edits that replace blocks.{layer}.hook_{hook} at target positions p by the source's at p + offset
-        (the prompts aligned at their ends: offset = T_source - T_target)."""
-        name = f"blocks.{layer}.hook_{hook}"
+        (the prompts aligned at their ends: offset = T_source - T_target). hook "result" is
+        attn.hook_result [pos, head, d_model], and only `head`'s output is replaced (the other heads keep
+        the target's; attn_out is their sum plus b_O, as TransformerLens's patch of hook_result)."""
+        name = f"blocks.{layer}.attn.hook_result" if hook == "result" else f"blocks.{layer}.hook_{hook}"
         src = source_cache[name]
 
         def replace(t):
             t = t.clone()
             for p in positions:
-                t[p] = src[p + offset]
+                if hook == "result":
+                    t[p, head] = src[p + offset, head]
+                else:
+                    t[p] = src[p + offset]
             return t
         return {name: replace}
 
@@ -665,16 +671,19 @@ class GPT2Reference:
             return float(torch.softmax(logits_last, dim=-1)[t])
         return float(logits_last[t] - logits_last[metric["distractor"]])
 
-    def patch(self, source: Sequence[int], target: Sequence[int], hook: str, layer: int, positions, metric: dict):
+    def patch(self, source: Sequence[int], target: Sequence[int], hook: str, layer: int, positions, metric: dict,
+              head: int | None = None):
         """Returns (patched metric, clean = the source's, corrupt = the target's, patched argmax)."""
         off = len(source) - len(target)
         src_logits, src_cache = self.forward(source)
         tgt_logits, _ = self.forward(target, hooks=False)
-        logits, _ = self.forward(target, hooks=False, edits=self.patch_edits(src_cache, hook, layer, positions, off))
+        logits, _ = self.forward(target, hooks=False,
+                                 edits=self.patch_edits(src_cache, hook, layer, positions, off, head))
         return (self.metric(logits[-1], metric), self.metric(src_logits[-1], metric), self.metric(tgt_logits[-1], metric),
                 int(torch.argmax(logits[-1])))
 
-    def patch_sweep(self, source: Sequence[int], target: Sequence[int], hook: str, metric: dict):
+    def patch_sweep(self, source: Sequence[int], target: Sequence[int], hook: str, metric: dict,
+                    head: int | None = None):
         """metric[layer][p] with one target position patched at a time (None where p + offset < 0)."""
         off = len(source) - len(target)
         _, src_cache = self.forward(source)
@@ -685,7 +694,8 @@ class GPT2Reference:
                 if p + off < 0:
                     row.append(None)
                     continue
-                logits, _ = self.forward(target, hooks=False, edits=self.patch_edits(src_cache, hook, layer, [p], off))
+                logits, _ = self.forward(target, hooks=False,
+                                         edits=self.patch_edits(src_cache, hook, layer, [p], off, head))
                 row.append(self.metric(logits[-1], metric))
             out.append(row)
         return out

@@ -13,7 +13,8 @@ namespace lmdbg {
 
 namespace {
 
-constexpr Hook kPatchable[] = {Hook::kResidPre, Hook::kAttnOut, Hook::kResidMid, Hook::kMlpOut, Hook::kResidPost};
+constexpr Hook kPatchable[] = {Hook::kResidPre, Hook::kAttnOut, Hook::kResidMid, Hook::kMlpOut, Hook::kResidPost,
+                                Hook::kResult};
 
 std::string patchable_list() {
   std::string s;
@@ -78,6 +79,13 @@ std::vector<int> validate_patch(const Model& m, const PatchSpec& spec, int t_sou
     invalid(std::string("patch: hook ") + hook_short(spec.hook) + " cannot be patched (one of " + patchable_list() + ")");
   if (spec.layer < 0 || spec.layer >= c.n_layers)
     invalid("patch: layer " + std::to_string(spec.layer) + " out of range [0, " + std::to_string(c.n_layers) + ")");
+  if (spec.hook == Hook::kResult) {
+    if (spec.head < 0 || spec.head >= c.n_heads)
+      invalid(spec.head < 0 ? std::string("patch: hook result needs a head (0..") + std::to_string(c.n_heads - 1) + ")"
+                            : "patch: head " + std::to_string(spec.head) + " out of range [0, " + std::to_string(c.n_heads) + ")");
+  } else if (spec.head >= 0) {
+    invalid(std::string("patch: a head belongs to hook result only, not ") + hook_short(spec.hook));
+  }
   const int off = patch_offset(t_source, t_target);
   std::vector<int> ps;
   if (spec.positions.empty()) {
@@ -99,17 +107,21 @@ std::vector<int> validate_patch(const Model& m, const PatchSpec& spec, int t_sou
   return ps;
 }
 
-PatchEditor::PatchEditor(const State& source, Hook hook, int layer, std::vector<int> positions, int offset)
-    : source_(source), hook_(hook), layer_(layer), positions_(std::move(positions)), offset_(offset) {
+PatchEditor::PatchEditor(const State& source, const PatchSpec& spec, int offset)
+    : source_(source), hook_(spec.hook), layer_(spec.layer), head_(spec.head), positions_(spec.positions), offset_(offset) {
   if (!source_.hook(hook_, layer_)) fail(ErrorCode::kState, "patch: the source run did not keep its activations");
 }
 
 void PatchEditor::edit(Hook h, int layer, int p0, int T, int width, float* x) const {
   if (h != hook_ || layer != layer_) return;
   const float* src = source_.hook(hook_, layer_);
+  // One head's result is its d_model slice of the row [head, d_model]; other hooks are whole rows.
+  const int n = h == Hook::kResult ? width / source_.model().config().n_heads : width;
+  const int col = h == Hook::kResult ? head_ * n : 0;
   for (int p : positions_) {
     if (p < p0 || p >= p0 + T) continue;
-    std::memcpy(x + static_cast<size_t>(p - p0) * width, src + static_cast<size_t>(p + offset_) * width, width * 4);
+    std::memcpy(x + static_cast<size_t>(p - p0) * width + col, src + static_cast<size_t>(p + offset_) * width + col,
+                static_cast<size_t>(n) * 4);
   }
 }
 
@@ -155,6 +167,7 @@ PatchSpec patch_spec_from_json(const io::json& j, const char* what) {
   const io::json* layer = io::json_field(j, "layer");
   if (!layer) invalid(std::string(what) + ": \"layer\" is required");
   s.layer = io::json_int(*layer, std::string(what) + ": \"layer\"");
+  if (const io::json* h = io::json_field(j, "head")) s.head = io::json_int(*h, std::string(what) + ": \"head\"");
   if (const io::json* p = io::json_field(j, "positions")) {
     if (p->is_array()) {
       if (p->empty()) invalid(std::string(what) + ": \"positions\" is empty (leave it out, or \"all\", for every position)");
@@ -167,8 +180,8 @@ PatchSpec patch_spec_from_json(const io::json& j, const char* what) {
 }
 
 TracePatch trace_patch_from_json(const io::json& j) {
-  if (!j.is_object()) invalid("trace options: \"patch\" must be an object {source, hook, layer, positions?}");
-  io::json_known_keys(j, {"source", "hook", "layer", "positions"}, "trace options: \"patch\"");
+  if (!j.is_object()) invalid("trace options: \"patch\" must be an object {source, hook, layer, head?, positions?}");
+  io::json_known_keys(j, {"source", "hook", "layer", "head", "positions"}, "trace options: \"patch\"");
   TracePatch p;
   const io::json* src = io::json_field(j, "source");
   if (!src || !src->is_array()) invalid("trace options: \"patch\": \"source\" must be the source prompt's token ids");
@@ -178,31 +191,35 @@ TracePatch trace_patch_from_json(const io::json& j) {
 }
 
 void patch_options_from_json(const io::json& j, PatchSpec& spec, PatchMetric& metric) {
-  if (!j.is_object()) invalid("patch options: expected an object {hook, layer, positions?, metric}");
-  io::json_known_keys(j, {"hook", "layer", "positions", "metric"}, "patch options");
+  if (!j.is_object()) invalid("patch options: expected an object {hook, layer, head?, positions?, metric}");
+  io::json_known_keys(j, {"hook", "layer", "head", "positions", "metric"}, "patch options");
   spec = patch_spec_from_json(j, "patch options");
   const io::json* m = io::json_field(j, "metric");
   if (!m) invalid("patch options: \"metric\" is required ({type, token, distractor?})");
   metric = patch_metric_from_json(*m);
 }
 
-void patch_sweep_options_from_json(const io::json& j, Hook& hook, PatchMetric& metric) {
-  if (!j.is_object()) invalid("patch sweep options: expected an object {hook, metric}");
-  io::json_known_keys(j, {"hook", "metric"}, "patch sweep options");
+void patch_sweep_options_from_json(const io::json& j, PatchSpec& spec, PatchMetric& metric) {
+  if (!j.is_object()) invalid("patch sweep options: expected an object {hook, head?, metric}");
+  io::json_known_keys(j, {"hook", "head", "metric"}, "patch sweep options");
   const io::json* h = io::json_field(j, "hook");
   if (!h) invalid("patch sweep options: \"hook\" is required (one of " + patchable_list() + ")");
-  hook = patch_hook_from_json(*h, "patch sweep options");
+  spec = PatchSpec{};
+  spec.hook = patch_hook_from_json(*h, "patch sweep options");
+  if (const io::json* hd = io::json_field(j, "head")) spec.head = io::json_int(*hd, "patch sweep options: \"head\"");
   const io::json* m = io::json_field(j, "metric");
   if (!m) invalid("patch sweep options: \"metric\" is required ({type, token, distractor?})");
   metric = patch_metric_from_json(*m);
 }
 
 io::ojson trace_patch_to_json(const Model& m, const TracePatch& p, int t_target) {
-  return {{"source", tokens_json(m, p.source)},
-          {"hook", hook_short(p.spec.hook)},
-          {"layer", p.spec.layer},
-          {"positions", p.spec.positions},
-          {"offset", patch_offset(static_cast<int>(p.source.size()), t_target)}};
+  io::ojson j = {{"source", tokens_json(m, p.source)},
+                 {"hook", hook_short(p.spec.hook)},
+                 {"layer", p.spec.layer},
+                 {"positions", p.spec.positions},
+                 {"offset", patch_offset(static_cast<int>(p.source.size()), t_target)}};
+  if (p.spec.head >= 0) j["head"] = p.spec.head;
+  return j;
 }
 
 io::ojson patch_metric_to_json(const PatchMetric& m) {
@@ -213,10 +230,11 @@ io::ojson patch_metric_to_json(const PatchMetric& m) {
 
 io::ojson patch_to_json(const Model& m, const PatchSpec& spec, const PatchMetric& metric, const PatchResult& r,
                         std::span<const int> source, std::span<const int> target) {
+  io::ojson options = {{"hook", hook_short(spec.hook)}, {"layer", spec.layer}, {"positions", spec.positions},
+                       {"metric", patch_metric_to_json(metric)}};
+  if (spec.head >= 0) options["head"] = spec.head;
   return {{"schema", "lmdbg.patch/1"},
-          {"options",
-           {{"hook", hook_short(spec.hook)}, {"layer", spec.layer}, {"positions", spec.positions},
-            {"metric", patch_metric_to_json(metric)}}},
+          {"options", std::move(options)},
           {"offset", patch_offset(static_cast<int>(source.size()), static_cast<int>(target.size()))},
           {"metric", r.metric},
           {"clean", r.clean},
@@ -234,8 +252,10 @@ io::ojson patch_sweep_to_json(const Model& m, const PatchSweep& s, const PatchMe
     for (int p = 0; p < s.t_target; ++p) row.push_back(number_or_null(s.metric[static_cast<size_t>(l) * s.t_target + p]));
     rows.push_back(std::move(row));
   }
+  io::ojson options = {{"hook", hook_short(s.hook)}, {"metric", patch_metric_to_json(metric)}};
+  if (s.head >= 0) options["head"] = s.head;
   return {{"schema", "lmdbg.patch-sweep/1"},
-          {"options", {{"hook", hook_short(s.hook)}, {"metric", patch_metric_to_json(metric)}}},
+          {"options", std::move(options)},
           {"offset", s.offset},
           {"metric", std::move(rows)},
           {"clean", s.clean},

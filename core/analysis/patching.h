@@ -2,7 +2,9 @@
 // with the activation at one hook replaced by a source prompt's, and measure what it does to the
 // target's final prediction.
 //
-//   hooks:     resid_pre, resid_mid, resid_post, attn_out, mlp_out of one layer, at chosen positions
+//   hooks:     resid_pre, resid_mid, resid_post, attn_out, mlp_out of one layer, or one head's result
+//              (attn.hook_result, the head's d_model slice; the other heads keep the target's), at
+//              chosen positions
 //   metric:    at the last position of the run: the logit or probability of a token, or the logit
 //              difference token − distractor
 //   alignment: the prompts are aligned at their ends: target position p takes source position
@@ -40,9 +42,10 @@ struct PatchSpec {
   Hook hook = Hook::kResidPost;
   int layer = 0;
   std::vector<int> positions;  // target positions; empty = every position with a source counterpart
+  int head = -1;               // Hook::kResult only: the head whose output is patched
 };
 
-// The hooks a patch can replace (the residual stream and the blocks' outputs).
+// The hooks a patch can replace (the residual stream, the blocks' outputs and one head's result).
 bool patchable(Hook h);
 
 // Target position p reads source position p + offset; offset = T_source − T_target.
@@ -54,7 +57,7 @@ struct TracePatch {
   PatchSpec spec;
 };
 
-// Checks hook and layer against the model, positions against the aligned prompts. Throws
+// Checks hook, layer and head against the model, positions against the aligned prompts. Throws
 // Error(kInvalidArgument) naming the problem. Returns the positions to patch, sorted and distinct.
 std::vector<int> validate_patch(const Model& m, const PatchSpec& spec, int t_source, int t_target);
 void validate_patch_metric(const Model& m, const PatchMetric& metric);
@@ -67,7 +70,7 @@ double patch_metric_at(const Model& m, const PatchMetric& metric, const float* l
 // (absolute target positions). `source` ran the whole source prompt keeping spec.hook.
 class PatchEditor final : public HookEditor {
  public:
-  PatchEditor(const State& source, Hook hook, int layer, std::vector<int> positions, int offset);
+  PatchEditor(const State& source, const PatchSpec& spec, int offset);
   HookSet edits() const override { return HookSet().add(hook_); }
   void edit(Hook h, int layer, int p0, int T, int width, float* x) const override;
 
@@ -75,6 +78,7 @@ class PatchEditor final : public HookEditor {
   const State& source_;
   Hook hook_;
   int layer_;
+  int head_;
   std::vector<int> positions_;
   int offset_;
 };
@@ -88,22 +92,25 @@ struct PatchResult {
 
 struct PatchSweep {
   Hook hook = Hook::kResidPost;
+  int head = -1;  // Hook::kResult
   int n_layers = 0, t_target = 0, offset = 0;
   std::vector<double> metric;  // [n_layers, t_target]; NaN where the position has no source counterpart
   double clean = 0, corrupt = 0;
 };
 
 // JSON at the edge. Metric: {"type": "logit"|"prob"|"logitDiff", "token", "distractor"?}.
-// Patch: {"hook", "layer", "positions"?: "all"|[p, ...], "metric"}; sweep: {"hook", "metric"}; the
-// trace's "patch" option: {"source": [ids], "hook", "layer", "positions"?}. Unknown keys are errors.
+// Patch: {"hook", "layer", "head"?, "positions"?: "all"|[p, ...], "metric"}; sweep: {"hook", "head"?,
+// "metric"}; the trace's "patch" option: {"source": [ids], "hook", "layer", "head"?, "positions"?}.
+// "head" is required with hook "result" and refused with the others. Unknown keys are errors.
 PatchMetric patch_metric_from_json(const io::json& j);
-// Reads hook, layer and positions of `j` (the caller checks the other keys).
+// Reads hook, layer, head and positions of `j` (the caller checks the other keys).
 PatchSpec patch_spec_from_json(const io::json& j, const char* what);
 Hook patch_hook_from_json(const io::json& j, const char* what);
 TracePatch trace_patch_from_json(const io::json& j);
 // The options of patch() and patchSweep() as the package sends them.
 void patch_options_from_json(const io::json& j, PatchSpec& spec, PatchMetric& metric);
-void patch_sweep_options_from_json(const io::json& j, Hook& hook, PatchMetric& metric);
+// The sweep's spec has hook and head (layer and positions are the sweep's cells).
+void patch_sweep_options_from_json(const io::json& j, PatchSpec& spec, PatchMetric& metric);
 io::ojson patch_metric_to_json(const PatchMetric& m);
 io::ojson trace_patch_to_json(const Model& m, const TracePatch& p, int t_target);
 io::ojson patch_to_json(const Model& m, const PatchSpec& spec, const PatchMetric& metric, const PatchResult& r,

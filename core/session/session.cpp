@@ -92,8 +92,7 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
     so.keep.add(pp.spec.hook);
     so.logits = false;
     run(*source, pp.source, so);
-    patcher = std::make_unique<PatchEditor>(*source, pp.spec.hook, pp.spec.layer, pp.spec.positions,
-                                            patch_offset(static_cast<int>(pp.source.size()), T));
+    patcher = std::make_unique<PatchEditor>(*source, pp.spec, patch_offset(static_cast<int>(pp.source.size()), T));
   }
 
   // The clean run, with interventions or a patch: it resolves `on` and gives the clean prediction
@@ -278,7 +277,7 @@ PatchResult Session::patch(std::span<const int> source, std::span<const int> tar
   const float* rp = tgt.hook(Hook::kResidPre, spec.layer);
   const std::vector<float> resume(rp + static_cast<size_t>(p0) * d, rp + static_cast<size_t>(Tt) * d);
   tgt.truncate(p0);
-  const PatchEditor editor(src, spec.hook, spec.layer, spec.positions, patch_offset(Ts, Tt));
+  const PatchEditor editor(src, spec, patch_offset(Ts, Tt));
   ForwardOptions po;
   po.editor = &editor;
   po.first_layer = spec.layer;
@@ -290,19 +289,22 @@ PatchResult Session::patch(std::span<const int> source, std::span<const int> tar
   return r;
 }
 
-PatchSweep Session::patch_sweep(std::span<const int> source, std::span<const int> target, Hook hook,
+PatchSweep Session::patch_sweep(std::span<const int> source, std::span<const int> target, const PatchSpec& what,
                                 const PatchMetric& metric) {
   const Model& m = *model_;
   check_prompt(m, source, "patch sweep: source");
   check_prompt(m, target, "patch sweep: target");
   const int Ts = static_cast<int>(source.size()), Tt = static_cast<int>(target.size());
   const int L = m.config().n_layers, d = m.config().d_model, off = patch_offset(Ts, Tt);
+  const Hook hook = what.hook;
   PatchSpec probe;
   probe.hook = hook;
+  probe.head = what.head;
   validate_patch(m, probe, Ts, Tt);
   validate_patch_metric(m, metric);
   PatchSweep out;
   out.hook = hook;
+  out.head = what.head;
   out.n_layers = L;
   out.t_target = Tt;
   out.offset = off;
@@ -318,7 +320,10 @@ PatchSweep Session::patch_sweep(std::span<const int> source, std::span<const int
   for (int p = Tt - 1; p >= std::max(0, -off); --p)
     for (int l = 0; l < L; ++l) {
       tgt.truncate(p);
-      const PatchEditor editor(src, hook, l, {p}, off);
+      PatchSpec cell = probe;
+      cell.layer = l;
+      cell.positions = {p};
+      const PatchEditor editor(src, cell, off);
       ForwardOptions po;
       po.editor = &editor;
       po.first_layer = l;

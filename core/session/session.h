@@ -88,7 +88,9 @@ class Session {
   // source. spec.positions is filled in (empty: every aligned position).
   PatchResult patch(std::span<const int> source, std::span<const int> target, PatchSpec& spec, const PatchMetric& metric);
   // Every layer × target position of one hook, one position at a time.
-  PatchSweep patch_sweep(std::span<const int> source, std::span<const int> target, Hook hook, const PatchMetric& metric);
+  // `what`: hook and head (its layer and positions are ignored: the sweep covers every cell).
+  PatchSweep patch_sweep(std::span<const int> source, std::span<const int> target, const PatchSpec& what,
+                         const PatchMetric& metric);
   // Direct logit attribution (core/analysis/attribution.h) of the run with interventions: one pass
   // (and a clean one to resolve `on`), as run_with_cache.
   Attribution attribute(std::span<const int> tokens, const AttributionOptions& opt, const Interventions& ivs);

@@ -15,8 +15,7 @@ import type {
   ModelConfig,
   ModelInfo,
   ModelSource,
-  PatchHook,
-  PatchMetric,
+  PatchSweepOptions,
   PatchOptions,
   PatchResult,
   PatchSweep,
@@ -236,13 +235,13 @@ export class LMDebugger implements Debugger {
 
   async patch(source: string | number[], target: string | number[], options: PatchOptions): Promise<PatchResult> {
     const m = this.#m;
-    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patch options must be {hook, layer, positions?, metric}');
+    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patch options must be {hook, layer, head?, positions?, metric}');
     return JSON.parse(m.patch(this.#ids(source), this.#ids(target), JSON.stringify(options))) as PatchResult;
   }
 
-  async patchSweep(source: string | number[], target: string | number[], options: { hook: PatchHook; metric: PatchMetric }): Promise<PatchSweep> {
+  async patchSweep(source: string | number[], target: string | number[], options: PatchSweepOptions): Promise<PatchSweep> {
     const m = this.#m;
-    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patchSweep options must be {hook, metric}');
+    if (typeof options !== 'object' || options === null) throw new Error('lmdbg: patchSweep options must be {hook, head?, metric}');
     return JSON.parse(m.patchSweep(this.#ids(source), this.#ids(target), JSON.stringify(options))) as PatchSweep;
   }
 

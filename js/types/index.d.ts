@@ -367,8 +367,11 @@ export interface TraceOptions {
   patch?: TracePatch;
 }
 
-/** Hooks whose activation a patch can replace (TransformerLens short names). */
-export type PatchHook = 'resid_pre' | 'attn_out' | 'resid_mid' | 'mlp_out' | 'resid_post';
+/**
+ * Hooks whose activation a patch can replace (TransformerLens short names). `result` is one head's
+ * output (`attn.hook_result`, the `head` given beside it); the other heads keep the target's.
+ */
+export type PatchHook = 'resid_pre' | 'attn_out' | 'resid_mid' | 'mlp_out' | 'resid_post' | 'result';
 
 /**
  * What a patch measures, at the last position of a run: the logit or probability of `token`, or the
@@ -381,6 +384,8 @@ export type PatchMetric =
 export interface PatchOptions {
   hook: PatchHook;
   layer: number;
+  /** With hook 'result' (required there, refused elsewhere): the head whose output is patched. */
+  head?: number;
   /**
    * Target positions to patch (default 'all': every position that has a source position). The
    * prompts are aligned at their ends: target position p takes source position
@@ -395,12 +400,14 @@ export interface TracePatch {
   source: string | number[];
   hook: PatchHook;
   layer: number;
+  /** With hook 'result': the head. */
+  head?: number;
   positions?: 'all' | number[];
 }
 
 export interface PatchResult {
   schema: 'lmdbg.patch/1';
-  options: { hook: PatchHook; layer: number; positions: number[]; metric: PatchMetric };
+  options: { hook: PatchHook; layer: number; head?: number; positions: number[]; metric: PatchMetric };
   /** Source length − target length: target position p reads source position p + offset. */
   offset: number;
   /** The metric of the patched target run. */
@@ -415,9 +422,16 @@ export interface PatchResult {
   target: { tokens: Token[] };
 }
 
+export interface PatchSweepOptions {
+  hook: PatchHook;
+  /** With hook 'result': the head whose output is patched at each layer × position. */
+  head?: number;
+  metric: PatchMetric;
+}
+
 export interface PatchSweep {
   schema: 'lmdbg.patch-sweep/1';
-  options: { hook: PatchHook; metric: PatchMetric };
+  options: PatchSweepOptions;
   offset: number;
   /**
    * metric[layer][p]: the target with position p of `hook` at `layer` patched alone; null where p
@@ -524,7 +538,7 @@ export interface Trace {
     lensTopK?: number;
     cleanLayers?: boolean;
     track?: number[];
-    patch?: { source: Token[]; hook: PatchHook; layer: number; positions: number[]; offset: number };
+    patch?: { source: Token[]; hook: PatchHook; layer: number; head?: number; positions: number[]; offset: number };
   };
   interventions: Intervention[];
   /** As applied: `on` replaced by `pre` with its value. */
@@ -843,7 +857,7 @@ export interface Debugger {
    * `patch()` at every layer × target position of one hook, one position at a time: the source
    * pass, the clean target pass and one patched pass per cell.
    */
-  patchSweep(source: string | number[], target: string | number[], options: { hook: PatchHook; metric: PatchMetric }): Promise<PatchSweep>;
+  patchSweep(source: string | number[], target: string | number[], options: PatchSweepOptions): Promise<PatchSweep>;
   /**
    * Why this token: the final logit of `target` (or target − distractor) split into additive parts,
    * the embeddings, each head, each FFN sub-update (the largest listed) and the biases, whose values

@@ -28,8 +28,10 @@ for (const variant of ['l4-f32', 'l2-f16']) {
         const { source, target } = pairs[pj.pair];
         const r = await dbg.patch(source.ids, target.ids, {
           hook: pj.hook, layer: pj.layer, metric: pj.metric, ...(pj.positions ? { positions: pj.positions } : {}),
+          ...(pj.head !== undefined ? { head: pj.head } : {}),
         });
-        const what = `${pj.pair} ${pj.hook} L${pj.layer}`;
+        const what = `${pj.pair} ${pj.hook} L${pj.layer}${pj.head !== undefined ? `H${pj.head}` : ''}`;
+        expect(r.options.head).toBe(pj.head);
         expect(r.schema).toBe('lmdbg.patch/1');
         worst = Math.max(worst, near(r.metric, pj.value, `${what} metric`), near(r.clean, pj.clean, `${what} clean`),
           near(r.corrupt, pj.corrupt, `${what} corrupt`));
@@ -44,7 +46,10 @@ for (const variant of ['l4-f32', 'l2-f16']) {
       let worst = 0;
       for (const sj of meta.patching.sweeps) {
         const { source, target } = pairs[sj.pair];
-        const s = await dbg.patchSweep(source.text, target.text, { hook: sj.hook, metric: sj.metric });
+        const s = await dbg.patchSweep(source.text, target.text, {
+          hook: sj.hook, metric: sj.metric, ...(sj.head !== undefined ? { head: sj.head } : {}),
+        });
+        expect(s.options.head).toBe(sj.head);
         expect(s.schema).toBe('lmdbg.patch-sweep/1');
         expect(ids(s.target.tokens)).toEqual(target.ids);
         worst = Math.max(worst, near(s.clean, sj.clean, 'clean'), near(s.corrupt, sj.corrupt, 'corrupt'));
@@ -57,6 +62,16 @@ for (const variant of ['l4-f32', 'l2-f16']) {
         );
       }
       console.log(`${variant} patchSweep maxdiff ${worst.toExponential(2)}`);
+    });
+
+    it('patch(): hook result needs a head in range, other hooks refuse one; the module stays usable', async () => {
+      const { source, target } = pairs.pp0;
+      const metric = { type: 'logit', token: 3 };
+      await expect(dbg.patch(source.ids, target.ids, { hook: 'result', layer: 0, metric })).rejects.toThrow(/needs a head/);
+      await expect(dbg.patch(source.ids, target.ids, { hook: 'result', layer: 0, head: 99, metric })).rejects.toThrow(/head 99 out of range/);
+      await expect(dbg.patch(source.ids, target.ids, { hook: 'mlp_out', layer: 0, head: 1, metric })).rejects.toThrow(/hook result only/);
+      const r = await dbg.patch(source.ids, target.ids, { hook: 'result', layer: 0, head: 0, metric });
+      expect(r.options.head).toBe(0);
     });
 
     it('trace({ track }): chosen tokens\' rank and probability at every layer', async () => {

@@ -173,12 +173,14 @@ TEST(Cli, PatchAndSweepMatchTheReference) {
                        " --token-id " + std::to_string(m["token"].get<int>());
     if (m.contains("distractor")) args += " --distractor-id " + std::to_string(m["distractor"].get<int>());
     if (!pj["positions"].is_null()) args += " --positions " + ids(pj["positions"]);
+    if (pj.contains("head")) args += " --head " + std::to_string(pj["head"].get<int>());  // hook result
     const CliRun r = run(args + " --json");
     ASSERT_EQ(r.status, 0) << args << ": " << stderr_text();
     const json j = json::parse(r.out);
     EXPECT_EQ(j["schema"], "lmdbg.patch/1");
     EXPECT_NEAR(j["metric"].get<double>(), pj["value"].get<double>(), lmdbg::test::kRefTol) << args;
     EXPECT_NEAR(j["clean"].get<double>(), pj["clean"].get<double>(), lmdbg::test::kRefTol) << args;
+    EXPECT_EQ(j["options"].value("head", -1), pj.value("head", -1)) << args;
   }
   const json& sw = ref.meta["patching"]["sweeps"][0];
   ASSERT_EQ(sw["pair"], pair["name"]);

@@ -44,10 +44,11 @@ TEST_P(PatchRef, SinglePatchesMatchPyTorch) {
     PatchSpec spec;
     spec.hook = hook_of(pj["hook"]);
     spec.layer = pj["layer"];
+    spec.head = pj.value("head", -1);
     if (!pj["positions"].is_null()) spec.positions = pj["positions"].get<std::vector<int>>();
     const PatchResult r = s->patch(src, tgt, spec, metric_of(pj["metric"]));
     const std::string w = pj["pair"].get<std::string>() + " " + pj["hook"].get<std::string>() + " L" +
-                          std::to_string(spec.layer);
+                          std::to_string(spec.layer) + (spec.head >= 0 ? "H" + std::to_string(spec.head) : "");
     for (auto [got, key] : {std::pair{r.metric, "value"}, {r.clean, "clean"}, {r.corrupt, "corrupt"}}) {
       const double d = std::fabs(got - pj[key].get<double>());
       worst = std::max(worst, d);
@@ -65,9 +66,11 @@ TEST_P(PatchRef, SweepsMatchPyTorch) {
     const auto& pair = pairs.at(sj["pair"]);
     const auto& src = pair.first;  // not a structured binding: C++17 lambdas cannot capture one (clang rejects it)
     const auto& tgt = pair.second;
-    const Hook hook = hook_of(sj["hook"]);
+    PatchSpec what;
+    what.hook = hook_of(sj["hook"]);
+    what.head = sj.value("head", -1);
     PatchSweep sw;
-    const uint64_t n = passes(*s, [&] { sw = s->patch_sweep(src, tgt, hook, metric_of(sj["metric"])); });
+    const uint64_t n = passes(*s, [&] { sw = s->patch_sweep(src, tgt, what, metric_of(sj["metric"])); });
     const int L = s->model().config().n_layers, Tt = static_cast<int>(tgt.size());
     const int aligned = std::min(Tt, static_cast<int>(src.size()));
     EXPECT_EQ(n, 2u + static_cast<uint64_t>(L) * aligned);  // source, clean target, one per cell
@@ -93,6 +96,7 @@ TEST_P(PatchRef, SweepsMatchPyTorch) {
     EXPECT_EQ(j["metric"].size(), static_cast<size_t>(L));
     EXPECT_EQ(j["metric"][0][0].is_null(), sw.offset < 0);
     EXPECT_EQ(j["target"]["tokens"].size(), tgt.size());
+    EXPECT_EQ(j["options"].contains("head"), what.head >= 0);
   }
   std::printf("[ maxdiff  ] %s patch sweeps: %.3g\n", GetParam(), worst);
 }
@@ -118,10 +122,13 @@ TEST(Patching, LastResidPostGivesTheSourceAndSelfPatchingChangesNothing) {
     const PatchResult r = s->patch(src, tgt, spec, metric);
     EXPECT_NEAR(r.metric, r.clean, 1e-6 * std::max(1.0, std::fabs(r.clean))) << mj;
     if (metric.kind != PatchMetricKind::kProb) EXPECT_GT(std::fabs(r.clean - r.corrupt), 1e-3) << mj;  // they differ
-    for (Hook h : {Hook::kResidPre, Hook::kAttnOut, Hook::kResidMid, Hook::kMlpOut, Hook::kResidPost}) {
-      const PatchSweep self = s->patch_sweep(tgt, tgt, h, metric);
+    for (Hook h : {Hook::kResidPre, Hook::kAttnOut, Hook::kResidMid, Hook::kMlpOut, Hook::kResidPost, Hook::kResult}) {
+      PatchSpec what;
+      what.hook = h;
+      if (h == Hook::kResult) what.head = 2;
+      const PatchSweep self = s->patch_sweep(tgt, tgt, what, metric);
       EXPECT_EQ(self.clean, self.corrupt);
-      for (double v : self.metric) EXPECT_NEAR(v, self.corrupt, 1e-6 * std::max(1.0, std::fabs(v))) << hook_short(h);
+      for (double v : self.metric) EXPECT_NEAR(v, self.corrupt, 1e-5 * std::max(1.0, std::fabs(v))) << hook_short(h);
     }
   }
 }
@@ -135,16 +142,16 @@ TEST(Patching, ResumedPassesEqualFullPasses) {
   const auto tgt = m.tokenizer().encode("It rains in the old city");
   const PatchMetric metric = patch_metric_from_json(json::parse(R"({"type":"logit","token":42})"));
   const int d = m.config().d_model, off = patch_offset(static_cast<int>(src.size()), static_cast<int>(tgt.size()));
-  for (Hook h : {Hook::kResidPre, Hook::kAttnOut, Hook::kResidMid, Hook::kMlpOut, Hook::kResidPost})
+  for (Hook h : {Hook::kResidPre, Hook::kAttnOut, Hook::kResidMid, Hook::kMlpOut, Hook::kResidPost, Hook::kResult})
     for (int layer : {0, 1})
       for (std::vector<int> ps : std::vector<std::vector<int>>{{3}, {2, 5}, {}}) {
-        PatchSpec spec{h, layer, ps};
+        PatchSpec spec{h, layer, ps, h == Hook::kResult ? layer + 1 : -1};
         const PatchResult r = s->patch(src, tgt, spec, metric);
         State source(m), full(m);
         ForwardOptions so;
         so.keep.add(h);
         source.forward(src, so);
-        const PatchEditor ed(source, h, layer, spec.positions, off);
+        const PatchEditor ed(source, spec, off);
         ForwardOptions fo;
         fo.editor = &ed;
         fo.keep.add(Hook::kLnFinal);
@@ -192,6 +199,16 @@ TEST(Patching, CostsAndTheTraceWithAPatch) {
   const TraceOptions from = test::trace_options_text(R"({"patch": {"source": )" + json(src).dump() +
                                                      R"(, "hook": "resid_post", "layer": 0, "positions": [1]}})");
   EXPECT_EQ(passes(*s, [&] { s->trace(tgt, from); }), 3u);
+  // One head's result: the trace's patched run is patch()'s, and its JSON names the head.
+  const TraceOptions head = test::trace_options_text(R"({"track": [17], "patch": {"source": )" + json(src).dump() +
+                                                     R"(, "hook": "result", "layer": 1, "head": 2}})");
+  PatchSpec hs{Hook::kResult, 1, {}, 2};
+  const double want = s->patch(src, tgt, hs, prob).metric;
+  const Trace th = s->trace(tgt, head);
+  EXPECT_NEAR(th.positions[0].layers.back().tracked[0].prob_after, want, 1e-5);
+  const json jh = json::parse(test::trace_text(*s, th));
+  EXPECT_EQ(jh["options"]["patch"]["hook"], "result");
+  EXPECT_EQ(jh["options"]["patch"]["head"], 2);
 }
 
 TEST(Patching, BadRequestsAreErrorsThatNameTheProblem) {
@@ -210,6 +227,9 @@ TEST(Patching, BadRequestsAreErrorsThatNameTheProblem) {
   EXPECT_NE(message({Hook::kResidPre, 2, {}}, logit).find("layer 2"), std::string::npos);
   EXPECT_NE(message({Hook::kResidPre, 0, {5}}, logit).find("out of range"), std::string::npos);
   EXPECT_NE(message({Hook::kResidPre, 0, {1}}, logit).find("no source position"), std::string::npos);
+  EXPECT_NE(message({Hook::kResult, 0, {4}}, logit).find("needs a head"), std::string::npos);
+  EXPECT_NE(message({Hook::kResult, 0, {4}, 9}, logit).find("head 9 out of range"), std::string::npos);
+  EXPECT_NE(message({Hook::kResidPre, 0, {4}, 1}, logit).find("hook result only"), std::string::npos);
   PatchMetric bad;
   bad.token = 507;
   EXPECT_NE(message({Hook::kResidPre, 0, {4}}, bad).find("507"), std::string::npos);
