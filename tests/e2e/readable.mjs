@@ -6,6 +6,7 @@
 //     (overflow hidden/clip), horizontally or vertically, and text that runs out of its own box;
 //   - children of a flex or grid container that overlap each other;
 //   - a <select> whose chosen option does not fit its box;
+//   - a tab row whose tabs do not all fit (the last ones hidden off the side);
 // and `headerCovered()` scrolls the page and samples the sticky header: whatever is drawn there must
 // belong to it. Used by run.mjs at 1400 px, 390 px and in the 700x460 embed, in every view.
 import path from 'node:path';
@@ -112,6 +113,8 @@ export function problems(sel) {
       }
       if (!shown(el)) continue;
       const cs = getComputedStyle(el);
+      // A tab row wider than its box: the last tabs are out of sight, reachable only by scrolling it sideways.
+      if (el.getAttribute('role') === 'tablist' && el.scrollWidth > el.clientWidth + 1) say(el, `tabs run off the side (${el.clientWidth} < ${el.scrollWidth} px)`);
       // Token chips: their whole text, and the full text of shortened long tokens on hover and focus.
       if (el.classList.contains('tok')) {
         if (el.scrollWidth > el.clientWidth + 1) say(el, `token chip narrower than its text (${el.clientWidth} < ${el.scrollWidth} px)`);
