@@ -34,6 +34,7 @@ namespace lmdbg::kernels {
 int num_threads() { return 1; }
 void set_num_threads(int) {}
 int max_threads() { return 1; }
+PoolCounters pool_counters() { return {}; }
 namespace detail {
 void parallel_for_impl(int n, TaskFn fn, void* ctx) {
   for (int i = 0; i < n; ++i) fn(ctx, i);
@@ -93,11 +94,27 @@ class Pool {
       { std::lock_guard<std::mutex> lk(sleep_mu_); }
       sleep_cv_.notify_all();
     }
-    work(gen);
+    const int mine = work(gen);
     // Wait for the tasks other threads claimed.
+    const auto joined = std::chrono::steady_clock::now();
     for (unsigned spins = 0; done_.load(std::memory_order_acquire) < n; ++spins)
       if (spins > 4096) std::this_thread::yield();
+    count_.jobs.fetch_add(1, std::memory_order_relaxed);
+    count_.tasks.fetch_add(n, std::memory_order_relaxed);
+    count_.caller_tasks.fetch_add(mine, std::memory_order_relaxed);
+    count_.wait_ns.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - joined).count(),
+                             std::memory_order_relaxed);
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+  // Lock-free: callable from inside a task (a lock would wait for the job that runs it).
+  PoolCounters counters() const {
+    PoolCounters c;
+    c.jobs = count_.jobs.load(std::memory_order_relaxed);
+    c.tasks = count_.tasks.load(std::memory_order_relaxed);
+    c.caller_tasks = count_.caller_tasks.load(std::memory_order_relaxed);
+    c.join_wait_seconds = 1e-9 * static_cast<double>(count_.wait_ns.load(std::memory_order_relaxed));
+    return c;
   }
 
  private:
@@ -107,17 +124,19 @@ class Pool {
     std::atomic<int> n{0};
   };
 
-  // Runs tasks of job `gen` until none is left (or a newer job has replaced it).
-  void work(uint32_t gen) {
+  // Runs tasks of job `gen` until none is left (or a newer job has replaced it); returns how many.
+  int work(uint32_t gen) {
     const Job& job = jobs_[gen & 1];
     // These may already belong to a job two generations on; the compare-and-swap below then fails.
     const detail::TaskFn fn = job.fn.load(std::memory_order_relaxed);
     void* const ctx = job.ctx.load(std::memory_order_relaxed);
     const uint64_t n = static_cast<uint64_t>(job.n.load(std::memory_order_relaxed));
     uint64_t s = state_.load(std::memory_order_acquire);
+    int ran = 0;
     for (;;) {
-      if ((s >> 32) != gen || (s & 0xffffffffu) >= n) return;
+      if ((s >> 32) != gen || (s & 0xffffffffu) >= n) return ran;
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      ++ran;
       t_in_task = true;
       try {
         fn(ctx, static_cast<int>(s & 0xffffffffu));
@@ -176,6 +195,9 @@ class Pool {
   std::mutex sleep_mu_;
   std::condition_variable sleep_cv_;
   std::atomic<int> sleepers_{0};
+  struct {
+    std::atomic<long long> jobs{0}, tasks{0}, caller_tasks{0}, wait_ns{0};
+  } count_;
 };
 
 }  // namespace
@@ -183,6 +205,7 @@ class Pool {
 int num_threads() { return Pool::get().threads(); }
 void set_num_threads(int n) { Pool::get().set_threads(n); }
 int max_threads() { return kMaxThreads; }
+PoolCounters pool_counters() { return Pool::get().counters(); }
 namespace detail {
 void parallel_for_impl(int n, TaskFn fn, void* ctx) { Pool::get().run(n, fn, ctx); }
 }  // namespace detail

@@ -33,6 +33,16 @@ void set_num_threads(int n);
 // The most threads this build can use: 1 without threads, else 64.
 int max_threads();
 
+// What the pool did since the process started, for profiling (ForwardProfile, forward.h): fork-joins
+// run on more than one thread, their tasks, how many of those the calling thread ran itself, and the
+// seconds it then waited at the join for the tasks other threads had claimed (imbalance + barrier).
+// Serial fallbacks (one thread, n == 1, nested) are not counted.
+struct PoolCounters {
+  long long jobs = 0, tasks = 0, caller_tasks = 0;
+  double join_wait_seconds = 0;
+};
+PoolCounters pool_counters();
+
 namespace detail {
 using TaskFn = void (*)(void* ctx, int i);
 void parallel_for_impl(int n, TaskFn fn, void* ctx);

@@ -1,10 +1,12 @@
 #include "forward.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "core/error.h"
 #include "core/kernels/gemm.h"
+#include "core/kernels/parallel.h"
 #include "core/ops/attention.h"
 #include "core/ops/gelu.h"
 #include "core/ops/head_result.h"
@@ -23,7 +25,44 @@ void HookEditors::edit(Hook h, int layer, int p0, int T, int width, float* x) co
     if (e->edits().has(h)) e->edit(h, layer, p0, T, width, x);
 }
 
+const char* phase_name(Phase p) {
+  static const char* const names[kPhaseCount] = {"layer norms",        "QKV projection", "attention",
+                                                 "attention output",   "MLP in",         "GELU",
+                                                 "MLP out",            "unembedding",    "serial: buffers, embeddings, residual adds, copies"};
+  return names[static_cast<int>(p)];
+}
+
 namespace {
+
+// Charges the time since the previous lap (and the pool's fork-joins in it) to a phase.
+class Laps {
+ public:
+  explicit Laps(ForwardProfile* p) : p_(p) {
+    if (p_) mark();
+  }
+  void operator()(Phase ph, int calls = 1) {
+    if (!p_) return;
+    const auto t0 = t_;
+    const kernels::PoolCounters c0 = c_;
+    mark();
+    const int i = static_cast<int>(ph);
+    p_->seconds[i] += std::chrono::duration<double>(t_ - t0).count();
+    p_->calls[i] += calls;
+    p_->jobs[i] += c_.jobs - c0.jobs;
+    p_->tasks[i] += c_.tasks - c0.tasks;
+    p_->caller_tasks[i] += c_.caller_tasks - c0.caller_tasks;
+    p_->join_wait[i] += c_.join_wait_seconds - c0.join_wait_seconds;
+  }
+
+ private:
+  void mark() {
+    c_ = kernels::pool_counters();
+    t_ = std::chrono::steady_clock::now();
+  }
+  ForwardProfile* p_;
+  std::chrono::steady_clock::time_point t_;
+  kernels::PoolCounters c_;
+};
 
 // dst[t, 0..n) = src[t, 0..n) for t < rows (row strides ldd, lds floats).
 void copy_block(float* dst, size_t ldd, const float* src, size_t lds, int rows, int n) {
@@ -98,6 +137,7 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
 
   const int d = c.d_model, H = c.n_heads, dh = c.d_head(), m = c.d_mlp, L = c.n_layers;
   const int P = n_past_;
+  Laps lap(opt.profile);
   ensure_cache(P + T);
   T_ = T;
   p0_ = P;
@@ -114,7 +154,7 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
   }
   qkv_.resize(static_cast<size_t>(T) * 3 * d);
   x_.resize(static_cast<size_t>(T) * d);  // members: no allocation per call once warm
-  std::vector<float>& x = x_;
+  Buffer& x = x_;
   // Lets the editor change hook h of layer l in place ([T, width] at p).
   auto edit = [&](Hook h, int l, float* p) {
     if (edits.has(h)) opt.editor->edit(h, l, P, T, hook_width(h), p);
@@ -140,6 +180,7 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     edit(Hook::kPosEmbed, 0, pos);
     for (size_t i = 0; i < x.size(); ++i) x[i] = emb[i] + pos[i];
   }
+  lap(Phase::kOther, 0);
 
   for (int l = opt.first_layer; l < L; ++l) {
     const LayerWeights& lw = w.layers[l];
@@ -147,9 +188,13 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
 
     // Attention.
     float* ln1 = slot(Hook::kLn1, l);
+    lap(Phase::kOther, 0);
     ops::layernorm(ln1, x.data(), lw.ln1_w.data(), lw.ln1_b.data(), T, d, c.ln_eps);
+    lap(Phase::kLayerNorm);
     edit(Hook::kLn1, l, ln1);
+    lap(Phase::kOther, 0);
     kernels::gemm(qkv_.data(), 3 * d, ln1, d, T, lw.W_QKV);
+    lap(Phase::kQkv);
     // hook_q, hook_k, hook_v: column blocks of qkv, copied out when wanted; an edit goes back into
     // qkv before the cache and the attention read it.
     for (int j = 0; j < 3; ++j) {
@@ -170,7 +215,9 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
     float* scores = kept_.has(Hook::kAttnScores) ? slot(Hook::kAttnScores, l) : nullptr;
     float* pattern = kept_.has(Hook::kPattern) ? slot(Hook::kPattern, l) : nullptr;
     float* z = slot(Hook::kZ, l);
+    lap(Phase::kOther, 0);
     ops::attention_forward(z, scores, pattern, qkv_.data(), 3 * d, kc, vc, d, T, P, H, dh);
+    lap(Phase::kAttention);
     edit(Hook::kZ, l, z);
     // attn_out = z · W_O + b_O; per head (hook_result) only when wanted, and from the heads when edited.
     float* attn_out = slot(Hook::kAttnOut, l);
@@ -180,36 +227,50 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
       edit(Hook::kResult, l, result);
       ops::sum_heads(attn_out, result, lw.W_O, T, H);
     } else {
+      lap(Phase::kOther, 0);
       kernels::gemm(attn_out, d, z, d, T, lw.W_O);
     }
+    lap(Phase::kAttnOut);
     edit(Hook::kAttnOut, l, attn_out);
     for (size_t i = 0; i < x.size(); ++i) x[i] += attn_out[i];
     resid(Hook::kResidMid, l);
 
     // MLP: u = ln2(x) · W_in (hook_pre), m = gelu(u) (hook_post), out = m · W_out.
     float* ln2 = slot(Hook::kLn2, l);
+    lap(Phase::kOther, 0);
     ops::layernorm(ln2, x.data(), lw.ln2_w.data(), lw.ln2_b.data(), T, d, c.ln_eps);
+    lap(Phase::kLayerNorm);
     edit(Hook::kLn2, l, ln2);
     float* u = slot(Hook::kMlpPre, l);
+    lap(Phase::kOther, 0);
     kernels::gemm(u, m, ln2, d, T, lw.W_in);
+    lap(Phase::kMlpIn);
     edit(Hook::kMlpPre, l, u);
     float* coef = slot(Hook::kMlpPost, l);
+    lap(Phase::kOther, 0);
     ops::gelu_forward(coef, u, static_cast<size_t>(T) * m);
+    lap(Phase::kGelu);
     edit(Hook::kMlpPost, l, coef);
     float* mlp_out = slot(Hook::kMlpOut, l);
+    lap(Phase::kOther, 0);
     kernels::gemm(mlp_out, d, coef, m, T, lw.W_out);
+    lap(Phase::kMlpOut);
     edit(Hook::kMlpOut, l, mlp_out);
     for (size_t i = 0; i < x.size(); ++i) x[i] += mlp_out[i];
     resid(Hook::kResidPost, l);
   }
 
   float* lnf = slot(Hook::kLnFinal, 0);
+  lap(Phase::kOther, 0);
   ops::layernorm(lnf, x.data(), w.ln_final_w.data(), w.ln_final_b.data(), T, d, c.ln_eps);
+  lap(Phase::kLayerNorm);
   edit(Hook::kLnFinal, 0, lnf);
   logits_rows_ = !opt.logits ? 0 : opt.all_logits ? T : 1;
   logits_.resize(static_cast<size_t>(logits_rows_) * c.d_vocab);
   const float* rows = opt.all_logits ? lnf : lnf + static_cast<size_t>(T - 1) * d;
+  lap(Phase::kOther, 0);
   if (logits_rows_ > 0) kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.W_U);
+  lap(Phase::kUnembed, logits_rows_ > 0);
   n_past_ = P + T;
 }
 

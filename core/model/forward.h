@@ -2,7 +2,9 @@
 // storage of its last forward() call, laid out per hook as [layer][T][width] so a trace only
 // copies slabs out.
 #pragma once
+#include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/model/hooks.h"
@@ -34,6 +36,21 @@ class HookEditors final : public HookEditor {
   std::vector<const HookEditor*> editors_;
 };
 
+// Where forward() spends its time, summed over the calls that pass it (tests/bench/forward_phases.cpp):
+// per phase, wall seconds and the thread pool's fork-joins (kernels::PoolCounters). kOther is what
+// runs on the calling thread alone: buffers, embeddings, residual adds, KV-cache and hook copies, edits.
+enum class Phase { kLayerNorm, kQkv, kAttention, kAttnOut, kMlpIn, kGelu, kMlpOut, kUnembed, kOther, kCount };
+constexpr int kPhaseCount = static_cast<int>(Phase::kCount);
+const char* phase_name(Phase p);
+struct ForwardProfile {
+  double seconds[kPhaseCount] = {};
+  long long calls[kPhaseCount] = {};     // kernel calls (layer norms, GEMMs, ...)
+  long long jobs[kPhaseCount] = {};      // of which fork-joins on more than one thread
+  long long tasks[kPhaseCount] = {};     // their tasks
+  long long caller_tasks[kPhaseCount] = {};  // ... run by the calling thread
+  double join_wait[kPhaseCount] = {};    // seconds the caller waited at their joins
+};
+
 struct ForwardOptions {
   HookSet keep;                       // hooks stored for every layer and new position
   bool all_logits = false;            // logits for every new position (else the last only)
@@ -47,7 +64,27 @@ struct ForwardOptions {
   // the embeddings) are not written.
   int first_layer = 0;
   const float* resid_in = nullptr;
+  ForwardProfile* profile = nullptr;  // adds this call's phase times (a few clock reads per layer)
 };
+
+// A vector whose resize() leaves new floats uninitialised: a State's buffers are written before they
+// are read, and zeroing them ran on one thread (~40 MB for a fresh State at 128 tokens: the KV cache,
+// the hooks' scratch, the logits).
+template <class T>
+struct NoInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = NoInitAllocator<U>;
+  };
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0)
+      ::new (static_cast<void*>(p)) U;
+    else
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using Buffer = std::vector<float, NoInitAllocator<float>>;
 
 class State {
  public:
@@ -81,13 +118,13 @@ class State {
   const Model& model_;
   int n_past_ = 0;
   int cache_cap_ = 0;
-  std::vector<std::vector<float>> kcache_, vcache_;  // per layer [cap, d]
+  std::vector<Buffer> kcache_, vcache_;  // per layer [cap, d]
   int T_ = 0, p0_ = 0;
   HookSet kept_;
   std::vector<float> kept_store_[kHookCount];   // [L or 1][T][width]
-  std::vector<float> scratch_[kHookCount];      // [T][width] for hooks not kept
-  std::vector<float> qkv_, x_;
-  std::vector<float> logits_;
+  Buffer scratch_[kHookCount];                  // [T][width] for hooks not kept
+  Buffer qkv_, x_;
+  Buffer logits_;
   int logits_rows_ = 0;
 };
 

@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 
 #include "core/error.h"
+#include "core/kernels/parallel.h"
 #include "core/model/forward.h"
 #include "core/model/sampler.h"
 #include "core/model/model.h"
@@ -200,4 +202,55 @@ TEST(ForwardOptions, EditorEditsHooksInPlace) {
   o.editor = &bad;
   State st2(*m);
   EXPECT_THROW(st2.forward(ids, o), Error);
+}
+
+// Every op of the forward pass splits over the threads without changing a bit, and the profile
+// (tests/bench/forward_phases.cpp) counts each phase's kernel calls and fork-joins.
+TEST(Forward, ThreadCountsAgreeBitwiseAndProfileCountsPhases) {
+  auto model = Model::load_dir(test::model_dir("l4-f32"));
+  const Config& c = model->config();
+  std::vector<int> ids(c.n_ctx);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>((i * 37 + 11) % c.d_vocab);
+  const int saved = kernels::num_threads();
+  const Hook kept[] = {Hook::kLn1, Hook::kZ, Hook::kPattern, Hook::kMlpPost, Hook::kResidPost};
+  auto run = [&](int threads, ForwardProfile* prof) {
+    kernels::set_num_threads(threads);
+    auto st = std::make_unique<State>(*model);
+    ForwardOptions opt;
+    opt.all_logits = true;
+    for (Hook h : kept) opt.keep.add(h);
+    opt.profile = prof;
+    st->forward(ids, opt);
+    return st;
+  };
+  ForwardProfile p1, p2;
+  const auto one = run(1, &p1);
+  for (int nt : {2, 3}) {
+    const auto st = run(nt, nt == 2 ? &p2 : nullptr);
+    const size_t n = ids.size() * c.d_vocab;
+    EXPECT_EQ(std::memcmp(st->logits(), one->logits(), n * 4), 0) << nt << " threads: logits";
+    for (Hook h : kept)
+      for (int l = 0; l < c.n_layers; ++l)
+        ASSERT_EQ(std::memcmp(st->hook(h, l), one->hook(h, l), ids.size() * st->hook_width(h) * 4), 0)
+            << nt << " threads: " << hook_suffix(h) << " of layer " << l;
+  }
+  kernels::set_num_threads(saved);
+  const int L = c.n_layers;
+  for (const ForwardProfile* p : {&p1, &p2}) {
+    EXPECT_EQ(p->calls[static_cast<int>(Phase::kLayerNorm)], 2 * L + 1);
+    EXPECT_EQ(p->calls[static_cast<int>(Phase::kQkv)], L);
+    EXPECT_EQ(p->calls[static_cast<int>(Phase::kAttention)], L);
+    EXPECT_EQ(p->calls[static_cast<int>(Phase::kUnembed)], 1);
+    for (int i = 0; i < kPhaseCount; ++i) {
+      EXPECT_GE(p->seconds[i], 0) << phase_name(static_cast<Phase>(i));
+      EXPECT_LE(p->caller_tasks[i], p->tasks[i]);
+    }
+  }
+  for (int i = 0; i < kPhaseCount; ++i) EXPECT_EQ(p1.jobs[i], 0) << "1 thread: no fork-join";
+  EXPECT_EQ(p2.jobs[static_cast<int>(Phase::kOther)], 0);
+  if (kernels::max_threads() > 1) {  // the QKV GEMM and the unembedding are large enough to split
+    EXPECT_EQ(p2.jobs[static_cast<int>(Phase::kQkv)], L);
+    EXPECT_EQ(p2.jobs[static_cast<int>(Phase::kUnembed)], 1);
+    EXPECT_GE(p2.tasks[static_cast<int>(Phase::kQkv)], 2 * L);
+  }
 }

@@ -117,6 +117,28 @@ TEST(Parallel, SetNumThreadsClamps) {
 
 // GPT-2-small shapes (and odd ones): the threaded gemm equals the single-threaded one bitwise, for
 // f32, f16 and q8 storage (f16 with subnormal weights, added per column range), any M and column range.
+TEST(Parallel, CountersCountForkJoinsAndTheCallersTasks) {
+  const PoolCounters c0 = pool_counters();
+  {
+    Threads one(1);
+    parallel_for(64, [](int) {});
+  }
+  const PoolCounters c1 = pool_counters();
+  EXPECT_EQ(c1.jobs, c0.jobs);  // serial: not a fork-join
+  EXPECT_EQ(c1.tasks, c0.tasks);
+  if (!threads_available()) return;
+  Threads two(2);
+  std::atomic<int> ran{0};
+  parallel_for(64, [&](int) { ran.fetch_add(1); });
+  const PoolCounters c2 = pool_counters();
+  EXPECT_EQ(ran.load(), 64);
+  EXPECT_EQ(c2.jobs, c1.jobs + 1);
+  EXPECT_EQ(c2.tasks, c1.tasks + 64);
+  EXPECT_GE(c2.caller_tasks - c1.caller_tasks, 0);
+  EXPECT_LE(c2.caller_tasks - c1.caller_tasks, 64);
+  EXPECT_GE(c2.join_wait_seconds, c1.join_wait_seconds);
+}
+
 TEST(Parallel, GemmBitwiseEqualAcrossThreadCounts) {
   struct Shape {
     int M, K, N;
