@@ -2,12 +2,12 @@
 // the model themselves except through App, which serialises work, drops stale results and keeps the URL
 // in sync with the state.
 import {
-  LMDebugger, readSnapshot, snapshotTrace, type Debugger, type LoadOptions, type NeuronIntervention, type LoadProgress, type ModelConfig, type ModelSource,
+  LMDebugger, readSnapshot, type Attribution, snapshotTrace, type Debugger, type Intervention, type LoadOptions, type LoadProgress, type ModelConfig, type ModelSource,
   type PatchHook, type PatchMetric, type PatchSweep, type Snapshot, type SnapshotOptions, type Trace, type ValueVector, type ViewName,
 } from 'lmdbg';
 import { Busy, toast } from './busy';
 import { Names } from './names';
-import { LIMITS, serializeUrlState, type UIIntervention, type UrlState } from './state';
+import { LIMITS, sameTarget, serializeUrlState, targetName, type UIIntervention, type UrlState } from './state';
 import { announce, bytes, changeLabel, duration } from './dom';
 import { forgetFiles, keepFiles, keptFiles } from './kept';
 import {
@@ -15,7 +15,7 @@ import {
   SpeedMeter, type BundledInfo, type ModelEntry,
 } from './models';
 
-export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage' | 'snapshot' | 'view' | 'patch' | 'clusters';
+export type AppEvent = 'models' | 'model' | 'prompt' | 'trace' | 'interventions' | 'layer' | 'detail' | 'pending' | 'names' | 'files' | 'storage' | 'snapshot' | 'view' | 'patch' | 'clusters' | 'attribution';
 
 /** Where an App lives: the page, or an <lm-debugger> element (its shadow root, a model shared with the page's other elements). */
 export interface AppHost {
@@ -33,11 +33,13 @@ export interface AppHost {
   autoLive?: boolean;
 }
 
-/** A patch the page applies to its trace: one hook of one layer at given positions, from a source prompt. */
+/** A patch the page applies to its trace: one hook of one layer (one head's `result`) at given positions, from a source prompt. */
 export interface PagePatch {
   source: string;
   hook: PatchHook;
   layer: number;
+  /** With hook 'result': the head. */
+  head?: number;
   positions: number[];
 }
 
@@ -91,9 +93,16 @@ export class App {
   patch: PagePatch | null = null;
   /** The last sweep of the patch view, kept across tab switches. */
   sweep: { source: string; sweep: PatchSweep; tokens: Map<number, string> } | null = null;
+  /** The token the attribution explains and the one it compares against (ids), and its latest result. */
+  attrTarget: number | null = null;
+  attrDistractor: number | null = null;
+  attribution: Attribution | null = null;
+  /** The interventions the attribution ran with. */
+  attributionWith: Intervention[] = [];
 
   private listeners = new Map<AppEvent, Set<() => void>>();
   private traceSeq = 0;
+  private attrSeq = 0;
   private loadSeq = 0;
   private urlState: UrlState;
 
@@ -310,11 +319,7 @@ export class App {
     this.liveNote = '';
     this.snapshotUrl = base;
     this.prompt = s.prompt;
-    // The page switches neurons only: a saved view's head interventions are said, not silently dropped.
-    const heads = s.interventions.filter((iv) => iv.head !== undefined).length;
-    if (heads) this.liveNote = `This saved view has ${heads} attention-head intervention${heads === 1 ? '' : 's'} (in its results), which the page cannot list yet.`;
-    this.interventions = s.interventions.flatMap(({ active, ...iv }) =>
-      iv.head === undefined ? [{ ...iv, value: iv.value ?? undefined, positions: iv.positions ?? null, active }] : []);
+    this.interventions = s.interventions.map(({ active, ...iv }) => ({ ...iv, value: iv.value ?? undefined, positions: iv.positions ?? null, active }) as UIIntervention);
     this.layer = s.view.layer;
     this.detail = s.view.detail;
     this.view = s.view.open;
@@ -562,9 +567,10 @@ export class App {
   /** Drops URL-state parts that do not fit the loaded model (out-of-range layers and neurons). */
   private validateAgainstModel(): void {
     const c = this.dbg!.config;
-    const ok = this.interventions.filter((iv) => iv.layer < c.nLayers && iv.index < c.dMlp);
-    if (ok.length !== this.interventions.length) this.toast(`${this.interventions.length - ok.length} intervention(s) do not fit this model (${c.nLayers} layers × ${c.dMlp} neurons) and were removed.`, 'info');
+    const ok = this.interventions.filter((iv) => iv.layer < c.nLayers && (iv.head !== undefined ? iv.head < c.nHeads : iv.index < c.dMlp));
+    if (ok.length !== this.interventions.length) this.toast(`${this.interventions.length - ok.length} intervention(s) do not fit this model (${c.nLayers} layers × ${c.dMlp} neurons, ${c.nHeads} heads) and were removed.`, 'info');
     this.interventions = ok;
+    if ((this.attrTarget ?? 0) >= c.dVocab || (this.attrDistractor ?? 0) >= c.dVocab) this.clearAttribution();
     if (this.layer !== null && this.layer >= c.nLayers) this.layer = null;
     if (this.detail && (this.detail.layer >= c.nLayers || this.detail.index >= c.dMlp)) this.detail = null;
     const track = this.track.filter((id) => id < c.dVocab);
@@ -574,7 +580,7 @@ export class App {
 
   // ---------- tracing ----------
 
-  activeInterventions(): NeuronIntervention[] {
+  activeInterventions(): Intervention[] {
     return this.interventions.filter((iv) => iv.active).map(({ active: _a, ...iv }) => iv);
   }
 
@@ -627,6 +633,7 @@ export class App {
       return;
     }
     const seq = ++this.traceSeq;
+    const attrSeq = this.attrSeq;
     const interventions = this.activeInterventions();
     const patch = this.patch;
     const task = this.busy.start('Tracing', () => {
@@ -635,9 +642,16 @@ export class App {
     try {
       const ids = await this.tokens();
       if (seq !== this.traceSeq) return;
-      const t = await dbg.trace(ids, { ...this.traceOptions(ids), interventions, ...(patch ? { patch, cleanLayers: true } : {}) });
+      // The attribution view's token is explained in the same call.
+      const attribute = this.attrTarget !== null ? { attribute: { target: this.attrTarget, distractor: this.attrDistractor } } : {};
+      const t = await dbg.trace(ids, { ...this.traceOptions(ids), interventions, ...(patch ? { patch, cleanLayers: true } : {}), ...attribute });
       if (seq !== this.traceSeq) return;
       this.trace = t;
+      if (attrSeq === this.attrSeq && t.attribution) {
+        this.attribution = t.attribution;
+        this.attributionWith = interventions;
+        this.emit('attribution');
+      }
       this.tracedWith = JSON.stringify([interventions, patch]);
       this.traces++;
       this.emit('trace');
@@ -649,6 +663,42 @@ export class App {
     } finally {
       task.end();
     }
+  }
+
+  // ---------- attribution ----------
+
+  /**
+   * Explains a token (an id, or its text) of the current prompt and interventions, optionally against a
+   * distractor: one engine call. Returns why not (the engine's message, e.g. a text of several tokens), or null.
+   */
+  async explain(target: number | string, distractor: number | string | null = null): Promise<string | null> {
+    const dbg = this.dbg;
+    if (!dbg) return 'Load a model first.';
+    if (!this.prompt.trim()) return 'Type a prompt first.';
+    const seq = ++this.attrSeq;
+    const task = this.busy.start('Explaining');
+    const interventions = this.activeInterventions();
+    try {
+      const a = await dbg.attribute(await this.tokens(), { target, distractor, interventions });
+      if (seq !== this.attrSeq) return null;
+      this.attributionWith = interventions;
+      this.attrTarget = a.target.id;
+      this.attrDistractor = a.distractor?.id ?? null;
+      this.attribution = a;
+      this.emit('attribution');
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      task.end();
+    }
+  }
+
+  clearAttribution(): void {
+    this.attrSeq++;
+    this.attrTarget = this.attrDistractor = null;
+    this.attribution = null;
+    this.emit('attribution');
   }
 
   get traceStale(): boolean {
@@ -680,12 +730,12 @@ export class App {
 
   // ---------- activation patching ----------
 
-  /** Patches every layer × position of `hook` from `source` into the prompt (one engine call). */
-  async patchSweep(source: string, hook: PatchHook, metric: PatchMetric): Promise<PatchSweep> {
+  /** Patches every layer × position of `hook` (of `head`, for 'result') from `source` into the prompt (one engine call). */
+  async patchSweep(source: string, hook: PatchHook, metric: PatchMetric, head?: number): Promise<PatchSweep> {
     const dbg = this.dbg!;
     const task = this.busy.start('Patching every layer and position');
     try {
-      const sweep = await dbg.patchSweep(source, await this.tokens(), { hook, metric });
+      const sweep = await dbg.patchSweep(source, await this.tokens(), { hook, metric, ...(head !== undefined ? { head } : {}) });
       // The metric's tokens as text (they need not occur in either prompt).
       const ids = metric.type === 'logitDiff' ? [metric.token, metric.distractor] : [metric.token];
       const texts = await dbg.toStrTokens(ids);
@@ -717,24 +767,25 @@ export class App {
    * Why an intervention does not fit the loaded model (layer, neuron) or a prompt of `promptTokens`
    * tokens (positions), or null when it fits.
    */
-  checkIntervention(iv: NeuronIntervention, promptTokens?: number): string | null {
+  checkIntervention(iv: Intervention, promptTokens?: number): string | null {
     if (this.frozen) return 'This is a saved view: make it live to change its interventions.';
     const c = this.config;
-    const name = `L${iv.layer}D${iv.index}`;
+    const name = targetName(iv);
     if (c && iv.layer >= c.nLayers) return `${name}: layer ${iv.layer} is outside this model (${c.nLayers} layers: 0–${c.nLayers - 1}).`;
-    if (c && iv.index >= c.dMlp) return `${name}: neuron ${iv.index} is outside layer ${iv.layer} (${c.dMlp} neurons: 0–${c.dMlp - 1}).`;
+    if (c && iv.head !== undefined && iv.head >= c.nHeads) return `${name}: head ${iv.head} is outside layer ${iv.layer} (${c.nHeads} heads: 0–${c.nHeads - 1}).`;
+    if (c && iv.index !== undefined && iv.index >= c.dMlp) return `${name}: neuron ${iv.index} is outside layer ${iv.layer} (${c.dMlp} neurons: 0–${c.dMlp - 1}).`;
     const past = promptTokens === undefined ? undefined : iv.positions?.find((p) => p >= promptTokens);
     if (past !== undefined) return `${name}: position ${past} is past the end of the prompt (${promptTokens} token${promptTokens === 1 ? '' : 's'}: positions 0–${promptTokens! - 1}).`;
-    const same = this.interventions.some((x) => x.layer === iv.layer && x.index === iv.index);
+    const same = this.interventions.some((x) => sameTarget(x, iv));
     if (!same && this.interventions.length >= LIMITS.interventions) return `At most ${LIMITS.interventions} interventions: remove one first.`;
     return null;
   }
 
-  /** Adds (or replaces the one on the same neuron); returns why not, or null. */
-  addIntervention(iv: NeuronIntervention): string | null {
+  /** Adds (or replaces the one on the same neuron or head); returns why not, or null. */
+  addIntervention(iv: Intervention): string | null {
     const why = this.checkIntervention(iv);
     if (why) return why;
-    const same = this.interventions.findIndex((x) => x.layer === iv.layer && x.index === iv.index);
+    const same = this.interventions.findIndex((x) => sameTarget(x, iv));
     const ui: UIIntervention = { ...iv, active: true };
     if (same >= 0) this.interventions[same] = ui;
     else this.interventions.push(ui);
@@ -742,9 +793,9 @@ export class App {
     return null;
   }
 
-  updateIntervention(i: number, patch: Partial<UIIntervention>): void {
+  updateIntervention(i: number, patch: Partial<Pick<UIIntervention, 'mode' | 'value' | 'active'>>): void {
     if (!this.interventions[i] || this.frozen) return;
-    this.interventions[i] = { ...this.interventions[i], ...patch };
+    this.interventions[i] = { ...this.interventions[i], ...patch } as UIIntervention;
     this.changedInterventions();
   }
 

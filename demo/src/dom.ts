@@ -109,7 +109,8 @@ export function tokenEl(t: { id: number; text: string }, extra: Attrs = {}): HTM
   const { shown, long } = shortText(label);
   const title = (extra.title as string | undefined) ?? `${JSON.stringify(t.text)} (id ${t.id})`;
   const cls = ['tok', long && 'long', ...(Array.isArray(extra.class) ? extra.class : [extra.class])].filter((c) => c && c !== 'tok');
-  return h('span', { ...extra, title, class: ['tok', ...cls], ...(long ? fullTextAttrs(label, title) : {}) }, shown);
+  // data-tok-*: the token itself, for the actions any chip offers (tokmenu.ts).
+  return h('span', { ...extra, title, class: ['tok', ...cls], 'data-tok-id': t.id, 'data-tok-text': t.text, ...(long ? fullTextAttrs(label, title) : {}) }, shown);
 }
 
 /**
@@ -184,7 +185,7 @@ export function redrawOnResize(el: HTMLElement, draw: () => void): void {
 }
 
 /** Which run a view shows: the clean one, or the one with the trace's interventions. */
-type Run = { interventions: unknown[]; options?: { patch?: { hook: string; layer: number; positions: number[] } } };
+type Run = { interventions: unknown[]; options?: { patch?: { hook: string; layer: number; head?: number; positions: number[] } } };
 
 /** What changed the shown run against the clean one: "the interventions", "the patch" or both. */
 export function changeLabel(t: Run): string {
@@ -196,7 +197,7 @@ export function changeLabel(t: Run): string {
 export function runLabel(t: Run | null): HTMLElement {
   const n = t?.interventions.length ?? 0;
   const p = t?.options?.patch;
-  const parts = [n ? `${n} intervention${n === 1 ? '' : 's'}` : '', p ? `${p.hook} L${p.layer} @${p.positions.join(',')} patched in` : ''].filter(Boolean);
+  const parts = [n ? `${n} intervention${n === 1 ? '' : 's'}` : '', p ? `${p.head !== undefined ? `L${p.layer}H${p.head} result` : `${p.hook} L${p.layer}`} @${p.positions.join(',')} patched in` : ''].filter(Boolean);
   // Before a trace: an invisible placeholder of the same height, so that the first trace moves nothing.
   return h('span', { class: ['run-label', !t ? 'none' : parts.length ? 'intervened' : 'clean'] }, !t ? '\u00a0' : parts.length ? `run with ${parts.join(' and ')}` : 'clean run');
 }

@@ -3,7 +3,7 @@
 // what it shows in words (model, weights fingerprint, prompt, interventions, lmdbg version) and
 // carries the whole snapshot: SVG in its <metadata>, PNG in a tEXt chunk, so that a figure dropped on
 // the page restores its view (snapshotFromFile).
-import { readSnapshot, snapshotTrace, type LayerTrace, type ScoredToken, type Snapshot, type Trace, type ViewName } from 'lmdbg';
+import { headName, readSnapshot, snapshotTrace, valueVectorName, type LayerTrace, type ScoredToken, type Snapshot, type Trace, type ViewName } from 'lmdbg';
 import { s, type Attrs } from './dom';
 import { rankChart } from './charts';
 
@@ -81,7 +81,7 @@ function wrap(str: string, width: number, font = FONT): string[] {
 function spec(iv: Snapshot['interventions'][number]): string {
   const v = iv.value !== undefined && iv.value !== null ? `=${iv.value}` : '';
   const at = iv.positions && iv.positions.length ? `@${iv.positions.join(',')}` : '';
-  return `L${iv.layer}D${iv.index}:${iv.mode}${v}${at}`;
+  return `${iv.head !== undefined ? headName(iv.layer, iv.head) : valueVectorName(iv.layer, iv.index)}:${iv.mode}${v}${at}`;
 }
 
 /** What a figure says about itself, in words: also its <title>/<desc> and the PNG's description. */

@@ -5,6 +5,7 @@ import { Busy, toast } from './busy';
 import { $, tabs, tooltips } from './dom';
 import { simdSupported } from 'lmdbg';
 import { parseUrlState } from './state';
+import { attributionView } from './views/attribution';
 import { detailsView } from './views/details';
 import { embedShell, embedView, sharedViews } from './views/embed';
 import { figureView } from './views/figure';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
   } else {
     modelView(app);
     patchView(app);
+    attributionView(app);
     interventionsView(app);
     generateView(app);
     detailsView(app);

@@ -1,12 +1,10 @@
 // The page state that lives in the URL, so that a view can be shared: model, prompt, interventions,
 // selected layer, open value vector. Parsing is bounded: length limits, whitelisted characters, validated
 // numbers; anything out of bounds is dropped (and reported), never evaluated.
-import { interventionModes, parseIntervention, snapshotViews, type InterventionMode, type NeuronIntervention, type ViewName } from 'lmdbg';
+import { headName, interventionModes, parseIntervention, snapshotViews, valueVectorName, type Intervention, type InterventionMode, type ViewName } from 'lmdbg';
 
-export interface UIIntervention extends NeuronIntervention {
-  /** Inactive interventions stay in the list but are not applied. */
-  active: boolean;
-}
+/** An intervention on a neuron or a head; inactive ones stay in the list but are not applied. */
+export type UIIntervention = Intervention & { active: boolean };
 
 export interface UrlState {
   model: string | null;
@@ -33,6 +31,7 @@ export const LIMITS = {
   spec: 200,
   layer: 999,
   index: 999_999,
+  head: 999,
   value: 1e6,
   positions: 64,
   url: 2000,
@@ -47,25 +46,33 @@ const HUB_RE = /^\/[A-Za-z0-9_\-/.]{0,64}$/;
 /** The package's modes, in the order the page lists them (its own c_fc mode last). */
 export const MODES: InterventionMode[] = interventionModes.map((m) => m.name).sort((a, b) => Number(a === 'pre') - Number(b === 'pre'));
 export const takesValue = (mode: InterventionMode): boolean => interventionModes.some((m) => m.name === mode && m.takesValue);
+/** The modes a head accepts (off, scale), from the same table. */
+export const HEAD_MODES: InterventionMode[] = interventionModes.filter((m) => m.targets.includes('head')).map((m) => m.name);
+
+/** "L12D34" for a neuron, "L3H5" for a head. */
+export const targetName = (iv: Intervention): string => (iv.head !== undefined ? headName(iv.layer, iv.head) : valueVectorName(iv.layer, iv.index));
+/** Whether two interventions act on the same neuron or head (one replaces the other). */
+export const sameTarget = (a: Intervention, b: Intervention): boolean => a.layer === b.layer && a.head === b.head && a.index === b.index;
 
 /**
- * An intervention spec ("L12D34:off", "l3d5:set=2@0,1") read with the package's parser, within the page's
- * bounds (length, layer, neuron, value, number of positions). Throws an Error that says what is wrong.
+ * An intervention spec ("L12D34:off", "l3d5:set=2@0,1", "L3H5:scale=0.5") read with the package's parser,
+ * within the page's bounds (length, layer, neuron or head, value, number of positions). Throws an Error
+ * that says what is wrong.
  */
-export function readSpec(text: string): NeuronIntervention {
+export function readSpec(text: string): Intervention {
   const spec = text.trim();
   if (spec.length > LIMITS.spec) throw new Error(`intervention: longer than ${LIMITS.spec} characters`);
   const iv = parseIntervention(spec);
-  if (iv.head !== undefined) throw new Error(`intervention: ${spec} is on an attention head; the page switches neurons only (heads: the package's trace or \`lmdbg trace --intervene\`)`);
-  const name = `L${iv.layer}D${iv.index}`;
-  if (iv.layer > LIMITS.layer || iv.index > LIMITS.index) throw new Error(`intervention: ${name} is beyond any GPT-2 (layers up to ${LIMITS.layer}, neurons up to ${LIMITS.index})`);
+  const name = targetName(iv);
+  if (iv.layer > LIMITS.layer || (iv.head ?? 0) > LIMITS.head || (iv.index ?? 0) > LIMITS.index)
+    throw new Error(`intervention: ${name} is beyond any GPT-2 (layers up to ${LIMITS.layer}, neurons up to ${LIMITS.index}, heads up to ${LIMITS.head})`);
   if (iv.value !== undefined && Math.abs(iv.value) > LIMITS.value) throw new Error(`intervention: the value ${iv.value} is outside ±${LIMITS.value}`);
   if (iv.positions && iv.positions.length > LIMITS.positions) throw new Error(`intervention: more than ${LIMITS.positions} positions`);
   return iv;
 }
 
-export function specOf(iv: NeuronIntervention): string {
-  let s = `L${iv.layer}D${iv.index}:${iv.mode}`;
+export function specOf(iv: Intervention): string {
+  let s = `${targetName(iv)}:${iv.mode}`;
   if (takesValue(iv.mode)) s += `=${iv.value ?? 0}`;
   if (iv.positions && iv.positions.length) s += `@${iv.positions.join(',')}`;
   return s;

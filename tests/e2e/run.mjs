@@ -606,6 +606,21 @@ async function suite(label, { context, siteUrl, model, hub, prompt, keyword }) {
 // A prompt with one of GPT-2's longest tokens (64 "="), so that shortened tokens are exercised too.
 const LONG_PROMPT = 'Notes ================================================================ The river bank was';
 
+/** The patch heatmap's cells as shown, against a sweep from the API (2 decimals). */
+async function expectHeatmap(page, ref) {
+  const L = ref.metric.length;
+  const T = ref.target.tokens.length;
+  const cells = await page.locator('#panel-patch tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+  assert(cells.length === L && cells[0].length === T, `${cells.length}×${cells[0]?.length} cells for ${L}×${T}`);
+  for (let l = 0; l < L; l++)
+    for (let p = 0; p < T; p++) {
+      const v = ref.metric[l][p];
+      const text = cells[L - 1 - l][p];
+      if (v === null) assert(text === '–', `L${l} p${p}: ${text} for no source position`);
+      else assert(Math.abs(Number(text) - v) <= 0.0051 * Math.max(1, Math.abs(v)), `L${l} p${p}: ${text} for ${v}`);
+    }
+}
+
 async function readabilitySuite(siteUrl) {
   const VIEWS = [
     ['prompt and tokens', 'section:has(> #prompt-h)', null],
@@ -624,9 +639,10 @@ async function readabilitySuite(siteUrl) {
     ['model picker', '#model-sec', null],
     ['model card', '#model-card-sec', null],
     ['patching heatmap', '#panel-patch', null, '#tab-patch', 'clean'],
+    ['why this token', '#panel-attr', 'run', '#tab-attr'],
   ];
   // At the embed's size, 700x460, the full page's views of activation patching, followed tokens and search.
-  const SMALL = new Set(['rank chart', 'patching heatmap', 'search']);
+  const SMALL = new Set(['rank chart', 'patching heatmap', 'search', 'why this token']);
   for (const [size, viewport] of [['1400', { width: 1400, height: 900 }], ['700x460', { width: 700, height: 460 }], ['390', { width: 390, height: 844 }]]) {
     const suiteName = `readable at ${size} px`;
     const { context, close } = await launch(`readable-${size}`, viewport);
@@ -688,15 +704,7 @@ async function readabilitySuite(siteUrl) {
         });
         const L = ref.metric.length;
         const T = ref.target.tokens.length;
-        const cells = await page.locator('#panel-patch tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
-        assert(cells.length === L && cells[0].length === T, `${cells.length}×${cells[0]?.length} cells for ${L}×${T}`);
-        for (let l = 0; l < L; l++)
-          for (let p = 0; p < T; p++) {
-            const v = ref.metric[l][p];
-            const text = cells[L - 1 - l][p];
-            if (v === null) assert(text === '–', `L${l} p${p}: ${text} for no source position`);
-            else assert(Math.abs(Number(text) - v) <= 0.0051 * Math.max(1, Math.abs(v)), `L${l} p${p}: ${text} for ${v}`);
-          }
+        await expectHeatmap(page, ref);
         // The last layer's resid_post at the last position hands over the source's final residual.
         await page.selectOption('#patch-hook', 'resid_post');
         await page.locator('#patch-go').click();
@@ -717,6 +725,114 @@ async function readabilitySuite(siteUrl) {
         await page.locator('#patch-go').click();
         await page.locator('#patch-error:not([hidden])').waitFor({ timeout: 10_000 });
         await page.fill('#patch-source', 'Notes The sea shore was');
+      });
+      await test(suiteName, 'patching one head\'s result: the heatmap is the API\'s sweep of that head; a cell traces it', page, async () => {
+        assert(!(await page.locator('#patch-head').isVisible()), 'no head to choose for resid_post');
+        await page.selectOption('#patch-hook', 'result');
+        assert(await page.locator('#patch-head').isVisible(), 'a head to choose for result');
+        await page.selectOption('#patch-head', '1');
+        await page.locator('#patch-go').click();
+        await page.waitForFunction(() => window.lmdbgApp.sweep?.sweep.options.hook === 'result' && document.querySelector('#panel-patch .patch-table'), null, { timeout: 60_000 });
+        const { ref, shown } = await page.evaluate(async () => {
+          const app = window.lmdbgApp;
+          const m = app.sweep.sweep.options;
+          return { ref: await app.dbg.patchSweep('Notes The sea shore was', app.prompt, { hook: 'result', head: 1, metric: m.metric }), shown: m };
+        });
+        assert(shown.head === 1, `the sweep patched head ${shown.head}`);
+        await expectHeatmap(page, ref);
+        const L = ref.metric.length;
+        const T = ref.target.tokens.length;
+        const n = await traces(page);
+        await page.locator(`#panel-patch .cell-btn[data-layer="${L - 1}"][data-pos="${T - 1}"]`).click();
+        await waitNextTrace(page, n);
+        const opt = await page.evaluate(() => window.lmdbgApp.trace.options.patch);
+        assert(opt && opt.hook === 'result' && opt.head === 1 && opt.layer === L - 1, `patched trace ${JSON.stringify(opt)}`);
+        const label = await page.locator('#prediction .run-label').last().textContent();
+        assert(new RegExp(`L${L - 1}H1 result @${T - 1} patched in`).test(label), `the prediction says which head: ${label}`);
+        await page.locator('#patch-clear').click();
+        await waitNextTrace(page, n + 1);
+      });
+      await test(suiteName, 'heads: beside the sub-updates, ranked by norm; switched off or scaled from a layer in full, typed with errors next to the field', page, async () => {
+        const pos = await page.evaluate(() => window.lmdbgApp.trace.positions.at(-1));
+        const chips = await page.locator('#layers tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td:nth-child(4) .head-chip')].map((c) => c.dataset.name)));
+        assert(chips.length === pos.layers.length, `${chips.length} rows`);
+        pos.layers.forEach((l, i) => {
+          const norms = l.heads.map((x) => x.norm);
+          assert(norms.every((v, k) => k === 0 || norms[k - 1] >= v), `layer ${i}: heads ranked by norm ${norms}`);
+          assert(JSON.stringify(chips[i]) === JSON.stringify(l.heads.slice(0, 2).map((x) => x.name)), `layer ${i}: chips ${chips[i]}`);
+        });
+        // Layer 1 is open in full (l=1 in the link): every head with its tokens, Off and ×2.
+        const rows = page.locator('#layer-detail .heads-table tbody tr');
+        assert((await rows.count()) === pos.layers[1].heads.length, 'one row per head');
+        const top = pos.layers[1].heads[0];
+        assert((await rows.first().locator('td:nth-child(3) .tok').count()) > 0, 'the tokens it promotes');
+        let n = await traces(page);
+        await page.locator(`#layer-detail .heads-table button[aria-label="Switch ${top.name} off"]`).click();
+        await waitNextTrace(page, n);
+        const off = await page.evaluate(() => ({ ivs: window.lmdbgApp.trace.interventions, pos: window.lmdbgApp.trace.positions.at(-1) }));
+        assert(JSON.stringify(off.ivs) === JSON.stringify([{ layer: 1, head: top.head, mode: 'off', positions: null }]), `traced with ${JSON.stringify(off.ivs)}`);
+        assert(off.pos.layers[1].heads.find((x) => x.head === top.head).norm === 0, 'its output is zero');
+        assert(off.pos.clean && (await page.locator('#prediction .pred-col').count()) === 2, 'the clean run beside it');
+        assert((await page.locator(`#interventions .iv[data-spec="${top.name}:off"]`).count()) === 1, 'listed');
+        n = await traces(page);
+        await page.selectOption('#iv-0-mode', 'scale');
+        await waitNextTrace(page, n);
+        const scaled = await page.evaluate(() => window.lmdbgApp.trace.positions.at(-1).layers[1].heads);
+        const s = scaled.find((x) => x.head === top.head);
+        assert(Math.abs(s.norm - 2 * top.norm) < 1e-3 * top.norm, `×2: norm ${s.norm} for ${top.norm}`);
+        // Typed: errors next to the field; a head on chosen positions.
+        for (const [spec, want] of [['L1H99:off', /head 99 is outside layer 1/], ['L1H0:on', /head/i]]) {
+          await page.fill('#iv-spec', spec);
+          await page.press('#iv-spec', 'Enter');
+          await page.locator('#iv-error:not([hidden])').waitFor({ timeout: 10_000 });
+          const msg = await page.locator('#iv-error').textContent();
+          assert(want.test(msg), `${spec}: ${msg}`);
+        }
+        n = await traces(page);
+        await page.fill('#iv-spec', 'L0H1:scale=0.5@0,1');
+        await page.press('#iv-spec', 'Enter');
+        await waitNextTrace(page, n);
+        const ivs = await page.evaluate(() => window.lmdbgApp.trace.interventions);
+        assert(ivs.some((x) => x.layer === 0 && x.head === 1 && x.mode === 'scale' && x.value === 0.5 && JSON.stringify(x.positions) === '[0,1]'), `typed: ${JSON.stringify(ivs)}`);
+        await expectReadable(page, size, 'interventions with heads', '#interventions-card');
+        n = await traces(page);
+        await page.locator('#interventions button:has-text("Clear all")').click();
+        await waitNextTrace(page, n);
+      });
+      await test(suiteName, 'why this token: the waterfall\'s parts sum to the logit, for a token picked from a list and a distractor', page, async () => {
+        await page.locator('#tab-attr').click();
+        // A token of the prediction's list, through the token menu.
+        const chip = page.locator('#prediction .pred-row .tok[data-tok-id]').nth(1);
+        const id = Number(await chip.getAttribute('data-tok-id'));
+        await chip.click();
+        await page.locator('#tok-menu button:has-text("Explain")').first().click();
+        await page.waitForFunction((id) => window.lmdbgApp.attribution?.target.id === id, id, { timeout: 30_000 });
+        const a = await page.evaluate(() => window.lmdbgApp.attribution);
+        const sum = a.components.reduce((x, c) => x + c.value, 0);
+        assert(Math.abs(sum - a.logit) < 1e-4 * Math.max(1, Math.abs(a.logit)), `parts sum to ${sum}, logit ${a.logit}`);
+        const total = await page.locator('#panel-attr .wf-row.total .num').textContent();
+        assert(Math.abs(Number(total) - a.logit) < 0.006, `the total bar says ${total} for ${a.logit}`);
+        assert((await page.locator('#panel-attr .wf-row').count()) >= 5, 'a bar per part');
+        // Against a distractor picked the same way: the difference.
+        const other = page.locator('#prediction .pred-row .tok[data-tok-id]').nth(0);
+        const did = Number(await other.getAttribute('data-tok-id'));
+        await other.click();
+        await page.locator('#tok-menu button:has-text("against")').click();
+        await page.waitForFunction((did) => window.lmdbgApp.attribution?.distractor?.id === did, did, { timeout: 30_000 });
+        const d = await page.evaluate(() => window.lmdbgApp.attribution);
+        const ref = await page.evaluate(async ([t, x]) => {
+          const app = window.lmdbgApp;
+          const [p, q] = await Promise.all([t, x].map((target) => app.dbg.attribute(app.prompt, { target })));
+          return p.logit - q.logit;
+        }, [id, did]);
+        assert(Math.abs(d.logit - ref) < 1e-4 * Math.max(1, Math.abs(ref)), `difference ${d.logit} for ${ref}`);
+        assert(/difference/.test(await page.locator('#panel-attr .wf-row.total').textContent()), 'the total is the difference');
+        // A token typed as two tokens is refused next to the field; the view stays.
+        await page.fill('#attr-target', 'water river');
+        await page.locator('#panel-attr button[type=submit]').click();
+        await page.locator('#attr-error:not([hidden])').waitFor({ timeout: 10_000 });
+        assert((await page.locator('#panel-attr .wf-row').count()) > 0, 'the last waterfall stays');
+        await page.fill('#attr-target', d.target.text);
       });
       for (const state of ['clean', 'intervened']) {
         if (state === 'intervened') {

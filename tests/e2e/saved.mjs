@@ -21,6 +21,9 @@ export function writeSavedViews(staticDir) {
     '--view', 'prediction', '--name', 'the l4 fixture', '--source', `hub:${FIXTURE}`, '-o', path.join(dir, 'river.json')]);
   execFileSync(cli, ['snapshot', model, '--prompt', 'The old man and the sea', '--view', 'lens', '--name', 'the l4 fixture',
     '--source', `hub:${FIXTURE}`, '-o', path.join(dir, 'sea.json')]);
+  // Interventions on a neuron and on an attention head: the page lists both.
+  execFileSync(cli, ['snapshot', model, '--prompt', 'The river bank was', '--intervene', '2:h1:off', '--intervene', '1:h3:scale=0.5@1,2',
+    '--inactive', '3:28:set=20', '--view', 'layers', '--layer', '2', '--name', 'the l4 fixture', '--source', `hub:${FIXTURE}`, '-o', path.join(dir, 'heads.json')]);
   // The same view claiming other weights: "Make it live" must say so.
   const other = JSON.parse(readFileSync(path.join(dir, 'river.json'), 'utf8'));
   other.model.fingerprint = 'xxh64:0123456789abcdef';
@@ -117,6 +120,29 @@ export async function savedViewsSuite({ test, assert, siteUrl, hub, staticDir })
     });
   } finally {
     await close();
+  }
+
+  // A saved view with head interventions: listed in the page with their modes, the heads' outputs as saved.
+  {
+    const { context: ctx, close: closeCtx } = await launch('saved-heads', { width: 1400, height: 900 });
+    const p = await ctx.newPage();
+    try {
+      await test('saved views', 'head interventions are listed and restored, beside the neuron ones', p, async () => {
+        await p.goto(`${siteUrl}?hub=%2F_hub&snapshot=${encodeURIComponent('/_hub/views/heads.json')}`);
+        await p.locator('#interventions .iv').first().waitFor({ timeout: 20_000 });
+        const specs = await p.locator('#interventions .iv').evaluateAll((ls) => ls.map((l) => [l.dataset.spec, l.classList.contains('inactive')]));
+        assert(JSON.stringify(specs) === JSON.stringify([['L2H1:off', false], ['L1H3:scale=0.5@1,2', false], ['L3D28:set=20', true]]), `listed: ${JSON.stringify(specs)}`);
+        const modes = await p.locator('#iv-0-mode option').evaluateAll((os) => os.map((o) => o.value));
+        assert(JSON.stringify(modes) === JSON.stringify(['off', 'scale']), `a head's modes: ${modes}`);
+        // The saved trace ran with head 1 of layer 2 off: its output is zero.
+        const h = await p.evaluate(() => window.lmdbgApp.trace.positions.at(-1).layers[2].heads.find((x) => x.head === 1));
+        assert(h && h.norm === 0, `L2H1's output in the saved trace: ${JSON.stringify(h)}`);
+        assert(!/cannot list/.test(await p.locator('body').textContent()), 'nothing is said to be dropped');
+        await expectReadable(p, '1400', 'saved view with head interventions', '#interventions-card');
+      });
+    } finally {
+      await closeCtx();
+    }
   }
 
   // Figures: every view as SVG and PNG with its identity in the file; an SVG dropped on the page restores its view.

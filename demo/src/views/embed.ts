@@ -6,6 +6,7 @@
 import type { ViewName } from 'lmdbg';
 import type { App } from '../app';
 import { bytes, h, replace, tabs } from '../dom';
+import { targetName } from '../state';
 import { attentionView } from './attention';
 import { compareView } from './compare';
 import { layersView } from './layers';
@@ -160,8 +161,8 @@ export function embedView(app: App): void {
       ivs,
       h('span', { class: 'small muted' }, 'Interventions: '),
       app.interventions.map((iv, i) => {
-        const name = `L${iv.layer}D${iv.index}`;
-        const label = app.names.get(name);
+        const name = targetName(iv);
+        const label = iv.head === undefined ? app.names.get(name) : undefined;
         const cb = h('input', { type: 'checkbox', id: `e-iv-${i}`, props: { checked: iv.active, disabled: frozen } });
         cb.addEventListener('change', () => app.updateIntervention(i, { active: cb.checked }));
         return h(

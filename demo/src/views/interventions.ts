@@ -1,10 +1,10 @@
-// The interventions panel: add by typing (L12D34, L12D34:set=2) or from any sub-update; switch each on/off
-// (LM-Debugger semantics) or set a value; toggle it active; the page re-traces and shows the new prediction
-// beside the clean one.
+// The interventions panel: add by typing (L12D34, L12D34:set=2, L3H5:off) or from any sub-update or head;
+// switch each on/off (LM-Debugger semantics) or set a value; toggle it active; the page re-traces and
+// shows the new prediction beside the clean one.
 import type { InterventionMode } from 'lmdbg';
 import type { App } from '../app';
 import { $, fieldError, h, replace } from '../dom';
-import { MODES, readSpec, specOf, takesValue, LIMITS } from '../state';
+import { HEAD_MODES, MODES, readSpec, specOf, takesValue, targetName, LIMITS } from '../state';
 
 const MODE_LABEL: Record<InterventionMode, string> = {
   off: 'off (m = 0)',
@@ -13,6 +13,11 @@ const MODE_LABEL: Record<InterventionMode, string> = {
   scale: 'scale m ×',
   add: 'add to m +',
   pre: 'set c_fc output =',
+};
+/** The same modes on a head: they act on its output (z_h, so hook_result). */
+const HEAD_MODE_LABEL: Partial<Record<InterventionMode, string>> = {
+  off: 'off (output = 0)',
+  scale: 'scale output ×',
 };
 
 /** "l12d34" + "on" -> "l12d34:on"; text that names a mode (or uses the CLI's 12:34:… form) is left as typed. */
@@ -24,7 +29,7 @@ function withMode(text: string, mode: string): string {
 
 export function interventionsView(app: App): void {
   const el = $('#interventions', app.root);
-  const input = h('input', { id: 'iv-spec', type: 'text', placeholder: 'L12D34 or L12D34:set=3', maxlength: String(LIMITS.spec), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'iv-help' });
+  const input = h('input', { id: 'iv-spec', type: 'text', placeholder: 'L12D34, L12D34:set=3 or L3H5', maxlength: String(LIMITS.spec), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'iv-help' });
   const modeSel = h('select', { id: 'iv-mode', 'aria-label': 'Mode for the typed intervention' }, (['off', 'on'] as const).map((m) => h('option', { value: m }, MODE_LABEL[m])));
   const error = fieldError(input, 'iv-error');
   const form = h(
@@ -38,7 +43,7 @@ export function interventionsView(app: App): void {
   const help = h(
     'p',
     { id: 'iv-help', class: 'small muted' },
-    'Type a sub-update, e.g. L12D34 (the mode comes from the menu) or L12D34:set=3@0,2 (at positions 0 and 2 only). ',
+    'Type a sub-update, e.g. L12D34 (the mode comes from the menu) or L12D34:set=3@0,2 (at positions 0 and 2 only), or an attention head, e.g. L3H5:off or L3H5:scale=0.5 (its output switched off or scaled). ',
     h('strong', null, 'off'),
     ' sets its coefficient m to 0 at every position. ',
     h('strong', null, 'on'),
@@ -69,7 +74,7 @@ export function interventionsView(app: App): void {
   const render = () => {
     const ivs = app.interventions;
     if (!ivs.length) {
-      replace(list, h('li', { class: 'muted small empty' }, 'No interventions. Add one above, or with Off/On on any sub-update.'));
+      replace(list, h('li', { class: 'muted small empty' }, 'No interventions. Add one above, or with Off/On on any sub-update or head.'));
       replace(footer);
       return;
     }
@@ -77,10 +82,12 @@ export function interventionsView(app: App): void {
     replace(
       list,
       ivs.map((iv, i) => {
-        const name = `L${iv.layer}D${iv.index}`;
-        const label = app.names.get(name);
+        const name = targetName(iv);
+        const isHead = iv.head !== undefined;
+        const label = isHead ? undefined : app.names.get(name);
         const id = `iv-${i}`;
-        const mode = h('select', { id: `${id}-mode`, 'aria-label': `Mode of ${name}` }, MODES.map((m) => h('option', { value: m, props: { selected: m === iv.mode } }, MODE_LABEL[m])));
+        const modes = isHead ? HEAD_MODES : MODES;
+        const mode = h('select', { id: `${id}-mode`, 'aria-label': `Mode of ${name}` }, modes.map((m) => h('option', { value: m, props: { selected: m === iv.mode } }, (isHead ? HEAD_MODE_LABEL[m] : undefined) ?? MODE_LABEL[m])));
         mode.addEventListener('change', () => {
           const m = mode.value as InterventionMode;
           app.updateIntervention(i, { mode: m, value: takesValue(m) ? (iv.value ?? (m === 'scale' ? 2 : 5)) : undefined });
@@ -104,7 +111,12 @@ export function interventionsView(app: App): void {
           'li',
           { class: ['iv', !iv.active && 'inactive'], 'data-spec': specOf(iv) },
           h('label', { class: 'iv-active', for: `${id}-active`, title: 'Apply this intervention' }, active, h('span', { class: 'sr-only' }, `Apply ${name}`)),
-          h('button', { type: 'button', class: 'link iv-name', title: 'Open its details', on: { click: () => app.openDetail(iv.layer, iv.index) } }, name, label ? h('span', { class: 'muted' }, ` ${label}`) : null),
+          h(
+            'button',
+            { type: 'button', class: 'link iv-name', title: isHead ? `Show layer ${iv.layer} in full` : 'Open its details', on: { click: () => (iv.head !== undefined ? app.selectLayer(iv.layer) : app.openDetail(iv.layer, iv.index)) } },
+            name,
+            label ? h('span', { class: 'muted' }, ` ${label}`) : null,
+          ),
           mode,
           value,
           iv.positions?.length ? h('span', { class: 'small muted' }, `@${iv.positions.join(',')}`) : null,

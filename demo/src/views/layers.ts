@@ -1,6 +1,7 @@
 // LM-Debugger's per-layer view: the lens before the FFN, the dominant sub-updates (L{l}D{i}, score, sign),
-// the lens after the FFN. A selected layer opens in full below the table.
-import type { LayerTrace, SubUpdate } from 'lmdbg';
+// the attention heads (L{l}H{h}, norm, sign of their direct effect), the lens after the FFN. A selected
+// layer opens in full below the table.
+import type { HeadUpdate, LayerTrace, SubUpdate } from 'lmdbg';
 import type { App } from '../app';
 import { $, fit, fmt, h, pct, replace, runLabel, shortText, tokenEl } from '../dom';
 
@@ -8,6 +9,7 @@ const SHOWN = 4;
 /** A button has no field to show an error next to (the only one possible: too many interventions). */
 const report = (app: App, why: string | null) => why && app.toast(why);
 const SHOWN_SUBS = 3;
+const SHOWN_HEADS = 2;
 
 export function subUpdateChip(app: App, su: SubUpdate, extra = ''): HTMLButtonElement {
   const label = app.names.get(su.name);
@@ -26,6 +28,24 @@ export function subUpdateChip(app: App, su: SubUpdate, extra = ''): HTMLButtonEl
     },
     h('span', { class: 'chip-name' }, label ? `${su.name} ${shown}` : su.name),
     h('span', { class: 'chip-score' }, `${sign}${fmt(su.score, 2)}`),
+  );
+}
+
+/** An attention head's output: its norm, signed by its direct effect on the prediction (ranked as sub-updates are). */
+export function headChip(app: App, hu: HeadUpdate): HTMLButtonElement {
+  const up = hu.direct >= 0;
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: ['chip', 'head-chip', up ? 'pos' : 'neg'],
+      'data-name': hu.name,
+      title: `${hu.name}: head output ‖result‖ = ${fmt(hu.norm)}, direct effect on the prediction ${fmt(hu.direct)}`,
+      'aria-label': `${hu.name}, norm ${fmt(hu.norm, 2)}, ${up ? 'raises' : 'lowers'} the prediction. Show layer ${hu.layer} in full`,
+      on: { click: () => app.selectLayer(hu.layer) },
+    },
+    h('span', { class: 'chip-name' }, hu.name),
+    h('span', { class: 'chip-score' }, `${up ? '+' : '−'}${fmt(hu.norm, 2)}`),
   );
 }
 
@@ -51,7 +71,7 @@ export function layersView(app: App): void {
     const table = h(
       'table',
       { class: 'layer-table' },
-      h('caption', { class: 'sr-only' }, 'Per layer: top tokens of the logit lens before and after the FFN, and the dominant FFN sub-updates'),
+      h('caption', { class: 'sr-only' }, 'Per layer: top tokens of the logit lens before and after the FFN, the dominant FFN sub-updates and attention heads'),
       header(),
       h(
         'tbody',
@@ -67,6 +87,7 @@ export function layersView(app: App): void {
             ),
             h('td', null, tokens(l.before, SHOWN)),
             h('td', null, h('span', { class: 'fit' }, l.subUpdates.slice(0, SHOWN_SUBS).map((su) => subUpdateChip(app, su)))),
+            h('td', null, h('span', { class: 'fit' }, (l.heads ?? []).slice(0, SHOWN_HEADS).map((hu) => headChip(app, hu)))),
             h('td', null, tokens(l.after, SHOWN)),
             h('td', { class: 'num' }, String(l.predictedRank.after + 1)),
           ),
@@ -105,7 +126,7 @@ export function layersView(app: App): void {
 
 const NB = '\u00a0';
 const header = () =>
-  h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Layer'), h('th', { scope: 'col' }, 'Before FFN'), h('th', { scope: 'col' }, 'Dominant sub-updates'), h('th', { scope: 'col' }, 'After FFN'), h('th', { scope: 'col', title: 'Rank of the predicted token after this layer' }, 'Rank')));
+  h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Layer'), h('th', { scope: 'col' }, 'Before FFN'), h('th', { scope: 'col' }, 'Dominant sub-updates'), h('th', { scope: 'col', title: 'Attention heads by the norm of their output, signed by their direct effect on the prediction' }, 'Heads'), h('th', { scope: 'col' }, 'After FFN'), h('th', { scope: 'col', title: 'Rank of the predicted token after this layer' }, 'Rank')));
 
 function skeletonTable(n: number): HTMLElement {
   return h(
@@ -113,7 +134,7 @@ function skeletonTable(n: number): HTMLElement {
     { class: 'layer-table skeleton', 'aria-hidden': 'true' },
     h('caption', { class: 'sr-only' }, 'Layers'),
     header(),
-    h('tbody', null, Array.from({ length: n }, (_, l) => h('tr', { class: 'layer-row' }, h('th', null, h('span', { class: 'layer-btn ghost' }, String(l))), h('td', null, NB), h('td', null, NB), h('td', null, NB), h('td', null, NB)))),
+    h('tbody', null, Array.from({ length: n }, (_, l) => h('tr', { class: 'layer-row' }, h('th', null, h('span', { class: 'layer-btn ghost' }, String(l))), h('td', null, NB), h('td', null, NB), h('td', null, NB), h('td', null, NB), h('td', null, NB)))),
   );
 }
 
@@ -134,6 +155,36 @@ function scoredList(title: string, list: { id: number; text: string; prob?: numb
     { class: 'mini-list' },
     h('h4', null, title),
     h('ol', null, list.map((t) => h('li', null, tokenEl(t), h('span', { class: 'num' }, t.prob !== undefined ? pct(t.prob) : fmt(t.logit, 2))))),
+  );
+}
+
+function headsTable(app: App, heads: HeadUpdate[]): HTMLElement {
+  const rows = heads.map((hu) =>
+    h(
+      'tr',
+      null,
+      h('td', null, headChip(app, hu)),
+      h('td', { class: 'num' }, fmt(hu.direct, 3)),
+      h('td', null, hu.topTokens ? h('span', { class: 'toklist one-row' }, hu.topTokens.slice(0, 4).map((t) => tokenEl(t))) : ''),
+      h('td', null, hu.bottomTokens ? h('span', { class: 'toklist one-row' }, hu.bottomTokens.slice(0, 4).map((t) => tokenEl(t))) : ''),
+      h(
+        'td',
+        { class: 'actions' },
+        h('button', { type: 'button', class: 'small', 'aria-label': `Switch ${hu.name} off`, on: { click: () => report(app, app.addIntervention({ layer: hu.layer, head: hu.head, mode: 'off' })) } }, 'Off'),
+        h('button', { type: 'button', class: 'small', 'aria-label': `Double ${hu.name}’s output`, on: { click: () => report(app, app.addIntervention({ layer: hu.layer, head: hu.head, mode: 'scale', value: 2 })) } }, '×2'),
+      ),
+    ),
+  );
+  return h(
+    'div',
+    { class: 'scroll-x' },
+    h(
+      'table',
+      { class: 'sub-table heads-table' },
+      h('caption', null, 'Attention heads (by ‖result‖, the norm of the head’s output)'),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Head · ‖result‖'), h('th', { scope: 'col', title: 'wte[predicted] · result' }, 'Direct'), h('th', { scope: 'col' }, 'Promotes'), h('th', { scope: 'col' }, 'Suppresses'), h('th', { scope: 'col' }, 'Intervene'))),
+      h('tbody', null, rows),
+    ),
   );
 }
 
@@ -170,5 +221,6 @@ function layerDetail(app: App, l: LayerTrace): HTMLElement {
         h('tbody', null, rows),
       ),
     ),
+    l.heads?.length ? headsTable(app, l.heads) : null,
   );
 }

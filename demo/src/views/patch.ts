@@ -11,7 +11,10 @@ const HOOKS: [PatchHook, string][] = [
   ['resid_mid', 'resid_mid (between attention and FFN)'],
   ['mlp_out', 'mlp_out (the FFN output)'],
   ['resid_post', 'resid_post (the residual leaving the layer)'],
+  ['result', 'result (one attention head’s output)'],
 ];
+/** How a patched hook reads in a sentence ("resid_mid", "head 5’s result"). */
+const hookLabel = (hook: PatchHook, head?: number) => (hook === 'result' ? `head ${head}’s result` : hook);
 const METRICS: [PatchMetric['type'], string][] = [
   ['logitDiff', 'logit difference token − distractor'],
   ['logit', 'logit of the token'],
@@ -22,6 +25,16 @@ export function patchView(app: App): void {
   const panel = $('#panel-patch');
   const source = h('input', { id: 'patch-source', type: 'text', maxlength: '2000', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. The capital of Italy is' });
   const hook = h('select', { id: 'patch-hook' }, HOOKS.map(([v, label]) => h('option', { value: v }, label)));
+  const head = h('select', { id: 'patch-head' });
+  const headRow = h('label', { class: 'field', hidden: true }, 'Head ', head);
+  const fillHeads = () => {
+    const n = app.config?.nHeads ?? 0;
+    if (head.options.length !== n) replace(head, Array.from({ length: n }, (_, i) => h('option', { value: String(i) }, String(i))));
+  };
+  hook.addEventListener('change', () => {
+    fillHeads();
+    headRow.hidden = hook.value !== 'result';
+  });
   const metric = h('select', { id: 'patch-metric' }, METRICS.map(([v, label]) => h('option', { value: v }, label)));
   const token = h('input', { id: 'patch-token', type: 'text', maxlength: '60', autocomplete: 'off', spellcheck: 'false', placeholder: 'the source’s prediction' });
   const distractor = h('input', { id: 'patch-distractor', type: 'text', maxlength: '60', autocomplete: 'off', spellcheck: 'false', placeholder: 'this prompt’s prediction' });
@@ -33,6 +46,7 @@ export function patchView(app: App): void {
     { class: 'patch-form' },
     h('label', { class: 'field wide' }, 'Source prompt ', source),
     h('label', { class: 'field' }, 'Hook ', hook),
+    headRow,
     h('label', { class: 'field' }, 'Metric ', metric),
     h('label', { class: 'field' }, 'Token ', token),
     distRow,
@@ -75,7 +89,8 @@ export function patchView(app: App): void {
         const m: PatchMetric = type === 'logitDiff' ? { type, token: tok, distractor: await tokenOf(distractor.value, 'distractor', app.prompt, tok) } : { type, token: tok };
         if (m.type === 'logitDiff' && m.distractor === m.token) throw new Error('Token and distractor are the same token: give a distractor (a logit difference needs two tokens).');
         error.show(null);
-        await app.patchSweep(src, hook.value as PatchHook, m);
+        const hk = hook.value as PatchHook;
+        await app.patchSweep(src, hk, m, hk === 'result' ? Number(head.value) : undefined);
         render();
       } catch (err) {
         error.show((err as Error).message);
@@ -88,7 +103,7 @@ export function patchView(app: App): void {
     replace(
       showing,
       p
-        ? h('p', { class: 'banner changed' }, `The views show this prompt with ${p.hook} of layer ${p.layer} at position ${p.positions} patched in from the source. `, h('button', { type: 'button', class: 'link', id: 'patch-clear', on: { click: () => void app.showPatch(null) } }, 'Show it without the patch'))
+        ? h('p', { class: 'banner changed' }, `The views show this prompt with ${hookLabel(p.hook, p.head)} of layer ${p.layer} at position ${p.positions} patched in from the source. `, h('button', { type: 'button', class: 'link', id: 'patch-clear', on: { click: () => void app.showPatch(null) } }, 'Show it without the patch'))
         : null,
     );
     const s = app.sweep;
@@ -102,7 +117,11 @@ export function patchView(app: App): void {
     if (scroller) scroller.scrollLeft = scroller.scrollWidth;
   };
   app.on('patch', render);
-  app.on('model', render);
+  app.on('model', () => {
+    fillHeads();
+    render();
+  });
+  fillHeads();
   render();
 }
 
@@ -128,12 +147,12 @@ function heatmap(app: App, source: string, sw: PatchSweep, texts: Map<number, st
         sw.metric[l].map((v, p) => {
           if (v === null) return h('td', { class: 'lens-cell patch-cell none', title: `position ${p} has no source position (the prompts are aligned at their ends)` }, '–');
           const f = frac(v);
-          const title = `${sw.options.hook} of layer ${l} at position ${p} (${JSON.stringify(sw.target.tokens[p].text)}) from the source: ${metricName(m)} ${fmt(v, 4)} (target ${fmt(corrupt, 4)}, source ${fmt(clean, 4)}). Click to trace it.`;
-          const selected = app.patch && app.patch.layer === l && app.patch.positions[0] === p && app.patch.hook === sw.options.hook;
+          const title = `${hookLabel(sw.options.hook, sw.options.head)} of layer ${l} at position ${p} (${JSON.stringify(sw.target.tokens[p].text)}) from the source: ${metricName(m)} ${fmt(v, 4)} (target ${fmt(corrupt, 4)}, source ${fmt(clean, 4)}). Click to trace it.`;
+          const selected = app.patch && app.patch.layer === l && app.patch.positions[0] === p && app.patch.hook === sw.options.hook && app.patch.head === sw.options.head;
           return h(
             'td',
             { class: ['lens-cell', 'patch-cell', f < 0 && 'neg', Math.abs(f) > 0.55 && 'dark', selected && 'final'], style: { '--p': Math.abs(f).toFixed(3) } },
-            h('button', { type: 'button', class: 'cell-btn', title, 'data-layer': l, 'data-pos': p, on: { click: () => void app.showPatch({ source, hook: sw.options.hook, layer: l, positions: [p] }) } }, fmt(v, 2)),
+            h('button', { type: 'button', class: 'cell-btn', title, 'data-layer': l, 'data-pos': p, on: { click: () => void app.showPatch({ source, hook: sw.options.hook, layer: l, positions: [p], ...(sw.options.head !== undefined ? { head: sw.options.head } : {}) }) } }, fmt(v, 2)),
           );
         }),
       ),
@@ -152,6 +171,6 @@ function heatmap(app: App, source: string, sw: PatchSweep, texts: Map<number, st
       `: source ${fmt(clean, 4)}, this prompt ${fmt(corrupt, 4)}. The shade is how far a cell moves it towards the source (red: away).`,
     ),
     sw.offset !== 0 ? h('p', { class: 'small muted' }, sw.offset > 0 ? `The source is ${sw.offset} token${sw.offset === 1 ? '' : 's'} longer: its first ${sw.offset} are never read.` : `The source is ${-sw.offset} token${sw.offset === -1 ? '' : 's'} shorter: this prompt’s first ${-sw.offset} positions have no counterpart (–).`) : null,
-    h('div', { class: 'scroll-x' }, h('table', { class: 'lens-table patch-table' }, h('caption', { class: 'sr-only' }, `Patching ${sw.options.hook}: metric per layer (rows, last layer first) and position (columns)`), h('thead', null, head), h('tbody', null, rows))),
+    h('div', { class: 'scroll-x' }, h('table', { class: 'lens-table patch-table' }, h('caption', { class: 'sr-only' }, `Patching ${hookLabel(sw.options.hook, sw.options.head)}: metric per layer (rows, last layer first) and position (columns)`), h('thead', null, head), h('tbody', null, rows))),
   );
 }
