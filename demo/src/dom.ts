@@ -157,6 +157,10 @@ export function fit(el: HTMLElement): HTMLElement {
   if (!fittedWidth.has(el)) fitObserver?.observe(el);
   fittedWidth.set(el, el.clientWidth);
   el.querySelector(':scope > .more')?.remove();
+  if (el.dataset.fitTitle) {
+    el.removeAttribute('title');
+    delete el.dataset.fitTitle;
+  }
   const kids = Array.from(el.children) as HTMLElement[];
   for (const k of kids) k.hidden = false;
   if (!el.isConnected || el.scrollWidth <= el.clientWidth + 1) return el;
@@ -168,6 +172,12 @@ export function fit(el: HTMLElement): HTMLElement {
     hidden.unshift(kids[i].title || kids[i].textContent || '');
     more.textContent = `+${hidden.length}`;
     more.title = `Not shown here: ${hidden.join(', ')}`;
+  }
+  // No room for the count beside the first chip: the count goes, its title stays on the cell.
+  if (el.scrollWidth > el.clientWidth + 1) {
+    more.remove();
+    el.title = more.title;
+    el.dataset.fitTitle = '1';
   }
   return el;
 }

@@ -13,6 +13,8 @@ export interface TokenAction {
 
 const actions: TokenAction[] = [];
 let menu: HTMLElement | null = null;
+/** The chip the open menu belongs to: the menu follows it when the page scrolls. */
+let anchor: HTMLElement | null = null;
 
 export function addTokenAction(a: TokenAction): void {
   actions.push(a);
@@ -21,6 +23,7 @@ export function addTokenAction(a: TokenAction): void {
 
 function close(): void {
   if (menu) menu.hidden = true;
+  anchor = null;
 }
 
 function install(): void {
@@ -35,15 +38,25 @@ function install(): void {
     // A chip inside a control (a button, a link, a form) belongs to that control.
     if (!chip || chip.closest('button, a, label, #tok-menu')) return close();
     const tok: Token = { id: Number(chip.dataset.tokId), text: chip.dataset.tokText ?? '' };
-    open(tok, chip.getBoundingClientRect());
+    anchor = chip;
+    open(tok);
   });
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') close();
   });
-  window.addEventListener('scroll', close, { passive: true });
+  window.addEventListener(
+    'scroll',
+    () => {
+      if (!anchor) return;
+      const r = anchor.getBoundingClientRect();
+      if (!anchor.isConnected || r.bottom < 0 || r.top > window.innerHeight) close();
+      else place(r);
+    },
+    { passive: true },
+  );
 }
 
-function open(t: Token, at: DOMRect): void {
+function open(t: Token): void {
   const m = menu!;
   replace(
     m,
@@ -53,9 +66,15 @@ function open(t: Token, at: DOMRect): void {
     ),
   );
   m.hidden = false;
+  place(anchor!.getBoundingClientRect());
+  m.querySelector<HTMLButtonElement>('button')?.focus({ preventScroll: true });
+}
+
+/** Below the chip, or above it when there is no room below; within the window. */
+function place(at: DOMRect): void {
+  const m = menu!;
   const w = m.offsetWidth;
   const hgt = m.offsetHeight;
   m.style.setProperty('left', `${Math.max(4, Math.min(at.left, window.innerWidth - w - 4))}px`);
   m.style.setProperty('top', `${at.bottom + 4 + hgt > window.innerHeight ? Math.max(4, at.top - hgt - 4) : at.bottom + 4}px`);
-  m.querySelector<HTMLButtonElement>('button')?.focus();
 }

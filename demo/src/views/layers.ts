@@ -126,7 +126,7 @@ export function layersView(app: App): void {
 
 const NB = '\u00a0';
 const header = () =>
-  h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Layer'), h('th', { scope: 'col' }, 'Before FFN'), h('th', { scope: 'col' }, 'Dominant sub-updates'), h('th', { scope: 'col', title: 'Attention heads by the norm of their output, signed by their direct effect on the prediction' }, 'Heads'), h('th', { scope: 'col' }, 'After FFN'), h('th', { scope: 'col', title: 'Rank of the predicted token after this layer' }, 'Rank')));
+  h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Layer'), h('th', { scope: 'col' }, 'Before FFN'), h('th', { scope: 'col', title: 'The dominant FFN sub-updates, by |m|·‖v‖' }, 'Sub-updates'), h('th', { scope: 'col', title: 'Attention heads by the norm of their output, signed by their direct effect on the prediction' }, 'Heads'), h('th', { scope: 'col' }, 'After FFN'), h('th', { scope: 'col', title: 'Rank of the predicted token after this layer' }, 'Rank')));
 
 function skeletonTable(n: number): HTMLElement {
   return h(
