@@ -429,6 +429,7 @@ def train(args):
     # time inside training steps (wall, and CPU of this process), and of the whole run (evaluation included)
     clock = {"step_wall": 0.0, "step_cpu": 0.0, "run_wall": 0.0, "run_cpu": 0.0}
     history = []
+    init = None  # --init-from: the earlier stage's record (its options, steps, tokens, clock, history)
     if args.export_only and not os.path.exists(ckpt_path):
         raise SystemExit(f"--export-only needs {ckpt_path}")
     if (args.resume or args.export_only) and os.path.exists(ckpt_path):
@@ -438,7 +439,7 @@ def train(args):
         rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"])
         step, total_steps, tokens_seen = ck["step"], ck["total_steps"], ck["tokens_seen"]
-        clock, history = ck["clock"], ck["history"]
+        clock, history, init = ck["clock"], ck["history"], ck.get("init")
         log(f"resumed at step {step}/{total_steps}")
         if args.export_only:  # report the hyper-parameters the checkpoint was trained with
             for k, v in ck["args"].items():
@@ -446,6 +447,17 @@ def train(args):
                              "previous"):
                     setattr(args, k, v)
             total_steps = step
+    elif args.init_from:
+        # a second stage: the earlier run's weights, a fresh optimizer and schedule (warmup, then cosine again)
+        ck0 = torch.load(os.path.join(args.cache_dir, f"ckpt-{args.init_from}.pt"))
+        for k in ("n_layer", "n_head", "n_embd", "ctx", "min_count", "shared_offset", "final"):
+            if ck0["args"][k] != getattr(args, k):
+                raise SystemExit(f"--init-from {args.init_from}: it was trained with --{k} {ck0['args'][k]}, "
+                                 f"this run has {getattr(args, k)}")
+        model.load_state_dict(ck0["model"])
+        init = {"run": args.init_from, "args": ck0["args"], "steps": ck0["step"], "tokens_seen": ck0["tokens_seen"],
+                "clock": ck0["clock"], "history": ck0["history"]}
+        log(f"initialised from {args.init_from}: {init['steps']} steps, {init['tokens_seen']:,} tokens")
     if total_steps is None and args.cpu_minutes is None and args.wall_minutes is None:
         raise SystemExit("give --steps, --cpu-minutes or --wall-minutes")
     run_wall0, run_cpu0 = time.time() - clock["run_wall"], time.process_time() - clock["run_cpu"]
@@ -455,7 +467,8 @@ def train(args):
         tmp = ckpt_path + ".tmp"
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(), "step": step, "total_steps": total_steps,
-                    "tokens_seen": tokens_seen, "clock": clock, "history": history, "args": vars(args)}, tmp)
+                    "tokens_seen": tokens_seen, "clock": clock, "history": history, "init": init,
+                    "args": vars(args)}, tmp)
         os.replace(tmp, ckpt_path)
 
     B, T = args.batch, args.ctx
@@ -529,7 +542,7 @@ def train(args):
     full = evaluate(model, eval_c, eval_inactive, T, log_k=log_k)
     log(f"full {eval_name} loss {full:.4f} nats/token, ppl {math.exp(full):.2f} "
         f"({evaluate.last_count:,} targets)")
-    info = {"steps": step, "tokens_seen": tokens_seen, "clock": clock, "eval_loss": full, "eval_name": eval_name,
+    info = {"steps": step, "tokens_seen": tokens_seen, "clock": clock, "init": init, "eval_loss": full, "eval_name": eval_name,
             "active": active, "compact": compact, "history": history,
             "stats": stats, "train_tokens": len(train_tok), "eval_tokens": len(eval_tok),
             "inactive_count": K, "n_params_train": n_params,
@@ -766,14 +779,23 @@ def training_command(args, steps):
             k, v = "wall_minutes", args.wall_minutes
         opts.append(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else f"--{k.replace('_', '-')} {v}")
     opts += [f"--{'' if getattr(args, k) else 'no-'}{k.replace('_', '-')}" for k in ("shared_offset", "bf16")]
-    return ("/usr/bin/python3 weights_tools/train_demo_model.py --final --out demo/public/models/lmdbg-mini "
+    run = f"--run {args.run} " + (f"--init-from {args.init_from} " if getattr(args, "init_from", None) else "")
+    return ("/usr/bin/python3 weights_tools/train_demo_model.py --final --out demo/public/models/lmdbg-mini " + run
             + " ".join(opts) + (" --previous PREVIOUS_MODEL_DIR" if args.previous else ""))
 
 
 def write_model_card(out, args, info, checks, quality, search, random_vv, preds, tok, n_params, size_mb, cfg):
     st = info["stats"]
     L, d, H, ctx = cfg["n_layer"], cfg["n_embd"], cfg["n_head"], cfg["n_positions"]
-    clock = info["clock"]
+    init = info.get("init")
+    # totals over both stages when this run continued an earlier one (--init-from)
+    clock = dict(info["clock"])
+    steps, tokens_seen = info["steps"], info["tokens_seen"]
+    if init:
+        for k in clock:
+            clock[k] += init["clock"][k]
+        steps, tokens_seen = steps + init["steps"], tokens_seen + init["tokens_seen"]
+    first_lr = f" (first stage {init['args']['lr']:g})" if init else ""
     n_targets = info["eval_tokens"] - 1
     bl = quality["bigram"]
     kn, jm = bl["kneser_ney"], bl["jelinek_mercer"]
@@ -818,24 +840,36 @@ def write_model_card(out, args, info, checks, quality, search, random_vv, preds,
     a("")
     a("## Training")
     a("")
+    if init:
+        first = argparse.Namespace(**{"init_from": None, **init["args"]})
+        a(f"Two stages. The first ({init['steps']:,} steps, {init['tokens_seen']:,} tokens):")
+        a("")
+        a("```")
+        a(training_command(first, init["steps"]))
+        a("```")
+        a("")
+        a(f"The second ({info['steps']:,} steps, {info['tokens_seen']:,} tokens) started from the first's weights "
+          "with a fresh optimizer, warmup and cosine decay:")
+        a("")
     a("```")
     a(training_command(args, info["steps"]))
     a("```")
     a("")
     a(f"AdamW (β = 0.9, 0.95; weight decay {args.wd:g} on matrices, {args.wd_emb:g} on the token embedding), peak "
-      f"learning rate {args.lr:g}, {args.warmup} warmup steps, cosine decay to {args.final_lr_frac:g}× peak, gradient "
+      f"learning rate {args.lr:g}{first_lr}, {args.warmup} warmup steps, cosine decay to {args.final_lr_frac:g}× peak, gradient "
       f"clipping {args.clip:g}, dropout {args.dropout:g} (embeddings and residual branches, none on attention), batch "
       f"{args.batch} × {ctx} tokens, random windows, "
       f"{'bfloat16 matrix products (float32 weights, optimizer state, softmax and layer norms)' if args.bf16 else 'float32'}"
       f", seed {args.seed}, {args.threads} CPU thread"
       f"{'s' if args.threads > 1 else ''}, `nice`d on a shared 2-core machine.")
-    a(f"**{info['steps']:,} steps, {info['tokens_seen']:,} tokens seen** "
-      f"(≈{info['tokens_seen'] / info['train_tokens']:.1f} epochs): {clock['step_cpu'] / 60:.0f} CPU minutes inside "
+    a(f"**{steps:,} steps, {tokens_seen:,} tokens seen{' in all' if init else ''}** "
+      f"(≈{tokens_seen / info['train_tokens']:.1f} epochs): {clock['step_cpu'] / 60:.0f} CPU minutes inside "
       f"training steps, {clock['run_cpu'] / 60:.0f} CPU minutes for the whole run with its periodic evaluation "
       f"({clock['run_wall'] / 60:.0f} minutes wall time; the machine was shared)."
-      + (f" The run's length was set in wall time (`--wall-minutes {args.wall_minutes:g}`): the cosine decay followed "
-         f"the fraction of that time elapsed, so `--steps {info['steps']}` repeats the schedule only approximately."
-         if args.wall_minutes is not None else "")
+      + "".join(f" The {name} length was set in wall time (`--wall-minutes {wall:g}`): the cosine decay followed "
+                f"the fraction of that time elapsed, so `--steps {n}` repeats the schedule only approximately."
+                for name, wall, n in ([("first stage's", init["args"].get("wall_minutes"), init["steps"])] if init else [])
+                + [("second stage's" if init else "run's", args.wall_minutes, info["steps"])] if wall is not None)
       + " The settings were chosen by short "
       "pilot runs on the validation split; they, the full log of this run and the time spent are in "
       "[docs/DEMO_MODEL.md](../../../../docs/DEMO_MODEL.md).")
@@ -912,14 +946,18 @@ def write_model_card(out, args, info, checks, quality, search, random_vv, preds,
       "with counts from the training split only; the held-out figures use counts from all the training data, "
       "validation split included (the data this model trained on).")
     a("")
-    hist = [h for h in info["history"] if "eval_subset_loss" in h]
+    history = info["history"]
+    if init:  # the second stage's steps and tokens continue the first's
+        history = init["history"] + [{**h, "step": h["step"] + init["steps"], "tokens": h["tokens"] + init["tokens_seen"]}
+                                     for h in history]
+    hist = [h for h in history if "eval_subset_loss" in h]
     if hist:
         a(f"Held-out loss during training (first {args.eval_windows} windows, {args.eval_windows * ctx:,} tokens: "
           "recorded, not used for any decision):")
         a("")
         a("| step | tokens seen | train loss (recent) | held-out loss |")
         a("|---|---|---|---|")
-        tr = {h["step"]: h["train_loss"] for h in info["history"] if "train_loss" in h}
+        tr = {h["step"]: h["train_loss"] for h in history if "train_loss" in h}
         every = max(1, len(hist) // 12)
         for j, h in enumerate(hist):
             if (j + 1) % every and j != len(hist) - 1:
@@ -1043,6 +1081,9 @@ def main():
     ap.add_argument("--eval-windows", type=int, default=64)
     ap.add_argument("--ckpt-every", type=int, default=250)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default=None,
+                    help="start from the weights of run INIT_FROM's checkpoint with a fresh optimizer and schedule "
+                         "(a second training stage; the model card lists both)")
     ap.add_argument("--export-only", action="store_true", help="export + check + model card from the checkpoint")
     ap.add_argument("--bench", default=None, help="e.g. 4x128,4x192: measure tok/s and exit")
     ap.add_argument("--bench-rows", default="50257,29600,20700,12900", help="vocabulary rows for --bench")
