@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "no_init.h"
 #include "q8.h"
 
 namespace lmdbg::kernels {
@@ -134,9 +135,10 @@ class PackedMatrix {
 
   int K_ = 0, N_ = 0;
   Storage storage_ = Storage::kF32;
-  std::vector<float> f32_;
-  std::vector<uint16_t> f16_;
-  std::vector<uint8_t> q8_;
+  // Sized, then written in full by pack(): not zeroed first (no_init.h).
+  uninit_vector<float> f32_;
+  uninit_vector<uint16_t> f16_;
+  uninit_vector<uint8_t> q8_;
   std::vector<float> bias_;
   std::vector<Subnormal> sub_;
 };

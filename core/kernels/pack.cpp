@@ -54,12 +54,17 @@ void gather_panel(const SrcMatrix& s, int K, int N, int n0, float* buf) {
     for (int k = 0; k < K; ++k) {
       const size_t base = static_cast<size_t>(k) * s.cols + n0;
       float* out = buf + static_cast<size_t>(k) * NR;
-      for (int j = 0; j < nr; ++j) out[j] = decode<D>(s.data, base + j);
+      if constexpr (D == DType::kF32)
+        std::memcpy(out, static_cast<const unsigned char*>(s.data) + 4 * base, static_cast<size_t>(nr) * 4);
+      else
+        for (int j = 0; j < nr; ++j) out[j] = decode<D>(s.data, base + j);
     }
-  } else {  // data [N, K]: row n is contiguous over k
-    for (int j = 0; j < nr; ++j) {
-      const size_t base = static_cast<size_t>(n0 + j) * s.cols;
-      for (int k = 0; k < K; ++k) buf[static_cast<size_t>(k) * NR + j] = decode<D>(s.data, base + k);
+  } else {  // data [N, K]: row n is contiguous over k. k outer: nr sequential reads, contiguous writes
+    size_t base[NR];
+    for (int j = 0; j < nr; ++j) base[j] = static_cast<size_t>(n0 + j) * s.cols;
+    for (int k = 0; k < K; ++k) {
+      float* out = buf + static_cast<size_t>(k) * NR;
+      for (int j = 0; j < nr; ++j) out[j] = decode<D>(s.data, base[j] + k);
     }
   }
 }

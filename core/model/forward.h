@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/kernels/no_init.h"
 #include "core/model/hooks.h"
 #include "core/model/model.h"
 
@@ -67,24 +68,9 @@ struct ForwardOptions {
   ForwardProfile* profile = nullptr;  // adds this call's phase times (a few clock reads per layer)
 };
 
-// A vector whose resize() leaves new floats uninitialised: a State's buffers are written before they
-// are read, and zeroing them ran on one thread (~40 MB for a fresh State at 128 tokens: the KV cache,
-// the hooks' scratch, the logits).
-template <class T>
-struct NoInitAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = NoInitAllocator<U>;
-  };
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    if constexpr (sizeof...(Args) == 0)
-      ::new (static_cast<void*>(p)) U;
-    else
-      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
-using Buffer = std::vector<float, NoInitAllocator<float>>;
+// A State's buffers are written before they are read, and zeroing them ran on one thread (~40 MB for
+// a fresh State at 128 tokens: the KV cache, the hooks' scratch, the logits): not zeroed (no_init.h).
+using Buffer = uninit_vector<float>;
 
 class State {
  public:

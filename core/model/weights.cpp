@@ -40,31 +40,50 @@ kernels::DType to_kernel_dtype(TensorDType t) {
 }
 
 // Integer tests on the raw bits: a NaN/Inf has an all-ones exponent.
+// Non-finite elements among n of width U (their exponent bits all set); branch-free, so it vectorizes.
+template <class U>
+size_t count_nonfinite(const uint8_t* p, size_t n, U exponent) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    U b;
+    std::memcpy(&b, p + sizeof(U) * i, sizeof(U));
+    bad += (b & exponent) == exponent;
+  }
+  return bad;
+}
+
 void check_finite(const TensorInfo& t) {
   if (t.dtype == TensorDType::kI8) return;  // q8 values; their scales are checked as F16
-  size_t bad = 0, first = 0;
   const size_t n = t.numel();
-  for (size_t i = 0; i < n; ++i) {
-    bool nonfinite;
-    if (t.dtype == TensorDType::kF32) {
-      uint32_t b;
-      std::memcpy(&b, t.data + 4 * i, 4);
-      nonfinite = (b & 0x7f800000u) == 0x7f800000u;
-    } else {
-      uint16_t h;
-      std::memcpy(&h, t.data + 2 * i, 2);
-      nonfinite = t.dtype == TensorDType::kF16 ? (h & 0x7c00u) == 0x7c00u : (h & 0x7f80u) == 0x7f80u;
-    }
-    if (nonfinite && !bad++) first = i;
-  }
-  if (bad)
-    bad_file("model.safetensors: " + t.name + " contains " + std::to_string(bad) + " NaN/Inf value(s), first at flat index " +
-             std::to_string(first));
+  const bool f32 = t.dtype == TensorDType::kF32;
+  const uint32_t exponent = f32 ? 0x7f800000u : t.dtype == TensorDType::kF16 ? 0x7c00u : 0x7f80u;
+  const size_t bad = f32 ? count_nonfinite<uint32_t>(t.data, n, exponent)
+                         : count_nonfinite<uint16_t>(t.data, n, static_cast<uint16_t>(exponent));
+  if (!bad) return;
+  size_t first = 0;
+  while ((f32 ? count_nonfinite<uint32_t>(t.data + 4 * first, 1, exponent)
+              : count_nonfinite<uint16_t>(t.data + 2 * first, 1, static_cast<uint16_t>(exponent))) == 0)
+    ++first;
+  bad_file("model.safetensors: " + t.name + " contains " + std::to_string(bad) + " NaN/Inf value(s), first at flat index " +
+           std::to_string(first));
 }
 
 // ||row k|| of W as stored (f16 rounding, q8 dequantization included).
 std::vector<float> row_norms(const kernels::PackedMatrix& W) {
-  std::vector<float> out(W.K()), row(W.N());
+  std::vector<float> out(W.K());
+  if (W.storage() == kernels::Storage::kF32) {  // straight from the panels; the same sums, in the same order
+    constexpr int NR = kernels::PackedMatrix::NR;
+    std::vector<double> s(W.K(), 0.0);
+    for (int p = 0; p < W.panels(); ++p) {
+      const float* w = W.f32() + p * W.panel_stride() + NR;  // past the bias row
+      const int nr = std::min(NR, W.N() - p * NR);
+      for (int k = 0; k < W.K(); ++k)
+        for (int j = 0; j < nr; ++j) s[k] += static_cast<double>(w[k * NR + j]) * w[k * NR + j];
+    }
+    for (int k = 0; k < W.K(); ++k) out[k] = static_cast<float>(std::sqrt(s[k]));
+    return out;
+  }
+  std::vector<float> row(W.N());
   for (int k = 0; k < W.K(); ++k) {
     W.row(k, row.data());
     double s = 0;
@@ -186,7 +205,7 @@ void WeightsBuilder::feed(const uint8_t* p, size_t n) {
       ++next_;
       continue;
     }
-    if (staging_.size() != size) staging_.assign(size, 0);
+    if (staging_.size() != size) staging_.resize(size);  // not zeroed: filled in full before use
     std::memcpy(staging_.data() + (b - j.info.begin), p + (b - lo), e - b);
     staged_ += e - b;
     if (staged_ < size) break;  // the rest comes with the next chunk
@@ -194,7 +213,7 @@ void WeightsBuilder::feed(const uint8_t* p, size_t n) {
     t.data = staging_.data();
     consume(j, t);
     staged_ = 0;
-    std::vector<uint8_t>().swap(staging_);
+    uninit_vector<uint8_t>().swap(staging_);
     ++next_;
   }
   pos_ = hi;

@@ -79,7 +79,7 @@ class WeightsBuilder {
   std::vector<Job> jobs_;  // by data offset
   size_t next_ = 0;
   uint64_t pos_ = 0, end_ = 0;
-  std::vector<uint8_t> staging_;
+  uninit_vector<uint8_t> staging_;
   uint64_t staged_ = 0;
   std::map<std::pair<Role, int>, std::vector<float>> pending_bias_;  // biases that arrived before their weight
   // q8: a matrix and its scales may arrive in either order; the first is kept until the second comes.
