@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -199,7 +200,22 @@ int fill_value_index(const Model& m, ValueIndex& ix, int max_vectors) {
 namespace {
 
 constexpr char kMagic[8] = {'L', 'M', 'D', 'B', 'G', 'V', 'I', 'X'};
-constexpr uint32_t kVersion = 2;  // 2: each entry ends with its top-50 cut
+constexpr uint32_t kVersion = 3;  // 2: each entry ends with its top-50 cut; 3: bound to the weights
+constexpr size_t kHeader = 48;
+
+// The scores depend on the weights as packed: the checkpoint's bytes (its fingerprint) and the
+// storage they were packed to (f16 rounds them, q8 quantizes them).
+uint32_t storage_code(const Model& m) { return std::string_view(m.dtype()) == "f32" ? 0 : std::string_view(m.dtype()) == "f16" ? 1 : 2; }
+const char* storage_of_code(uint32_t c) { return c == 0 ? "f32" : c == 1 ? "f16" : c == 2 ? "q8" : "?"; }
+uint64_t fingerprint_bits(const Model& m) {  // "xxh64:<16 hex digits>"; 0 if the model has none
+  const std::string& f = m.fingerprint();
+  return f.size() == 22 ? std::stoull(f.substr(6), nullptr, 16) : 0;
+}
+std::string fingerprint_text(uint64_t v) {
+  char b[17];
+  std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+  return "xxh64:" + std::string(b);
+}
 
 void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
 
@@ -225,8 +241,10 @@ std::string value_index_to_bytes(const Model& m, const ValueIndex& ix, const Sea
   if (stats && (stats->n_layers != L || stats->d_mlp != D)) invalid("value index: statistics belong to another model");
   std::string s(kMagic, 8);
   for (uint32_t v : {kVersion, uint32_t(L), uint32_t(D), uint32_t(c.d_vocab), uint32_t(c.d_model), uint32_t(K),
-                     uint32_t(stats ? 1 : 0), 0u})
+                     uint32_t(stats ? 1 : 0), storage_code(m)})
     put_u32(s, v);
+  const uint64_t fp = fingerprint_bits(m);
+  s.append(reinterpret_cast<const char*>(&fp), 8);
   std::lock_guard<std::mutex> lock(ix.mutex());
   const auto& flags = ix.filled_flags();
   s.append(reinterpret_cast<const char*>(flags.data()), flags.size());
@@ -257,9 +275,23 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
   const Config& c = m.config();
   const int L = c.n_layers, D = c.d_mlp, V = c.d_vocab, d = c.d_model;
   const int K = ix.k();
-  if (b.size() < 40 || std::memcmp(b.data(), kMagic, 8) != 0) bad_index("not an lmdbg value index (bad magic)");
-  if (get_u32(b, 8) == 1) bad_index("written by an older lmdbg (version 1, without the top-50 cuts); rebuild it with `lmdbg index`");
+  if (b.size() < 12 || std::memcmp(b.data(), kMagic, 8) != 0) bad_index("not an lmdbg value index (bad magic)");
+  if (get_u32(b, 8) == 1 || get_u32(b, 8) == 2)
+    bad_index("written by an older lmdbg (version " + std::to_string(get_u32(b, 8)) +
+              (get_u32(b, 8) == 1 ? ", without the top-50 cuts" : ", not bound to the weights' fingerprint") +
+              "); rebuild it with `lmdbg index`");
   if (get_u32(b, 8) != kVersion) bad_index("unsupported version " + std::to_string(get_u32(b, 8)));
+  if (b.size() < kHeader) bad_index("truncated header");
+  // Bound to the weights first: another checkpoint's index would give wrong tokens.
+  uint64_t fp;
+  std::memcpy(&fp, b.data() + 40, 8);
+  if (fp != fingerprint_bits(m))
+    bad_index("written for other weights (" + fingerprint_text(fp) + ", but model.safetensors is " + m.fingerprint() +
+              "); rebuild it with `lmdbg index`");
+  if (get_u32(b, 36) != storage_code(m))
+    bad_index(std::string("written for the weights loaded as ") + storage_of_code(get_u32(b, 36)) + ", but this model is " +
+              m.dtype() + "; rebuild it with `lmdbg index MODEL --dtype " + m.dtype() + "` or load the model as " +
+              storage_of_code(get_u32(b, 36)));
   const uint32_t fl = get_u32(b, 8 + 6 * 4);  // the word after k
   const uint32_t dims[5] = {get_u32(b, 12), get_u32(b, 16), get_u32(b, 20), get_u32(b, 24), get_u32(b, 28)};
   const uint32_t want[5] = {uint32_t(L), uint32_t(D), uint32_t(V), uint32_t(d), uint32_t(K)};
@@ -273,11 +305,11 @@ bool value_index_from_bytes(const Model& m, ValueIndex& ix, std::string_view b, 
   const size_t n = static_cast<size_t>(L) * D, per = static_cast<size_t>(2) * K;
   const size_t flags_bytes = (n + 3) / 4 * 4;
   const size_t entry_bytes = per * 8 + 4;
-  const size_t need = 40 + flags_bytes + n * entry_bytes + (has_stats ? n * 8 : 0);
+  const size_t need = kHeader + flags_bytes + n * entry_bytes + (has_stats ? n * 8 : 0);
   if (b.size() != need)
     bad_index("expected " + std::to_string(need) + " bytes for this model, got " + std::to_string(b.size()));
-  const auto* flags = reinterpret_cast<const uint8_t*>(b.data() + 40);
-  const char* entries = b.data() + 40 + flags_bytes;
+  const auto* flags = reinterpret_cast<const uint8_t*>(b.data() + kHeader);
+  const char* entries = b.data() + kHeader + flags_bytes;
   auto entry = [&](size_t v, std::vector<int32_t>& ids, std::vector<float>& sc) {
     ids.resize(per);
     sc.resize(per);

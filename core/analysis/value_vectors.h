@@ -47,7 +47,9 @@ void project_top_bottom(const Model& m, const float* a, int n, int top_k, int bo
 int fill_value_index(const Model& m, ValueIndex& ix, int max_vectors);
 
 // value_index.bin: the index (and optionally the search statistics), little-endian:
-//   "LMDBGVIX" u32 version=2, n_layers, d_mlp, d_vocab, d_model, k, flags (1: search stats), 0
+//   "LMDBGVIX" u32 version=3, n_layers, d_mlp, d_vocab, d_model, k, flags (1: search stats),
+//   storage of the weights (0 f32, 1 f16, 2 q8), u64 XXH64 of model.safetensors' data section
+//   (Model::fingerprint()): a file is refused, naming the mismatch, for other weights or storage
 //   u8 filled[L * d_mlp] (zero-padded to a multiple of 4)
 //   per layer, per vector: i32 ids[2k] (top k, bottom k), f32 scores[2k], f32 top-50 cut (value_index.h)
 //   flags & 1: f32 mean[L * d_mlp], f32 std[L * d_mlp]            (SearchStats, core/analysis/search.h)

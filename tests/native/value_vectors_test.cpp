@@ -142,7 +142,7 @@ TEST_P(ValueIndexTest, OnDemandBackgroundAndFileAreExact) {
   ValueIndex ix3;
   ix3.init(c.n_layers, c.d_mlp, c.d_vocab);
   EXPECT_THROW(value_index_from_bytes(*m3, ix3, bytes.substr(0, bytes.size() - 4), nullptr), Error);
-  const size_t first_entry = 40 + (ix3.total() + 3) / 4 * 4;
+  const size_t first_entry = 48 + (ix3.total() + 3) / 4 * 4;
   std::string bad = bytes;
   float s0;
   std::memcpy(&s0, bad.data() + first_entry + 2 * K * 4, 4);
@@ -161,6 +161,29 @@ TEST_P(ValueIndexTest, OnDemandBackgroundAndFileAreExact) {
   EXPECT_EQ(ix3.filled(), 0u) << "a rejected file must leave the index untouched";
   auto other = test::session(std::string(GetParam()) == "l4-f32" ? "l2-f16" : "l4-f32");
   EXPECT_THROW(other->load_value_index(bytes), Error);
+  // Bound to the weights: another fingerprint, another storage, an old version are each refused,
+  // naming the reason, before any score is read.
+  auto refused = [&](const Model& model, const std::string& file, const std::string& why) {
+    ValueIndex ix;
+    ix.init(c.n_layers, c.d_mlp, c.d_vocab);
+    try {
+      value_index_from_bytes(model, ix, file, nullptr);
+      ADD_FAILURE() << "accepted; expected: " << why;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(ix.filled(), 0u);
+  };
+  bad = bytes;
+  bad[40] ^= 1;  // the fingerprint's low byte
+  refused(*m3, bad, "written for other weights (xxh64:");
+  LoadOptions other_storage = opt;
+  other_storage.storage = opt.storage == Storage::kF32 ? Storage::kF16 : Storage::kF32;
+  auto m4 = Model::load_dir(test::model_dir(GetParam()), other_storage);
+  refused(*m4, bytes, std::string("written for the weights loaded as ") + m3->dtype());
+  bad = bytes;
+  bad[8] = 2;
+  refused(*m3, bad, "version 2, not bound to the weights' fingerprint");
 }
 
 TEST(ValueIndex, ColumnBlocksMergeExactly) {
