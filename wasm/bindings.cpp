@@ -266,6 +266,13 @@ class WasmModel {
       return 0;
     });
   }
+  // value_index.bin (`lmdbg index`), checked against these weights (value_vectors.h).
+  void loadValueIndex(std::string b) {
+    guarded([&] {
+      s_.load_value_index(b);
+      return 0;
+    });
+  }
   bool hasClusters() const { return s_.clusters() != nullptr; }
   // Idle-time clustering when no value_clusters.json came with the model (Session::cluster_step).
   bool clusterStep(int units) {
@@ -379,6 +386,7 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("search", &WasmModel::search)
       .function("runWithCache", &WasmModel::runWithCache)
       .function("loadClusters", &WasmModel::loadClusters)
+      .function("loadValueIndex", &WasmModel::loadValueIndex)
       .function("hasClusters", &WasmModel::hasClusters)
       .function("clusterStep", &WasmModel::clusterStep)
       .function("clusterProgress", &WasmModel::clusterProgress)

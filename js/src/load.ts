@@ -145,11 +145,11 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
   const provider = await resolveSource(source, options);
   // The small files first; model.safetensors is opened only when they are in, so that a download
   // teed into Cache Storage never runs ahead into JS memory while we wait.
-  const keys: FileKey[] = ['config', 'vocab', 'merges', 'clusters'];
+  const keys: FileKey[] = ['config', 'vocab', 'merges', 'clusters', 'valueIndex'];
   const opened = new Map<FileKey, OpenedFile>();
   const progress = new Progress(options.onProgress);
   const openSome = async (ks: FileKey[]) => {
-    const results = await Promise.allSettled(ks.map((k) => provider.open(k, k === 'clusters', signal)));
+    const results = await Promise.allSettled(ks.map((k) => provider.open(k, k === 'clusters' || k === 'valueIndex', signal)));
     results.forEach((r, i) => {
       if (r.status === 'fulfilled' && r.value) {
         opened.set(ks[i]!, r.value);
@@ -167,6 +167,8 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     const merges = await readAll(get('merges'), progress, signal);
     const clustersFile = opened.get('clusters');
     const clusters = clustersFile ? await readAll(clustersFile, progress, signal) : null;
+    const valueIndexFile = opened.get('valueIndex');
+    const valueIndex = valueIndexFile ? await readAll(valueIndexFile, progress, signal) : null;
     const M = await modulePromise;
     // The engine checks config, tokenizer and the memory the weights need before the big file is opened.
     const loader = M.Loader.create(config, vocab, merges, JSON.stringify({ dtype }));
@@ -177,9 +179,11 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     } finally {
       loader.delete();
     }
-    if (clusters) {
+    if (clusters || valueIndex) {
       try {
-        model.loadClusters(clusters);
+        // A stale value_index.bin (other weights or dtype) is refused, naming why.
+        if (valueIndex) model.loadValueIndex(valueIndex);
+        if (clusters) model.loadClusters(clusters);
       } catch (e) {
         model.delete();
         throw e;

@@ -47,6 +47,7 @@ export interface RawModel {
   runWithCache(ids: ArrayLike<number>, namesJson: string, interventionsJson: string): RawCache;
   attribute(ids: ArrayLike<number>, optionsJson: string, interventionsJson: string): string;
   loadClusters(text: RawText): void;
+  loadValueIndex(bytes: RawText): void;
   hasClusters(): boolean;
   clusterStep(units: number): boolean;
   clusterProgress(): number;

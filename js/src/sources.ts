@@ -11,6 +11,7 @@ export const FILE_NAMES = {
   vocab: 'vocab.json',
   merges: 'merges.txt',
   clusters: 'value_clusters.json',
+  valueIndex: 'value_index.bin',
 } as const;
 export type FileKey = keyof typeof FILE_NAMES;
 export const REQUIRED: readonly FileKey[] = ['config', 'vocab', 'merges', 'weights'];
@@ -139,12 +140,14 @@ function filesByName(list: ArrayLike<File>): ModelFiles {
   if (missing.length)
     throw new Error(`lmdbg: missing file${missing.length > 1 ? 's' : ''} ${missing.join(', ')} among the given files (${[...byName.keys()].join(', ') || 'none'})`);
   const clusters = byName.get(FILE_NAMES.clusters);
+  const valueIndex = byName.get(FILE_NAMES.valueIndex);
   return {
     config: byName.get(FILE_NAMES.config)!,
     weights: byName.get(FILE_NAMES.weights)!,
     vocab: byName.get(FILE_NAMES.vocab)!,
     merges: byName.get(FILE_NAMES.merges)!,
     ...(clusters ? { clusters } : {}),
+    ...(valueIndex ? { valueIndex } : {}),
   };
 }
 

@@ -64,6 +64,7 @@ export interface ModelFiles {
   vocab: FileData; // vocab.json
   merges: FileData; // merges.txt
   clusters?: FileData; // value_clusters.json (lmdbg cluster)
+  valueIndex?: FileData; // value_index.bin (lmdbg index): every value vector's top tokens, precomputed
 }
 
 /**
@@ -888,7 +889,8 @@ export interface Debugger {
 export declare class LMDebugger {
   /**
    * Loads a GPT-2 checkpoint (config.json, model.safetensors, vocab.json, merges.txt, and
-   * value_clusters.json when present). model.safetensors streams straight into wasm memory;
+   * value_clusters.json and value_index.bin when present; a value_index.bin
+   * written for other weights or another dtype is refused, naming why). model.safetensors streams straight into wasm memory;
    * a checkpoint too large for wasm32 memory is refused, with its size, before anything is allocated.
    */
   static load(source: ModelSource, options?: LoadOptions): Promise<Debugger>;

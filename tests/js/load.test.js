@@ -370,3 +370,58 @@ describe('a q8 folder written by `lmdbg convert --dtype q8` (docs/weights-format
     for (const m of [dq, q8, f32]) await m.dispose();
   });
 });
+
+// value_index.bin (`lmdbg index`, the native CLI) beside the checkpoint: read at load, so the first
+// trace needs no projection; bound to the weights, so one written for other weights or another
+// dtype is refused, naming why.
+describe('a folder with value_index.bin', () => {
+  const cli = path.join(root, 'build/lmdbg');
+  let dir, index;
+  beforeAll(async () => {
+    const { cpSync, existsSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { execFileSync } = await import('node:child_process');
+    expect(existsSync(cli), `${cli} is missing: run \`npm run build:native\``).toBe(true);
+    dir = path.join(mkdtempSync(path.join(tmpdir(), 'lmdbg-index-')), 'l4-f32');
+    cpSync(modelDir('l4-f32'), dir, { recursive: true });
+    execFileSync(cli, ['index', dir], { stdio: 'ignore' });
+    index = readFileSync(path.join(dir, 'value_index.bin'));
+  });
+  afterAll(async () => {
+    const { rmSync } = await import('node:fs');
+    if (dir) rmSync(path.dirname(dir), { recursive: true, force: true });
+  });
+
+  // The index is written natively (FMA): its scores may differ from wasm's in the last bits.
+  const mismatches = (got, want, where = 'trace', out = []) => {
+    if (typeof want === 'number') {
+      const ok = Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= 1e-5 * Math.max(1, Math.abs(want));
+      if (!ok) out.push(`${where}: ${got} vs ${want}`);
+    } else if (want === null || typeof want !== 'object') {
+      if (got !== want) out.push(`${where}: ${got} vs ${want}`);
+    } else if (got === null || typeof got !== 'object' || Object.keys(got).length !== Object.keys(want).length) {
+      out.push(`${where}: other keys`);
+    } else {
+      for (const k of Object.keys(want)) mismatches(got[k], want[k], `${where}.${k}`, out);
+    }
+    return out;
+  };
+
+  it('is read from a folder and from bytes: the index is complete and traces are unchanged', async () => {
+    const files = Object.fromEntries(NAMES.map((n) => [n, readFileSync(path.join(dir, n))]));
+    const bytes = { config: files['config.json'], vocab: files['vocab.json'], merges: files['merges.txt'], weights: files['model.safetensors'], valueIndex: index };
+    for (const source of [dir, bytes]) {
+      const dbg = await LMDebugger.load(source);
+      const { valueIndex } = await dbg.memory();
+      expect(valueIndex.filled).toBe(valueIndex.total);
+      expect(mismatches(await dbg.trace(PROMPT, { positions: 'all' }), reference)).toEqual([]);
+      await dbg.dispose();
+    }
+  });
+
+  it('is refused for other weights or another dtype', async () => {
+    const other = readModelFiles('l4-f16-prefix'); // same shapes, other bytes
+    await expect(LMDebugger.load({ ...other, valueIndex: index })).rejects.toThrow(/value_index\.bin: written for other weights \(xxh64:[0-9a-f]{16}, but model\.safetensors is xxh64:/);
+    await expect(LMDebugger.load(dir, { dtype: 'f16' })).rejects.toThrow(/value_index\.bin: written for the weights loaded as f32, but this model is f16/);
+  });
+});
