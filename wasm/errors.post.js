@@ -17,7 +17,7 @@ addOnPostRun(function () {
   var classes = {
     Model: ['configJson', 'infoJson', 'snapshot', 'weightBytes', 'tokenize', 'decode', 'tokenBytes', 'logits', 'trace', 'valueVectors',
             'attribute', 'prepareSearch', 'searchReady', 'search', 'runWithCache', 'patch', 'patchSweep', 'loadClusters', 'hasClusters',
-            'cluster', 'searchStatsStep', 'fillValueIndex', 'clusterStep'],
+            'cluster', 'searchStatsStep', 'fillValueIndex', 'clusterStep', 'loadValueIndex'],
     Loader: ['setHeader', 'headerBytes', 'feed', 'finish'],
     Generator: ['next', 'remaining'],
   };

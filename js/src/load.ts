@@ -179,11 +179,18 @@ export async function loadModel(source: ModelSource, options: LoadOptions): Prom
     } finally {
       loader.delete();
     }
-    if (clusters || valueIndex) {
+    if (valueIndex) {
+      // The index only saves work: one for other weights or another dtype is left out, saying why,
+      // and the model computes its value vectors' top tokens itself (the same tokens).
       try {
-        // A stale value_index.bin (other weights or dtype) is refused, naming why.
-        if (valueIndex) model.loadValueIndex(valueIndex);
-        if (clusters) model.loadClusters(clusters);
+        model.loadValueIndex(valueIndex);
+      } catch (e) {
+        console.warn(`${(e as Error).message}; it is not used (the top tokens of value vectors are computed instead)`);
+      }
+    }
+    if (clusters) {
+      try {
+        model.loadClusters(clusters);
       } catch (e) {
         model.delete();
         throw e;

@@ -890,7 +890,7 @@ export declare class LMDebugger {
   /**
    * Loads a GPT-2 checkpoint (config.json, model.safetensors, vocab.json, merges.txt, and
    * value_clusters.json and value_index.bin when present; a value_index.bin
-   * written for other weights or another dtype is refused, naming why). model.safetensors streams straight into wasm memory;
+   * written for other weights or another dtype is not used, with a console warning naming why). model.safetensors streams straight into wasm memory;
    * a checkpoint too large for wasm32 memory is refused, with its size, before anything is allocated.
    */
   static load(source: ModelSource, options?: LoadOptions): Promise<Debugger>;

@@ -1,6 +1,6 @@
 // Loading: every kind of source, a local server with the Hub's /{id}/resolve/{revision}/{file} layout
 // (redirects, short ids, CDN hop, unknown sizes), progress in bytes, and the errors for bad sources.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -373,7 +373,7 @@ describe('a q8 folder written by `lmdbg convert --dtype q8` (docs/weights-format
 
 // value_index.bin (`lmdbg index`, the native CLI) beside the checkpoint: read at load, so the first
 // trace needs no projection; bound to the weights, so one written for other weights or another
-// dtype is refused, naming why.
+// dtype is left out with a warning naming why (the model computes the same tokens itself).
 describe('a folder with value_index.bin', () => {
   const cli = path.join(root, 'build/lmdbg');
   let dir, index;
@@ -419,9 +419,25 @@ describe('a folder with value_index.bin', () => {
     }
   });
 
-  it('is refused for other weights or another dtype', async () => {
+  it('is left out, with a warning naming why, for other weights or another dtype; the model still loads', async () => {
     const other = readModelFiles('l4-f16-prefix'); // same shapes, other bytes
-    await expect(LMDebugger.load({ ...other, valueIndex: index })).rejects.toThrow(/value_index\.bin: written for other weights \(xxh64:[0-9a-f]{16}, but model\.safetensors is xxh64:/);
-    await expect(LMDebugger.load(dir, { dtype: 'f16' })).rejects.toThrow(/value_index\.bin: written for the weights loaded as f32, but this model is f16/);
+    const cases = [
+      [() => LMDebugger.load({ ...other, valueIndex: index }), /value_index\.bin: written for other weights \(xxh64:[0-9a-f]{16}, but model\.safetensors is xxh64:.*it is not used/],
+      [() => LMDebugger.load(dir, { dtype: 'f16' }), /value_index\.bin: written for the weights loaded as f32, but this model is f16.*it is not used/],
+    ];
+    for (const [load, said] of cases) {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      let dbg;
+      try {
+        dbg = await load();
+        expect(warn.mock.calls.map((c) => String(c[0])).some((m) => said.test(m)), JSON.stringify(warn.mock.calls)).toBe(true);
+      } finally {
+        warn.mockRestore();
+      }
+      const { valueIndex } = await dbg.memory();
+      expect(valueIndex.filled).toBeLessThan(valueIndex.total); // nothing taken from the stale file
+      expect(typeof (await dbg.trace(PROMPT)).positions[0].predicted.id).toBe('number'); // and it traces
+      await dbg.dispose();
+    }
   });
 });

@@ -19,7 +19,7 @@ async function openPage(url = `${site.url}/tests/js/browser/page.html`) {
   const p = await ctx.newPage();
   const errors = [];
   p.on('pageerror', (e) => errors.push(e.message));
-  // Chromium logs every 404/401 response (the optional value_clusters.json, the error tests): not errors of ours.
+  // Chromium logs every 404/401 response (the optional value_clusters.json and value_index.bin, the error tests): not errors of ours.
   p.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text()));
   await p.goto(url);
   await p.waitForFunction(() => window.ready === true, null, { timeout: 30_000 });
@@ -96,7 +96,7 @@ describe('Chromium, main thread', () => {
     expect(w.length).toBeGreaterThan(1);
     expect(w.at(-1).loaded).toBe(w.at(-1).total);
     expect(first.events.at(-1).loadedAll).toBe(first.events.at(-1).totalAll);
-    expect(first.keys.sort()).toEqual(['config.json', 'merges.txt', 'model.safetensors', 'value_clusters.json', 'vocab.json']
+    expect(first.keys.sort()).toEqual(['config.json', 'merges.txt', 'model.safetensors', 'value_clusters.json', 'value_index.bin', 'vocab.json']
       .map((f) => `${hub.url}/lmdbg-test/l4-f32/resolve/main/${f}`));
 
     const before = hub.requests().length;
@@ -125,7 +125,7 @@ describe('Chromium, main thread', () => {
       return { nLayers, nocache, other };
     }, { host: hub.url });
     expect(hub.requests((q) => q.path === '/lmdbg-test/nocache/resolve/main/config.json').length).toBe(2);
-    expect(r).toEqual({ nLayers: 2, nocache: 0, other: 5 });
+    expect(r).toEqual({ nLayers: 2, nocache: 0, other: 6 }); // the four files and the two optional ones' answers
   });
 
   it('Files (as from <input type=file>), in the page and in a Worker; errors with the engine message', async () => {
@@ -361,7 +361,7 @@ describe('Chromium, downloads from the Hub as a user meets them', () => {
     expect(r.cachedUpTo).toBe(from);
     expect(r.netFrom).toBeGreaterThan(from);
     expect(r.trace).toEqual(bigTrace);
-    expect(r.keys.filter((k) => !k.includes('?'))).toEqual(['config.json', 'merges.txt', 'model.safetensors', 'value_clusters.json', 'vocab.json']);
+    expect(r.keys.filter((k) => !k.includes('?'))).toEqual(['config.json', 'merges.txt', 'model.safetensors', 'value_clusters.json', 'value_index.bin', 'vocab.json']);
     expect(r.thirdAllCached).toBe(true);
     expect(weightRequests('lmdbg-test/big').length).toBe(2); // none for the third load
   });
@@ -383,7 +383,7 @@ describe('Chromium, downloads from the Hub as a user meets them', () => {
           return { trace, keys, refused: [...new Set(events.filter((e) => e.cacheError).map((e) => `${e.file}: ${e.cacheError}`))] };
         }, { host: hub.url, prompt: PROMPT, worker });
         expect(r.trace).toEqual(nodeTrace);
-        expect(r.keys).toEqual(['config.json', 'merges.txt', 'value_clusters.json', 'vocab.json']);
+        expect(r.keys).toEqual(['config.json', 'merges.txt', 'value_clusters.json', 'value_index.bin', 'vocab.json']);
         expect(r.refused).toEqual([
           'model.safetensors: the browser refused to keep model.safetensors in Cache Storage (its storage quota for this site is full), so it will be downloaded again next time',
         ]);
