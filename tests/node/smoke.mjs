@@ -85,4 +85,25 @@ M._free(p);
 check('next load works', load('l2-f16').logits([5], false).length === 507);
 m.delete();
 
+// Every Embind binding is wrapped (wasm/errors.post.js finds them by their numeric argCount): an
+// unwrapped one would report its error at the next wrapped call instead of its own.
+const unwrapped = [];
+const bound = (f) => typeof f === 'function' && typeof f.argCount === 'number';
+for (const [name, v] of Object.entries(Object.getOwnPropertyDescriptors(M))) {
+  const f = v.value;
+  if (bound(f) && f !== M.takeError) unwrapped.push(name);
+  if (typeof f === 'function' && f.prototype && typeof f.prototype.isAliasOf === 'function') {
+    for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(f))) if (bound(d.value)) unwrapped.push(`${name}.${k}`);
+    for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(f.prototype))) if (bound(d.value)) unwrapped.push(`${name}.prototype.${k}`);
+  }
+}
+check('every binding is wrapped', unwrapped.length === 0, unwrapped.join(', '));
+const samples = [M.Model.load, M.Model.prototype.trace, M.Loader.create, M.Loader.prototype.feed, M.Generator.prototype.next, M.createGenerator];
+check('the bindings were found (and wrapped)', samples.every((f) => typeof f === 'function' && !bound(f)));
+// A failing call through a binding that was once missing from a hand-written list (loadValueIndex).
+const m2 = load('l2-f16');
+expectThrow('loadValueIndex on garbage throws at its own call', () => m2.loadValueIndex(new Uint8Array([1, 2, 3])), 'value_index');
+check('usable after', m2.logits([5], false).length === 507);
+m2.delete();
+
 done();
