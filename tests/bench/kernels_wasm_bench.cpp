@@ -1,7 +1,7 @@
 // Kernel benchmark for wasm (node) and native: a plain program, no Google Benchmark, so the same
 // source runs everywhere. Build and run (see docs/BENCHMARKS.md, "Kernels"):
 //   wasm:   ninja -C build-kern-wasm lmdbg_kernels_bench_wasm
-//           node build-kern-wasm/kernels/lmdbg_kernels_bench_wasm.js [tiles|gemm|gemv|smallm|prompt|topk|attn|all]
+//           node build-kern-wasm/kernels/lmdbg_kernels_bench_wasm.js [tiles|gemm|gemv|smallm|prompt|topk|attn|stream|all]
 //           node --no-liftoff build-kern-wasm/lmdbg_kernels_bench_wasm.js ...   (cross-check)
 //   native: g++ -std=c++20 -O3 -mavx2 -mfma -mf16c -DLMDBG_KERNELS_STANDALONE_BENCH -I. \
 //               tests/bench/kernels_wasm_bench.cpp core/kernels/*.cpp core/error.cpp
@@ -341,6 +341,44 @@ void bench_attn() {
   }
 }
 
+// ---------------------------------------------------------------- memory read bandwidth
+
+// How fast one thread can read memory, against a GEMV that reads the same bytes: a generation
+// step streams every f32 weight once (~498 MB for GPT-2 small), so no engine's step can beat
+// bytes / bandwidth. The buffer (512 MB) is far larger than any cache.
+void bench_stream() {
+  std::printf("== stream: one thread reading memory (GB/s; ms per 498 MB = GPT-2 small's f32 weights)\n");
+  const size_t n = size_t{128} << 20;  // floats: 512 MB
+  std::vector<float> buf(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = static_cast<float>(i & 1023) * 1e-3f;
+  volatile float sink = 0.f;
+  const float* p = buf.data();
+  std::vector<Candidate> cs;
+  cs.push_back({"simd sum, 8 accumulators", double(n) * 4, [&] {
+                  typename SV::V acc[8];
+                  for (auto& a : acc) a = SV::zero();
+                  for (size_t i = 0; i + 8 * SV::W <= n; i += 8 * SV::W)
+                    LMDBG_UNROLL for (int u = 0; u < 8; ++u) acc[u] = SV::add(acc[u], SV::load(p + i + u * SV::W));
+                  float t[SV::W];
+                  SV::store(t, SV::add(SV::add(SV::add(acc[0], acc[1]), SV::add(acc[2], acc[3])),
+                                        SV::add(SV::add(acc[4], acc[5]), SV::add(acc[6], acc[7]))));
+                  sink = sink + t[0];
+                }, {}});
+  // The production GEMV over the unembedding (768 x 50257 f32, 154 MB), as a generation step runs it.
+  const int K = 768, N = 50257;
+  const std::vector<float> w = gpt2_weights(static_cast<size_t>(K) * N, 5);
+  const std::vector<float> b = random_floats(N, 6);
+  const PackedMatrix W = PackedMatrix::pack({w.data(), DType::kF32, K, N}, b.data(), Storage::kF32);
+  const std::vector<float> a = random_floats(K, 7);
+  std::vector<float> c(N);
+  cs.push_back({"gemv 768x50257 f32 (bytes of W)", double(K) * N * 4, [&] { gemm(c.data(), N, a.data(), K, 1, W); }, {}});
+  run_rounds(cs, 9, 0.0);
+  for (const auto& x : cs)
+    std::printf("  %-34s %6.1f GB/s (best %6.1f)  %6.1f ms per 498 MB\n", x.name.c_str(), x.work / x.median() * 1e-9,
+                x.work / x.best() * 1e-9, 498e6 / (x.work / x.median()) * 1e3);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -353,6 +391,7 @@ int main(int argc, char** argv) {
   if (what == "prompt") bench_gemm({8, 12, 32, 128}, false);
   if (what == "topk" || what == "all") bench_topk();
   if (what == "attn" || what == "all") bench_attn();
+  if (what == "stream") bench_stream();
   return 0;
 }
 
