@@ -104,6 +104,8 @@ lmdbg::LoadOptions parse_load_options(const std::string& options) {
   else if (dtype != "f32")
     lmdbg::invalid("dtype must be \"f32\", \"f16\" or \"q8\", got \"" + dtype + "\"");
   opt.memory_limit = heap_available();
+  // Loader only, for tests: the fixtures' tensors are smaller than the default.
+  if (o.contains("inPlaceMin")) opt.in_place_min = o.at("inPlaceMin").get<size_t>();
   return opt;
 }
 
@@ -307,6 +309,10 @@ class WasmModel {
   lmdbg::Session s_;
 };
 
+struct LoaderPlace {
+  double ptr, bytes;
+};
+
 // Streaming load: JS copies model.safetensors into the heap chunk by chunk (reusing one small
 // buffer) and the engine packs tensors as they complete, so the whole file is never in memory.
 class WasmLoader {
@@ -326,6 +332,13 @@ class WasmLoader {
     });
   }
   double headerBytes() const { return static_cast<double>(builder_->header_bytes()); }
+  // Where the next at most `max` bytes may be written in place (ptr 0: feed that many from any buffer).
+  LoaderPlace place(double max) {
+    return guarded([&] {
+      const auto p = builder_->place(static_cast<size_t>(max));
+      return LoaderPlace{static_cast<double>(reinterpret_cast<uintptr_t>(p.data)), static_cast<double>(p.bytes)};
+    });
+  }
   void feed(uintptr_t ptr, double len) {
     guarded([&] {
       builder_->feed(reinterpret_cast<const uint8_t*>(ptr), static_cast<size_t>(len));
@@ -391,10 +404,14 @@ EMSCRIPTEN_BINDINGS(lmdbg) {
       .function("clusterStep", &WasmModel::clusterStep)
       .function("clusterProgress", &WasmModel::clusterProgress)
       .function("cluster", &WasmModel::cluster);
+  emscripten::value_object<LoaderPlace>("LoaderPlace")
+      .field("ptr", &LoaderPlace::ptr)
+      .field("bytes", &LoaderPlace::bytes);
   emscripten::class_<WasmLoader>("Loader")
       .class_function("create", &WasmLoader::create, emscripten::allow_raw_pointers())
       .function("setHeader", &WasmLoader::setHeader)
       .function("headerBytes", &WasmLoader::headerBytes)
+      .function("place", &WasmLoader::place)
       .function("feed", &WasmLoader::feed)
       .function("finish", &WasmLoader::finish, emscripten::allow_raw_pointers());
   emscripten::class_<WasmGenerator>("Generator")

@@ -54,15 +54,29 @@ void gather_panel(const SrcMatrix& s, int K, int N, int n0, float* buf) {
     for (int k = 0; k < K; ++k) {
       const size_t base = static_cast<size_t>(k) * s.cols + n0;
       float* out = buf + static_cast<size_t>(k) * NR;
-      if constexpr (D == DType::kF32)
-        std::memcpy(out, static_cast<const unsigned char*>(s.data) + 4 * base, static_cast<size_t>(nr) * 4);
-      else
+      if constexpr (D == DType::kF32) {
+        const unsigned char* in = static_cast<const unsigned char*>(s.data) + 4 * base;
+        if (nr == NR)
+          std::memcpy(out, in, NR * 4);  // a constant size is inlined; a call per row was ~a third of packing in wasm
+        else
+          std::memcpy(out, in, static_cast<size_t>(nr) * 4);
+      } else
         for (int j = 0; j < nr; ++j) out[j] = decode<D>(s.data, base + j);
     }
   } else {  // data [N, K]: row n is contiguous over k. k outer: nr sequential reads, contiguous writes
     size_t base[NR];
     for (int j = 0; j < nr; ++j) base[j] = static_cast<size_t>(n0 + j) * s.cols;
-    for (int k = 0; k < K; ++k) {
+    int k = 0;
+    if constexpr (D == DType::kF32) {  // 4 k at a time: 16-byte reads from each row, then a transposed copy
+      const auto* bytes = static_cast<const unsigned char*>(s.data);
+      for (; nr == NR && k + 4 <= K; k += 4) {
+        float t[NR][4];
+        for (int j = 0; j < NR; ++j) std::memcpy(t[j], bytes + 4 * (base[j] + k), 16);
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < NR; ++j) buf[static_cast<size_t>(k + i) * NR + j] = t[j][i];
+      }
+    }
+    for (; k < K; ++k) {
       float* out = buf + static_cast<size_t>(k) * NR;
       for (int j = 0; j < nr; ++j) out[j] = decode<D>(s.data, base[j] + k);
     }

@@ -38,8 +38,14 @@ void ModelBuilder::set_header(const uint8_t* header, size_t available, uint64_t 
 
 void ModelBuilder::feed(const uint8_t* data, size_t n) {
   if (!weights_) fail(ErrorCode::kState, "model.safetensors: data given before the header");
+  weights_->check_feed(data, n);
+  hash_.update(data, n);  // first: a tensor's staging buffer, where data may be, is freed once it is packed
   weights_->feed(data, n);
-  hash_.update(data, n);
+}
+
+WeightsBuilder::Place ModelBuilder::place(size_t max) {
+  if (!weights_) fail(ErrorCode::kState, "model.safetensors: place asked for before the header");
+  return weights_->place(max);
 }
 
 uint64_t ModelBuilder::header_bytes() const { return header_.header_bytes; }

@@ -80,6 +80,8 @@ class ModelBuilder {
   void set_header(const uint8_t* header, size_t available, uint64_t file_size);
   uint64_t header_bytes() const;  // 8 + header length, after set_header
   void feed(const uint8_t* data, size_t n);
+  // WeightsBuilder::place: where the next data bytes can be written to spare feed() a copy.
+  WeightsBuilder::Place place(size_t max);
   uint64_t received() const { return weights_ ? weights_->received() : 0; }
   std::unique_ptr<Model> finish();
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "core/kernels/fp16.h"
@@ -191,22 +192,57 @@ WeightsBuilder::WeightsBuilder(const Config& c, const io::SafeTensorsView& heade
   w_.layers.resize(c.n_layers);
 }
 
+WeightsBuilder::Place WeightsBuilder::place(size_t max) {
+  size_t k = next_;
+  while (k < jobs_.size() && jobs_[k].info.end - jobs_[k].info.begin < opt_.in_place_min) ++k;
+  if (k == jobs_.size()) return {nullptr, max};
+  const Job& j = jobs_[k];
+  if (pos_ < j.info.begin || k != next_) return {nullptr, static_cast<size_t>(std::min<uint64_t>(max, j.info.begin - pos_))};
+  const size_t size = j.info.end - j.info.begin;
+  if (staging_.size() != size) staging_.resize(size);  // not zeroed: filled in full before use
+  place_ = staging_.data() + (pos_ - j.info.begin);
+  place_bytes_ = static_cast<size_t>(std::min<uint64_t>(max, j.info.end - pos_));
+  return {place_, place_bytes_};
+}
+
+void WeightsBuilder::check_feed(const uint8_t* p, size_t n) const {
+  const uint8_t* placed = place_;  // given by place() since the last feed, for place_bytes_
+  const uint8_t* const s0 = staging_.data();
+  if (!staging_.empty() && p >= s0 && p < s0 + staging_.size()) {  // written in place: check where and how much
+    const Job& j = jobs_[next_];
+    const uint64_t at = pos_ - j.info.begin;
+    if (p != placed) {
+      const std::string tensor = "the place of tensor \"" + j.info.name + "\"";
+      if (p == s0 + at) fail(ErrorCode::kState, "model.safetensors: bytes fed at " + tensor + " without asking for it (place() before each write)");
+      fail(ErrorCode::kState, "model.safetensors: bytes fed out of order at " + tensor + ": they start at its byte " +
+                                  std::to_string(p - s0) + ", but its next byte is " + std::to_string(at));
+    }
+    if (n > place_bytes_)
+      fail(ErrorCode::kState, "model.safetensors: " + std::to_string(n) + " bytes fed at the place of tensor \"" +
+                                  j.info.name + "\", which was given for " + std::to_string(place_bytes_));
+  }
+}
+
 void WeightsBuilder::feed(const uint8_t* p, size_t n) {
+  check_feed(p, n);
+  place_ = nullptr;
   const uint64_t lo = pos_, hi = pos_ + n;
   while (next_ < jobs_.size()) {
     Job& j = jobs_[next_];
     if (j.info.begin >= hi) break;
     const uint64_t b = std::max<uint64_t>(j.info.begin, lo), e = std::min<uint64_t>(j.info.end, hi);
     const size_t size = j.info.end - j.info.begin;
-    if (staged_ == 0 && j.info.begin >= lo && j.info.end <= hi) {  // whole tensor in this chunk: no copy
+    const bool in_place = staging_.size() == size && p + (b - lo) == staging_.data() + (b - j.info.begin);
+    if (!in_place && staged_ == 0 && j.info.begin >= lo && j.info.end <= hi) {  // whole tensor in this chunk: no copy
       io::TensorInfo t = j.info;
       t.data = p + (j.info.begin - lo);
       consume(j, t);
+      uninit_vector<uint8_t>().swap(staging_);  // a place() that was not used
       ++next_;
       continue;
     }
     if (staging_.size() != size) staging_.resize(size);  // not zeroed: filled in full before use
-    std::memcpy(staging_.data() + (b - j.info.begin), p + (b - lo), e - b);
+    if (!in_place) std::memcpy(staging_.data() + (b - j.info.begin), p + (b - lo), e - b);
     staged_ += e - b;
     if (staged_ < size) break;  // the rest comes with the next chunk
     io::TensorInfo t = j.info;

@@ -19,6 +19,10 @@ struct LoadOptions {
   kernels::Storage storage = kernels::Storage::kF32;
   size_t memory_limit = 0;  // bytes available for weights; 0 = unlimited. Checked before allocating.
   bool check_finite = true;  // reject NaN/Inf weights
+  // Tensors at least this large may be written in place by a streaming load (WeightsBuilder::place);
+  // smaller ones come through the caller's chunk buffer. The default matches the package's 4 MiB feed
+  // buffer, which such tensors never fit in anyway (staging the small ones too fragments the heap).
+  size_t in_place_min = size_t{4} << 20;
 };
 
 // Named by role, as TransformerLens names them; core/model/checkpoint.h maps a checkpoint's tensor
@@ -58,6 +62,18 @@ class WeightsBuilder {
   WeightsBuilder(const Config& c, const io::SafeTensorsView& header, const LoadOptions& opt);
   // The next n bytes of the data section (the bytes after the header).
   void feed(const uint8_t* data, size_t n);
+  // Where the next bytes can be written in place, saving feed() a copy: {place, n} inside the
+  // staging buffer of the large tensor (LoadOptions::in_place_min) they belong to (write at most n bytes there, then
+  // feed(place, written)); {nullptr, n}: the next n bytes (at most `max`) are not such a tensor's,
+  // feed them from any buffer, then ask again.
+  struct Place {
+    uint8_t* data;
+    size_t bytes;
+  };
+  Place place(size_t max);
+  // Throws, naming the tensor, if data lies in a staging buffer but not where place() said, or
+  // past its end (feed() checks too; call it first to check before reading the bytes).
+  void check_feed(const uint8_t* data, size_t n) const;
   uint64_t received() const { return pos_; }
   uint64_t expected() const { return end_; }  // data bytes the model's tensors span
   Weights finish();  // throws if tensors are still missing data
@@ -81,6 +97,8 @@ class WeightsBuilder {
   uint64_t pos_ = 0, end_ = 0;
   uninit_vector<uint8_t> staging_;
   uint64_t staged_ = 0;
+  uint8_t* place_ = nullptr;  // the last place() handed out, until the next feed
+  size_t place_bytes_ = 0;
   std::map<std::pair<Role, int>, std::vector<float>> pending_bias_;  // biases that arrived before their weight
   // q8: a matrix and its scales may arrive in either order; the first is kept until the second comes.
   std::map<std::pair<Role, int>, std::vector<uint8_t>> pending_scales_, pending_q8_;
