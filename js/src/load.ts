@@ -58,10 +58,11 @@ function malloc(M: RawModule, n: number): number {
 }
 
 /**
- * Streams model.safetensors into the engine: the header is gathered first (it is small), then every
- * chunk goes through one reusable 4 MiB heap buffer into the engine, which packs each tensor as it
- * completes. Neither JS nor the heap ever holds the whole file. The engine refuses, before
- * allocating, weights that do not fit in wasm32 memory, naming the sizes.
+ * Streams model.safetensors into the engine: the header is gathered first (it is small), then the
+ * bytes of each large tensor are written straight into the engine's staging place for it (the
+ * engine then packs it without another copy) and everything else goes through one reusable 4 MiB heap
+ * buffer. Neither JS nor the heap ever holds the whole file. The engine refuses, before allocating,
+ * weights that do not fit in wasm32 memory, naming the sizes.
  */
 async function streamWeights(
   M: RawModule,
@@ -72,42 +73,52 @@ async function streamWeights(
 ): Promise<RawModel> {
   const buf = malloc(M, FEED_BYTES);
   try {
-    let head: Uint8Array | null = new Uint8Array(0); // bytes gathered until the header is complete
+    let head: Uint8Array | null = new Uint8Array(0); // the header's bytes, gathered until complete
     let received = 0;
+    const fileSize = f.size ?? (f.bytes ? f.bytes.byteLength : -1);
     const feed = (c: Uint8Array) => {
-      for (let o = 0; o < c.byteLength; o += FEED_BYTES) {
-        const part = c.subarray(o, Math.min(c.byteLength, o + FEED_BYTES));
-        M.HEAPU8.set(part, buf); // HEAPU8 re-read each time: memory may have grown meanwhile
-        loader.feed(buf, part.byteLength);
+      for (let o = 0; o < c.byteLength; ) {
+        const place = loader.place(c.byteLength - o);
+        const part = c.subarray(o, o + (place.ptr ? place.bytes : Math.min(place.bytes, FEED_BYTES)));
+        // HEAPU8 re-read each time: memory may have grown meanwhile.
+        M.HEAPU8.set(part, place.ptr || buf);
+        loader.feed(place.ptr || buf, part.byteLength);
+        o += part.byteLength;
       }
     };
     // The header bytes through a temporary heap copy (the engine parses them at once).
-    const setHeader = (bytes: Uint8Array, fileSize: number): void => {
+    const setHeader = (bytes: Uint8Array, size: number): void => {
       const hp = malloc(M, bytes.byteLength);
       try {
         M.HEAPU8.set(bytes, hp);
-        loader.setHeader(hp, bytes.byteLength, fileSize);
+        loader.setHeader(hp, bytes.byteLength, size);
       } finally {
         M._free(hp);
       }
     };
+    // Bytes the header still needs: 8 for its length, then the length; 0 when the header is complete or
+    // its length is impossible (past the end of the file, over 100 MiB: the engine names the problem).
+    const headerWants = (h: Uint8Array): number => {
+      if (h.byteLength < 8) return 8 - h.byteLength;
+      const n = Number(new DataView(h.buffer, h.byteOffset, 8).getBigUint64(0, true));
+      const need = 8 + n;
+      if (h.byteLength >= need || (fileSize >= 0 && need > fileSize) || n > 100 * 2 ** 20) return 0;
+      return need - h.byteLength;
+    };
     const take = (c: Uint8Array) => {
       received += c.byteLength;
-      if (head === null) return feed(c);
-      const joined = new Uint8Array(head.byteLength + c.byteLength);
-      joined.set(head);
-      joined.set(c, head.byteLength);
-      head = joined;
-      if (head.byteLength < 8) return;
-      const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
-      // The engine reports a bad length (past the end, too large) with the file's name.
-      const need = 8 + n;
-      const fileSize = f.size ?? (f.bytes ? f.bytes.byteLength : -1);
-      if (head.byteLength < need && (fileSize < 0 || need <= fileSize) && n <= 100 * 2 ** 20) return;
-      setHeader(head, fileSize);
-      const rest = head.subarray(loader.headerBytes());
-      head = null;
-      feed(rest);
+      while (head !== null && c.byteLength > 0) {
+        const k = Math.min(c.byteLength, headerWants(head)); // only the header's bytes are copied here
+        const joined = new Uint8Array(head.byteLength + k);
+        joined.set(head);
+        joined.set(c.subarray(0, k), head.byteLength);
+        head = joined;
+        c = c.subarray(k);
+        if (headerWants(head) > 0) continue;
+        setHeader(head, fileSize);
+        head = null;
+      }
+      if (head === null && c.byteLength > 0) feed(c);
     };
     if (f.bytes) {
       take(f.bytes);

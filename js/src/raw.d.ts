@@ -61,6 +61,12 @@ export interface RawLoader {
   setHeader(ptr: number, len: number, fileSize: number): void;
   /** 8 + header length, after setHeader. */
   headerBytes(): number;
+  /**
+   * Where the next at most `max` bytes of the data section may be written in place (a large tensor's
+   * staging buffer, sparing the engine a copy): write at most `bytes` there, then feed(ptr, written).
+   * ptr 0: feed the next `bytes` bytes from any buffer, then ask again.
+   */
+  place(max: number): { ptr: number; bytes: number };
   feed(ptr: number, len: number): void;
   finish(): RawModel;
   delete(): void;

@@ -91,6 +91,16 @@ describe('local sources (Node)', () => {
     checkProgress(p2.events, sizeOf('l4-f32'));
   });
 
+  it('model.safetensors cut inside a tensor: the error names the tensor, from bytes and from a Blob; the next load works', async () => {
+    const f = readModelFiles('l4-f32');
+    const cut = f.weights.subarray(0, Math.floor(f.weights.length * 0.6));
+    // The size is known: the header's offsets past the end are refused before any data, naming the tensor.
+    const named = /model\.safetensors: tensor "[^"]+": data_offsets \[\d+,\d+\] lie outside the data section/;
+    await expect(LMDebugger.load({ ...f, weights: cut })).rejects.toThrow(named);
+    await expect(LMDebugger.load({ ...f, weights: new Blob([cut]) })).rejects.toThrow(named);
+    await sameModel(await LMDebugger.load(f));
+  });
+
   it('two models at once share one wasm instance', async () => {
     const [a, b] = await Promise.all([LMDebugger.load(modelDir('l4-f32')), LMDebugger.load(modelDir('l2-f16'))]);
     const ma = await a.memory();

@@ -83,6 +83,49 @@ M.HEAPU8.set(truncated, p);
 expectThrow('truncated safetensors', () => M.Model.load(bad.config, p, truncated.length, bad.vocab, bad.merges, '{}'), 'model.safetensors');
 M._free(p);
 check('next load works', load('l2-f16').logits([5], false).length === 507);
+
+// The streaming Loader with in-place writes (Loader.place, as js/src/load.ts uses it): the same model
+// as a whole load; misuse is an error naming the tensor, and the module stays usable.
+function streamInPlace(f, misuse) {
+  const loader = M.Loader.create(f.config, f.vocab, f.merges, '{"inPlaceMin": 4096}'); // the fixtures' tensors are small
+  const w = f.weights;
+  const buf = M._malloc(w.length);
+  try {
+    M.HEAPU8.set(w, buf);
+    loader.setHeader(buf, w.length, w.length);
+    let placed = 0;
+    let any = false;
+    for (let o = loader.headerBytes(); o < w.length; ) {
+      const at = loader.place(Math.min(w.length - o, 5000));
+      if (at.ptr) {
+        any = true;
+        M.HEAPU8.set(w.subarray(o, o + at.bytes), at.ptr);
+        if (misuse && placed++ === 1) misuse(loader, at);
+        loader.feed(at.ptr, at.bytes);
+      } else {
+        loader.feed(buf + o, at.bytes);
+      }
+      o += at.bytes;
+    }
+    if (!any) throw new Error('no tensor was written in place');
+    return loader.finish();
+  } finally {
+    M._free(buf);
+    loader.delete();
+  }
+}
+const f32 = readModelFiles('l4-f32');
+const whole = load('l4-f32');
+const streamed = streamInPlace(f32);
+check('in-place load: same fingerprint', streamed.infoJson() === whole.infoJson());
+check('in-place load: same logits', maxAbsDiff(streamed.logits([5, 6, 7], false), whole.logits([5, 6, 7], false)) === 0);
+streamed.delete();
+expectThrow('in-place bytes out of order', () => streamInPlace(f32, (l, at) => l.feed(at.ptr + 4, 4)), 'fed out of order at the place of tensor "');
+expectThrow('in-place bytes past the room', () => streamInPlace(f32, (l, at) => l.feed(at.ptr, at.bytes + 1)), 'which was given for');
+const again = streamInPlace(f32);
+check('usable after loader errors', again.infoJson() === whole.infoJson());
+again.delete();
+whole.delete();
 m.delete();
 
 // Every Embind binding is wrapped (wasm/errors.post.js finds them by their numeric argCount): an
