@@ -13,6 +13,7 @@
 //             and onnxruntime-web 1.30 (wasm EP, env.wasm.numThreads = N)
 //   simd-Nt   lmdbg forced onto the plain SIMD build (only when a relaxed build exists; --no-plain skips)
 //   base-Nt   with --baseline DIR: lmdbg.wasm / lmdbg-threads.* of another build (e.g. main's dist/wasm),
+//             with that build's package JS too when DIR is a dist/wasm beside its dist/index.js
 //             to measure a change A/B in one run
 //   D-Nt      with --dtypes D,...: lmdbg (the package's choice of build) loaded with dtype D (f16, q8)
 // Candidates are named lmdbg-Nt, ort-Nt, lmdbg-simd-Nt, lmdbg-base-Nt, lmdbg-D-Nt. --workloads keeps only
@@ -68,6 +69,7 @@ const MOUNTS = {
   '/model/': modelDir,
   '/bench/': path.join(root, 'tests/bench'),
   ...(baseline ? { '/base/': path.resolve(baseline) } : {}),
+  ...(baseline && existsSync(path.resolve(baseline, '../index.js')) ? { '/basepkg/': path.resolve(baseline, '..') } : {}),
 };
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html' };
 const PAGE = '<!doctype html><meta charset="utf-8"><title>lmdbg bench</title><script type="module" src="/bench/browser_page.mjs"></script>';
@@ -114,7 +116,10 @@ async function main() {
       const wasm = `/dist/wasm/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm`;
       pages.push({ name: `simd-${t}t`, threads: t, ort: false, wasm, engines: [`lmdbg-simd-${t}t`] });
     }
-    if (baseline) pages.push({ name: `base-${t}t`, threads: t, ort: false, wasm: `/base/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm`, engines: [`lmdbg-base-${t}t`] });
+    if (baseline) {
+      const pkg = MOUNTS['/basepkg/'] ? { pkg: '/basepkg/index.js' } : {};
+      pages.push({ name: `base-${t}t`, threads: t, ort: false, wasm: `/base/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm`, ...pkg, engines: [`lmdbg-base-${t}t`] });
+    }
     for (const d of dtypes) pages.push({ name: `${d}-${t}t`, threads: t, ort: false, dtype: d, ...plain, engines: [`lmdbg-${d}-${t}t`] });
   }
   const server = await serve();
@@ -136,7 +141,7 @@ async function main() {
       process.stderr.write(`page ${p.name}: loading\n`);
       p.page = await context.newPage();
       p.page.on('console', (m) => m.type() === 'error' && process.stderr.write(`[${p.name}] ${m.text()}\n`));
-      const qs = new URLSearchParams({ threads: String(p.threads), ort: p.ort ? '1' : '0', ...(p.wasm ? { wasm: p.wasm } : {}), ...(p.dtype ? { dtype: p.dtype } : {}) });
+      const qs = new URLSearchParams({ threads: String(p.threads), ort: p.ort ? '1' : '0', ...(p.wasm ? { wasm: p.wasm } : {}), ...(p.dtype ? { dtype: p.dtype } : {}), ...(p.pkg ? { pkg: p.pkg } : {}) });
       await p.page.goto(`${base}?${qs}`);
       await p.page.waitForFunction(() => window.benchReady === true);
       const info = await p.page.evaluate(() => window.bench.setup());

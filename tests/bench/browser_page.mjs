@@ -1,11 +1,12 @@
 // The page side of browser_bench.mjs: lmdbg (the npm package's public API, from dist/) and, when
 // asked, onnxruntime-web (wasm EP) in one cross-origin isolated page, driven by the Node side through
 // window.bench. URL parameters: threads=N, ort=1 (also load onnxruntime-web), wasm=URL (a build to
-// force, e.g. the plain SIMD one; default: the package's own choice), dtype=f16|q8 (weight storage).
-import { LMDebugger } from '/dist/index.js';
+// force, e.g. the plain SIMD one; default: the package's own choice), dtype=f16|q8 (weight storage),
+// pkg=URL (the package's JS from another build; default /dist/index.js).
 import { promptText } from './common.mjs';
 
 const q = new URLSearchParams(location.search);
+const { LMDebugger } = await import(q.get('pkg') ?? '/dist/index.js');
 const threads = Number(q.get('threads') ?? 1);
 const withOrt = q.get('ort') === '1';
 const wasmUrl = q.get('wasm') ?? undefined;
