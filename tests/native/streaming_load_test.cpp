@@ -184,31 +184,35 @@ TEST(StreamingLoad, InPlaceMisuseIsAnError) {
   };
   {
     ModelBuilder b(f.config_json, f.vocab_json, f.merges_txt, small_in_place());
-    const auto [p, pos] = to_first_place(b);
-    std::memcpy(p.data, f.safetensors + pos, p.bytes);
+    const auto first = to_first_place(b);  // not a structured binding: lambdas below capture p (C++17)
+    const auto& p = first.first;
+    std::memcpy(p.data, f.safetensors + first.second, p.bytes);
     const std::string e = error_of([&] { b.feed(p.data + 4, p.bytes - 4); });
     EXPECT_NE(e.find("out of order at the place of tensor \""), std::string::npos) << e;
     EXPECT_NE(e.find("they start at its byte 4, but its next byte is 0"), std::string::npos) << e;
   }
   {
     ModelBuilder b(f.config_json, f.vocab_json, f.merges_txt, small_in_place());
-    const auto [p, pos] = to_first_place(b);
+    const auto first = to_first_place(b);  // not a structured binding: lambdas below capture p (C++17)
+    const auto& p = first.first;
     const std::string e = error_of([&] { b.feed(p.data, p.bytes + 1); });
     EXPECT_NE(e.find(std::to_string(p.bytes + 1) + " bytes fed at the place of tensor \""), std::string::npos) << e;
     EXPECT_NE(e.find("which was given for " + std::to_string(p.bytes)), std::string::npos) << e;
   }
   {
     ModelBuilder b(f.config_json, f.vocab_json, f.merges_txt, small_in_place());
-    const auto [p, pos] = to_first_place(b);
-    std::memcpy(p.data, f.safetensors + pos, 8);
+    const auto first = to_first_place(b);  // not a structured binding: lambdas below capture p (C++17)
+    const auto& p = first.first;
+    std::memcpy(p.data, f.safetensors + first.second, 8);
     b.feed(p.data, 8);
     const std::string e = error_of([&] { b.feed(p.data + 8, 8); });  // without asking for the place again
     EXPECT_NE(e.find("without asking for it (place() before each write)"), std::string::npos) << e;
   }
   {
     ModelBuilder b(f.config_json, f.vocab_json, f.merges_txt, small_in_place());
-    const auto [p, pos] = to_first_place(b);
-    std::memcpy(p.data, f.safetensors + pos, p.bytes / 2);
+    const auto first = to_first_place(b);  // not a structured binding: lambdas below capture p (C++17)
+    const auto& p = first.first;
+    std::memcpy(p.data, f.safetensors + first.second, p.bytes / 2);
     b.feed(p.data, p.bytes / 2);  // the connection dropped inside a tensor written in place
     const std::string e = error_of([&] { b.finish(); });
     EXPECT_NE(e.find("the data ended after"), std::string::npos) << e;
