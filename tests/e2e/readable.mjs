@@ -122,19 +122,28 @@ export function problems(sel) {
       }
       const rect = textRect(el);
       if (!rect) {
-        if (el.tagName === 'SELECT' && el.selectedOptions.length) {
-          // A closed <select> shows its chosen option: measure that text in the select's font.
+        // The width of a one-line text in el's font.
+        const widthOf = (text) => {
           const probe = document.createElement('span');
-          probe.textContent = el.selectedOptions[0].textContent;
+          probe.textContent = text;
           probe.style.font = cs.font;
           probe.style.whiteSpace = 'pre';
           probe.style.position = 'absolute';
           probe.style.visibility = 'hidden';
           document.body.append(probe);
-          const need = probe.getBoundingClientRect().width;
+          const w = probe.getBoundingClientRect().width;
           probe.remove();
-          const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 16; // the arrow
-          if (need > room + TOL) say(el, `select shows its choice cut (${Math.round(room)} < ${Math.round(need)} px)`);
+          return w;
+        };
+        const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        if (el.tagName === 'SELECT' && el.selectedOptions.length) {
+          // A closed <select> shows its chosen option (16 px: the arrow).
+          const need = widthOf(el.selectedOptions[0].textContent);
+          if (need > room - 16 + TOL) say(el, `select shows its choice cut (${Math.round(room - 16)} < ${Math.round(need)} px)`);
+        } else if (el.tagName === 'INPUT' && el.placeholder && !el.value) {
+          // An empty one-line field shows its placeholder, the example of what to type: whole, or it misleads.
+          const need = widthOf(el.placeholder);
+          if (need > room + TOL) say(el, `placeholder cut (${Math.round(room)} < ${Math.round(need)} px): ${JSON.stringify(el.placeholder)}`);
         }
         continue;
       }

@@ -29,7 +29,7 @@ function withMode(text: string, mode: string): string {
 
 export function interventionsView(app: App): void {
   const el = $('#interventions', app.root);
-  const input = h('input', { id: 'iv-spec', type: 'text', placeholder: 'L12D34, L12D34:set=3 or L3H5', maxlength: String(LIMITS.spec), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'iv-help' });
+  const input = h('input', { id: 'iv-spec', type: 'text', placeholder: 'L12D34 or L3H5', maxlength: String(LIMITS.spec), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'iv-help' });
   const modeSel = h('select', { id: 'iv-mode', 'aria-label': 'Mode for the typed intervention' }, (['off', 'on'] as const).map((m) => h('option', { value: m }, MODE_LABEL[m])));
   const error = fieldError(input, 'iv-error');
   const form = h(
