@@ -66,6 +66,19 @@ std::vector<int> to_ids(const val& arr) {
 }
 
 val copy_f32(const float* p, size_t n) { return val::global("Float32Array").new_(emscripten::typed_memory_view(n, p)); }
+// A new Float32Array with its pages already written: a fresh array's memory is mapped on first write
+// (~12 us per 4 KiB page on the machine of docs/BENCHMARKS.md), so a caller that can overlap that with
+// other threads' work makes it here and copies in later with into_f32.
+val touched_f32(size_t n) {
+  val a = val::global("Float32Array").new_(n);
+  a.call<void>("fill", 0);
+  return a;
+}
+val into_f32(val a, const float* p, size_t n) {
+  if (a["length"].as<size_t>() != n) lmdbg::fail(lmdbg::ErrorCode::kState, "internal: an output array of the wrong length");
+  a.call<void>("set", emscripten::typed_memory_view(n, p));
+  return a;
+}
 val copy_i32(const std::vector<int>& v) {
   return val::global("Int32Array").new_(emscripten::typed_memory_view(v.size(), v.data()));
 }
@@ -238,23 +251,38 @@ class WasmModel {
     return guarded([&] {
       const auto& c = model().config();
       const auto names = io::parse_json(names_json, "hook names", lmdbg::ErrorCode::kInvalidArgument, "[]");
-      const auto cache = s_.run_with_cache(to_ids(ids), lmdbg::hook_refs_from_json(names, c.n_layers),
-                                           interventions_arg(interventions_json));
+      const std::vector<int> tokens = to_ids(ids);
+      const int T = static_cast<int>(tokens.size());
+      const auto shape = [&](const lmdbg::HookRef& r) { return lmdbg::hook_shape(r.hook, c.n_heads, c.d_model, c.d_mlp, T); };
+      // The result arrays (each hook's, then the logits'), made and first-touched while the other
+      // threads compute the unembedding.
+      std::vector<val> arrays;
+      const auto make_arrays = [&](const std::vector<lmdbg::HookRef>& refs) {
+        for (const auto& r : refs) {
+          size_t n = 1;
+          for (int x : shape(r)) n *= static_cast<size_t>(x);
+          arrays.push_back(touched_f32(n));
+        }
+        arrays.push_back(touched_f32(static_cast<size_t>(T) * c.d_vocab));
+      };
+      const auto cache = s_.run_with_cache(tokens, lmdbg::hook_refs_from_json(names, c.n_layers),
+                                           interventions_arg(interventions_json), make_arrays);
       const lmdbg::State& st = *cache.state;
-      const int T = st.last_T();
+      if (arrays.size() != cache.hooks.size() + 1) lmdbg::fail(lmdbg::ErrorCode::kState, "internal: runWithCache made no result arrays");
       val hooks = val::array();
-      for (const auto& r : cache.hooks) {
+      for (size_t i = 0; i < cache.hooks.size(); ++i) {
+        const auto& r = cache.hooks[i];
         val h = val::object();
         h.set("name", lmdbg::hook_name(r.hook, r.layer));
-        val shape = val::array();
-        for (int x : lmdbg::hook_shape(r.hook, c.n_heads, c.d_model, c.d_mlp, T)) shape.call<void>("push", x);
-        h.set("dims", shape);
-        h.set("data", copy_f32(st.hook(r.hook, r.layer), static_cast<size_t>(T) * st.hook_width(r.hook)));
+        val dims_h = val::array();
+        for (int x : shape(r)) dims_h.call<void>("push", x);
+        h.set("dims", dims_h);
+        h.set("data", into_f32(arrays[i], st.hook(r.hook, r.layer), static_cast<size_t>(T) * st.hook_width(r.hook)));
         hooks.call<void>("push", h);
       }
       val logits = val::object();
       logits.set("dims", dims({T, c.d_vocab}));
-      logits.set("data", copy_f32(st.logits(), static_cast<size_t>(T) * c.d_vocab));
+      logits.set("data", into_f32(arrays.back(), st.logits(), static_cast<size_t>(T) * c.d_vocab));
       val out = val::object();
       out.set("hooks", hooks);
       out.set("logits", logits);

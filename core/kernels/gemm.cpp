@@ -218,19 +218,25 @@ void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, const Q8
 // Below this many multiply-adds a product stays on one thread: a fork-join costs a few
 // microseconds (more when the workers sleep), 2^17 multiply-adds take ~10-25 us in wasm.
 constexpr double kParallelMinMacs = 1 << 17;
-// Column ranges per thread (balance when a thread is descheduled or slower).
+// Column ranges per thread (balance when a thread is descheduled or slower), more when the caller
+// starts late (an aside): the others then take more, finer, ranges.
 constexpr int kRangesPerThread = 4;
+constexpr int kRangesPerThreadAside = 16;
 
 }  // namespace
 
-void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1) {
+void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1,
+               const Aside& aside) {
   constexpr int NR = PackedMatrix::NR;
   if (W.K() == 0) invalid("gemm: W is empty (not packed)");
   n1 = std::min(n1, W.N());
   if (M < 0 || n0 < 0 || n0 > n1)
     invalid("gemm: bad range M = " + std::to_string(M) + ", columns [" + std::to_string(n0) + ", " +
             std::to_string(n1) + ") of N = " + std::to_string(W.N()));
-  if (M == 0 || n0 == n1) return;
+  if (M == 0 || n0 == n1) {
+    if (aside) aside();
+    return;
+  }
   if (M > 1 && (lda < static_cast<size_t>(W.K()) || ldc < static_cast<size_t>(n1 - n0)))
     invalid("gemm: row strides too small: lda = " + std::to_string(lda) + " (K = " + std::to_string(W.K()) +
             "), ldc = " + std::to_string(ldc) + " (" + std::to_string(n1 - n0) + " columns)");
@@ -249,10 +255,11 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   const int first_end = std::min(n1, (n0 / unit + 1) * unit);  // end of the (maybe partial) first unit
   const int units = 1 + (n1 - first_end + unit - 1) / unit;
   if (nt <= 1 || units < 2 || static_cast<double>(M) * W.K() * (n1 - n0) < kParallelMinMacs) {
+    if (aside) aside();
     gemm_cols_serial(C, ldc, A, lda, q8, M, W, n0, n1);
     return;
   }
-  const int ranges = std::min(units, nt * kRangesPerThread);
+  const int ranges = std::min(units, nt * (aside ? kRangesPerThreadAside : kRangesPerThread));
   // Range r covers units [r * units / ranges, (r + 1) * units / ranges); unit u >= 1 starts at
   // first_end + (u - 1) * unit.
   const auto col = [&](int u) { return u == 0 ? n0 : std::min(n1, first_end + (u - 1) * unit); };
@@ -260,11 +267,11 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
     const int c0 = col(static_cast<int>(static_cast<long long>(r) * units / ranges));
     const int c1 = col(static_cast<int>(static_cast<long long>(r + 1) * units / ranges));
     if (c0 < c1) gemm_cols_serial(C + (c0 - n0), ldc, A, lda, q8, M, W, c0, c1);
-  });
+  }, aside);
 }
 
-void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W) {
-  gemm_cols(C, ldc, A, lda, M, W, 0, W.N());
+void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, const Aside& aside) {
+  gemm_cols(C, ldc, A, lda, M, W, 0, W.N(), aside);
 }
 
 }  // namespace lmdbg::kernels

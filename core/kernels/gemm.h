@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "no_init.h"
+#include "parallel.h"
 #include "q8.h"
 
 namespace lmdbg::kernels {
@@ -144,11 +145,13 @@ class PackedMatrix {
 };
 
 // C[M,N] = A[M,K] · W + bias. lda/ldc are row strides in floats. M = 0 does nothing.
-void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W);
+// `aside`: the caller's own serial work, run once while the other threads start (parallel.h).
+void gemm(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, const Aside& aside = {});
 
 // Same, for the column range [n0, n1) of W only (n1 is clamped to N). C points at column n0.
 // Any n0 works; n0 a multiple of PackedMatrix::NR avoids recomputing one partial panel.
 // Thread-safe for concurrent calls (scratch buffers are thread_local), e.g. one range per thread.
-void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1);
+void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const PackedMatrix& W, int n0, int n1,
+               const Aside& aside = {});
 
 }  // namespace lmdbg::kernels

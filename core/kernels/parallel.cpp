@@ -36,7 +36,8 @@ void set_num_threads(int) {}
 int max_threads() { return 1; }
 PoolCounters pool_counters() { return {}; }
 namespace detail {
-void parallel_for_impl(int n, TaskFn fn, void* ctx) {
+void parallel_for_impl(int n, TaskFn fn, void* ctx, const Aside& aside) {
+  if (aside) aside();
   for (int i = 0; i < n; ++i) fn(ctx, i);
 }
 }  // namespace detail
@@ -74,10 +75,11 @@ class Pool {
     threads_.store(std::clamp(n, 1, kMaxThreads), std::memory_order_relaxed);
   }
 
-  void run(int n, detail::TaskFn fn, void* ctx) {
+  void run(int n, detail::TaskFn fn, void* ctx, const Aside& aside) {
     std::unique_lock<std::mutex> run(run_mu_, std::try_to_lock);
     const int nt = threads();
     if (t_in_task || !run.owns_lock() || nt <= 1) {  // nested, concurrent or single: serial
+      if (aside) aside();
       for (int i = 0; i < n; ++i) fn(ctx, i);
       return;
     }
@@ -93,6 +95,14 @@ class Pool {
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       { std::lock_guard<std::mutex> lk(sleep_mu_); }
       sleep_cv_.notify_all();
+    }
+    if (aside) {
+      try {
+        aside();
+      } catch (...) {  // rethrown after the join, like a task's
+        std::lock_guard<std::mutex> lk(error_mu_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
     const int mine = work(gen);
     // Wait for the tasks other threads claimed.
@@ -207,7 +217,7 @@ void set_num_threads(int n) { Pool::get().set_threads(n); }
 int max_threads() { return kMaxThreads; }
 PoolCounters pool_counters() { return Pool::get().counters(); }
 namespace detail {
-void parallel_for_impl(int n, TaskFn fn, void* ctx) { Pool::get().run(n, fn, ctx); }
+void parallel_for_impl(int n, TaskFn fn, void* ctx, const Aside& aside) { Pool::get().run(n, fn, ctx, aside); }
 }  // namespace detail
 
 #endif

@@ -16,11 +16,17 @@
 // tasks serially on the caller. An exception thrown by a task is rethrown by parallel_for (the
 // first one; the remaining tasks still run).
 //
+// An `aside` is serial work of the caller's own that can overlap a long job: the caller runs it
+// first, once, while the other threads start on the tasks, then joins them; the tasks are claimed
+// dynamically, so the others take what the caller could not. (The wasm binding first-touches the fresh
+// JS arrays a forward's outputs are copied into: one thread only, ~12 us per 4 KiB page here.)
+//
 // Used by kernels::gemm (column ranges, gemm.cpp) and the ops between the GEMMs: attention (heads),
 // layernorm (rows), GELU (chunks of whole vectors). Determinism: none of them depends on the split
 // (gemm.h), so every thread count gives bitwise the same outputs.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <type_traits>
 
 namespace lmdbg::kernels {
@@ -43,23 +49,26 @@ struct PoolCounters {
 };
 PoolCounters pool_counters();
 
+// Serial work the caller does while a job starts (see above); empty = none.
+using Aside = std::function<void()>;
+
 namespace detail {
 using TaskFn = void (*)(void* ctx, int i);
-void parallel_for_impl(int n, TaskFn fn, void* ctx);
+void parallel_for_impl(int n, TaskFn fn, void* ctx, const Aside& aside);
 }  // namespace detail
 
 // Runs fn(i) for i in [0, n), on up to num_threads() threads (one of them the caller), in any
-// order; returns when every call has returned.
+// order; returns when every call has returned. `aside`, if any, runs once on the caller, first.
 template <class F>
-void parallel_for(int n, F&& fn) {
-  if (n <= 0) return;
-  if (n == 1 || num_threads() == 1) {
+void parallel_for(int n, F&& fn, const Aside& aside = {}) {
+  if (n <= 0 || n == 1 || num_threads() == 1) {
+    if (aside) aside();
     for (int i = 0; i < n; ++i) fn(i);
     return;
   }
   using Fn = std::remove_reference_t<F>;
   detail::parallel_for_impl(
-      n, [](void* ctx, int i) { (*static_cast<Fn*>(ctx))(i); }, const_cast<void*>(static_cast<const void*>(&fn)));
+      n, [](void* ctx, int i) { (*static_cast<Fn*>(ctx))(i); }, const_cast<void*>(static_cast<const void*>(&fn)), aside);
 }
 
 }  // namespace lmdbg::kernels

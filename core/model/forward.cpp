@@ -269,7 +269,10 @@ void State::forward(std::span<const int> tokens, const ForwardOptions& opt) {
   logits_.resize(static_cast<size_t>(logits_rows_) * c.d_vocab);
   const float* rows = opt.all_logits ? lnf : lnf + static_cast<size_t>(T - 1) * d;
   lap(Phase::kOther, 0);
-  if (logits_rows_ > 0) kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.W_U);
+  if (logits_rows_ > 0)
+    kernels::gemm(logits_.data(), c.d_vocab, rows, d, logits_rows_, w.W_U, opt.aside);
+  else if (opt.aside)
+    opt.aside();
   lap(Phase::kUnembed, logits_rows_ > 0);
   n_past_ = P + T;
 }

@@ -66,6 +66,10 @@ struct ForwardOptions {
   int first_layer = 0;
   const float* resid_in = nullptr;
   ForwardProfile* profile = nullptr;  // adds this call's phase times (a few clock reads per layer)
+  // The caller's own serial work, run once on the calling thread while the other threads start on
+  // the unembedding (kernels::Aside; at the end when there are no logits). The wasm binding
+  // first-touches the fresh JS arrays the results are copied into.
+  kernels::Aside aside;
 };
 
 // A State's buffers are written before they are read, and zeroing them ran on one thread (~40 MB for

@@ -165,7 +165,8 @@ Trace Session::trace(std::span<const int> tokens, const TraceOptions& opt) {
   return tr;
 }
 
-ActivationCache Session::run_with_cache(std::span<const int> tokens, std::vector<HookRef> hooks, const Interventions& ivs) {
+ActivationCache Session::run_with_cache(std::span<const int> tokens, std::vector<HookRef> hooks, const Interventions& ivs,
+                                        const CacheAside& aside) {
   const Model& m = *model_;
   check_prompt(m, tokens, "run with cache");
   validate_interventions(ivs, m.config(), static_cast<int>(tokens.size()));
@@ -180,6 +181,7 @@ ActivationCache Session::run_with_cache(std::span<const int> tokens, std::vector
   for (const auto& r : out.hooks) opt.keep.add(r.hook);
   opt.all_logits = true;
   opt.editor = &editor;
+  if (aside) opt.aside = [&] { aside(out.hooks); };
   run(*out.state, tokens, opt);
   return out;
 }

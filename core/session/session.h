@@ -17,6 +17,7 @@
 // layers a patch can change (core/analysis/patching.h).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -74,8 +75,12 @@ class Session {
 
   // ---- runs of the model
   Trace trace(std::span<const int> tokens, const TraceOptions& opt);
-  // hooks empty: every hook. Logits of every position.
-  ActivationCache run_with_cache(std::span<const int> tokens, std::vector<HookRef> hooks, const Interventions& ivs);
+  // hooks empty: every hook. Logits of every position. `aside`, given the hooks as they will be
+  // returned, runs on the calling thread while the other threads compute the unembedding
+  // (ForwardOptions::aside): the wasm binding allocates and first-touches the arrays it copies into.
+  using CacheAside = std::function<void(const std::vector<HookRef>& hooks)>;
+  ActivationCache run_with_cache(std::span<const int> tokens, std::vector<HookRef> hooks, const Interventions& ivs,
+                                 const CacheAside& aside = {});
   // Logits [rows, d_vocab] of the last position, or of every position.
   std::vector<float> logits(std::span<const int> tokens, bool all_positions);
   // Validates everything up front; `on` is resolved against a clean run of the prompt. The

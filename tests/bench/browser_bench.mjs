@@ -117,8 +117,11 @@ async function main() {
       pages.push({ name: `simd-${t}t`, threads: t, ort: false, wasm, engines: [`lmdbg-simd-${t}t`] });
     }
     if (baseline) {
+      // With its own package JS and relaxed builds beside it, the baseline makes the package's choice too.
+      const own = MOUNTS['/basepkg/'] && relaxed && existsSync(path.resolve(baseline, 'lmdbg-relaxed.wasm'));
       const pkg = MOUNTS['/basepkg/'] ? { pkg: '/basepkg/index.js' } : {};
-      pages.push({ name: `base-${t}t`, threads: t, ort: false, wasm: `/base/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm`, ...pkg, engines: [`lmdbg-base-${t}t`] });
+      const wasm = own ? {} : { wasm: `/base/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm` };
+      pages.push({ name: `base-${t}t`, threads: t, ort: false, ...wasm, ...pkg, engines: [`lmdbg-base-${t}t`] });
     }
     for (const d of dtypes) pages.push({ name: `${d}-${t}t`, threads: t, ort: false, dtype: d, ...plain, engines: [`lmdbg-${d}-${t}t`] });
   }

@@ -4,6 +4,7 @@
 // Built natively (std::thread) and into the threaded wasm build's node test (CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -104,6 +105,61 @@ TEST(Parallel, ExceptionReachesTheCaller) {
   EXPECT_EQ(n.load(), 10);
 }
 
+TEST(Parallel, AsideRunsOnceOnTheCallerFirst) {
+  const auto caller = std::this_thread::get_id();
+  for (int nt : {1, 2, 4}) {
+    Threads t(nt);
+    for (int n : {0, 1, 2, 8, 100}) {
+      int asides = 0;
+      bool on_caller = true;
+      std::atomic<int> ran{0};
+      int ran_before_aside = -1;
+      parallel_for(
+          n, [&](int) { ran.fetch_add(1); },
+          [&] {
+            ++asides;
+            on_caller = on_caller && std::this_thread::get_id() == caller;
+            if (nt == 1) ran_before_aside = ran.load();
+          });
+      EXPECT_EQ(asides, 1) << nt << " threads, n " << n;
+      EXPECT_TRUE(on_caller);
+      EXPECT_EQ(ran.load(), n);
+      if (nt == 1) EXPECT_EQ(ran_before_aside, 0) << "serially, the aside comes first";
+    }
+  }
+}
+
+TEST(Parallel, OtherThreadsWorkWhileTheCallerIsAside) {
+  if (!threads_available()) GTEST_SKIP() << "single-threaded build";
+  Threads t(2);
+  // The aside waits (bounded) for a task to finish: only another thread can run one meanwhile.
+  // Not guaranteed in one job on a loaded machine; over a few jobs a worker takes part.
+  bool overlapped = false;
+  for (int rep = 0; rep < 200 && !overlapped; ++rep) {
+    std::atomic<int> ran{0};
+    parallel_for(
+        16, [&](int) { ran.fetch_add(1); },
+        [&] {
+          for (int spin = 0; ran.load() == 0 && spin < 20'000'000; ++spin) {
+          }
+          overlapped = ran.load() > 0;
+        });
+    ASSERT_EQ(ran.load(), 16);
+  }
+  EXPECT_TRUE(overlapped);
+}
+
+TEST(Parallel, AsideExceptionReachesTheCallerAfterTheTasks) {
+  for (int nt : {1, 2}) {
+    Threads t(nt);
+    std::atomic<int> ran{0};
+    EXPECT_THROW(parallel_for(
+                     10, [&](int) { ran.fetch_add(1); }, [] { throw std::runtime_error("aside"); }),
+                 std::runtime_error);
+    if (nt > 1 && threads_available()) EXPECT_EQ(ran.load(), 10) << "the job still ran";
+  }
+}
+
 TEST(Parallel, SetNumThreadsClamps) {
   Threads t(1);
   set_num_threads(0);
@@ -165,6 +221,12 @@ TEST(Parallel, GemmBitwiseEqualAcrossThreadCounts) {
         ASSERT_EQ(std::memcmp(C.data(), ref.data(), C.size() * 4), 0)
             << "M=" << s.M << " K=" << s.K << " N=" << s.N << " storage " << static_cast<int>(st) << ", " << nt
             << " threads";
+        // With an aside (more, finer column ranges): the same bits, the aside once.
+        int asides = 0;
+        std::fill(C.begin(), C.end(), -1.f);
+        gemm(C.data(), s.N, A.data(), s.K, s.M, W, [&] { ++asides; });
+        EXPECT_EQ(asides, 1);
+        ASSERT_EQ(std::memcmp(C.data(), ref.data(), C.size() * 4), 0) << "with an aside, M=" << s.M << ", " << nt << " threads";
         // A column range that starts inside a panel.
         const int n0 = 5, n1 = s.N - 3;
         std::vector<float> Cc(static_cast<size_t>(s.M) * (n1 - n0));

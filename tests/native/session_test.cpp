@@ -2,6 +2,8 @@
 // `on` included), and what it keeps for the model (value index, search statistics, clusters).
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "core/analysis/clusters.h"
 #include "core/error.h"
 #include "core/session/session.h"
@@ -26,6 +28,27 @@ TEST(Session, ATraceCostsOnePassCleanAndTwoWithInterventions) {
     EXPECT_EQ(passes(*s, [&] { t = s->trace(ids, o); }), 2u) << spec;
     EXPECT_GE(t.positions[0].clean_predicted, 0);
     EXPECT_EQ(t.lens.size(), ids.size());
+  }
+}
+
+TEST(Session, CacheAsideSeesTheHooksReturnedAndChangesNothing) {
+  auto s = test::session("l2-f16");
+  const auto ids = s->model().tokenizer().encode("The old man");
+  for (const std::vector<HookRef>& asked : {std::vector<HookRef>{}, std::vector<HookRef>{{Hook::kMlpPost, 1}}}) {
+    const auto plain = s->run_with_cache(ids, asked, {});
+    int asides = 0;
+    std::vector<HookRef> seen;
+    const auto with = s->run_with_cache(ids, asked, {parse_intervention("1:2:on")}, [&](const std::vector<HookRef>& h) {
+      ++asides;
+      seen = h;
+    });
+    EXPECT_EQ(asides, 1);
+    ASSERT_EQ(seen.size(), with.hooks.size());
+    for (size_t i = 0; i < seen.size(); ++i) EXPECT_TRUE(seen[i].hook == with.hooks[i].hook && seen[i].layer == with.hooks[i].layer);
+    // Without interventions, the same logits bit for bit with and without an aside.
+    const auto again = s->run_with_cache(ids, asked, {}, [](const std::vector<HookRef>&) {});
+    const size_t n = static_cast<size_t>(ids.size()) * s->model().config().d_vocab;
+    EXPECT_EQ(std::memcmp(again.state->logits(), plain.state->logits(), n * sizeof(float)), 0);
   }
 }
 
