@@ -32,13 +32,13 @@
 // logits are checked against lmdbg's, then rounds alternate the pages and, within a page, the engines in a
 // rotating order. Figures are medians of wall time (performance.now() in the page) over all samples; a
 // ratio is median(B) / median(A), with the range of the per-round ratios.
-import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_ARGS, launch } from '../e2e/lib.mjs';
 import { median, options } from './common.mjs';
+import { serveIsolated } from './serve.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { args: argv, opt } = options(process.argv.slice(2));
@@ -71,34 +71,6 @@ const MOUNTS = {
   ...(baseline ? { '/base/': path.resolve(baseline) } : {}),
   ...(baseline && existsSync(path.resolve(baseline, '../index.js')) ? { '/basepkg/': path.resolve(baseline, '..') } : {}),
 };
-const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.html': 'text/html' };
-const PAGE = '<!doctype html><meta charset="utf-8"><title>lmdbg bench</title><script type="module" src="/bench/browser_page.mjs"></script>';
-
-function serve() {
-  const server = http.createServer((req, res) => {
-    const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cache-Control': 'no-store',
-    };
-    const url = new URL(req.url, 'http://x');
-    if (url.pathname === '/') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/html' });
-      res.end(PAGE);
-      return;
-    }
-    const mount = Object.keys(MOUNTS).find((m) => url.pathname.startsWith(m));
-    const file = mount && path.join(MOUNTS[mount], decodeURIComponent(url.pathname.slice(mount.length)));
-    if (!file || !file.startsWith(MOUNTS[mount]) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, headers);
-      res.end('not found');
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 // ---------------------------------------------------------------------------------------- driver
 async function main() {
@@ -125,7 +97,7 @@ async function main() {
     }
     for (const d of dtypes) pages.push({ name: `${d}-${t}t`, threads: t, ort: false, dtype: d, ...plain, engines: [`lmdbg-${d}-${t}t`] });
   }
-  const server = await serve();
+  const server = await serveIsolated(MOUNTS);
   const base = `http://127.0.0.1:${server.address().port}/`;
   const { context, close } = await launch('bench');
   const report = {

@@ -129,5 +129,13 @@ async function run(engine, workload, reps) {
   return out;
 }
 
-window.bench = { setup, check, run };
+// For browser_profile.mjs: a fresh model from the bytes in memory (not timed), then its traces one by one.
+let fresh = null;
+async function freshModel() {
+  if (fresh) await fresh.dispose();
+  fresh = await loadLmdbg();
+}
+const traceFresh = () => fresh.trace(ids.slice(0, 32));
+
+window.bench = { setup, check, run, freshModel, traceFresh };
 window.benchReady = true;
