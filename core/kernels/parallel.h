@@ -61,7 +61,7 @@ void parallel_for_impl(int n, TaskFn fn, void* ctx, const Aside& aside);
 // order; returns when every call has returned. `aside`, if any, runs once on the caller, first.
 template <class F>
 void parallel_for(int n, F&& fn, const Aside& aside = {}) {
-  if (n <= 0 || n == 1 || num_threads() == 1) {
+  if (n <= 1 || num_threads() == 1) {
     if (aside) aside();
     for (int i = 0; i < n; ++i) fn(i);
     return;

@@ -24,10 +24,10 @@ export function serveIsolated(mounts) {
       return;
     }
     const mount = Object.keys(mounts).find((m) => url.pathname.startsWith(m));
-    const rel = mount && decodeURIComponent(url.pathname.slice(mount.length));
-    const file = mount && [mounts[mount]].flat()
-      .map((dir) => path.join(dir, rel))
-      .find((f, i) => f.startsWith([mounts[mount]].flat()[i]) && existsSync(f) && statSync(f).isFile());
+    const rel = mount ? decodeURIComponent(url.pathname.slice(mount.length)) : '';
+    const file = (mount ? [mounts[mount]].flat() : [])
+      .map((dir) => ({ dir, f: path.join(dir, rel) }))
+      .find(({ dir, f }) => f.startsWith(dir) && existsSync(f) && statSync(f).isFile())?.f;
     if (!file) {
       res.writeHead(404, headers);
       res.end('not found');
