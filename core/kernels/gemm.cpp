@@ -1,7 +1,7 @@
 // The GEMM driver: picks kernels by storage and M, walks panels and row tiles.
 //
 // Loop order: panels outer, row tiles inner, so one panel (K x NR weights, 24 KiB for K = 768,
-// NR = 8) stays in L1/L2 while the rows of A stream from L2. M = 1 (GEMV, four panels at a time)
+// NR = 8) stays in L1/L2 while the rows of A stream from L2. M = 1 (GEMV, several panels at a time)
 // and M <= MR make a single kernel call spanning all panels: the weights are read exactly once.
 // f16 storage: small M decodes in the kernel (A pre-scaled for wasm's integer decoder, simd.h);
 // larger M (wasm: M > 8) decodes each panel once into an f32 scratch panel that all row tiles
@@ -10,7 +10,7 @@
 // the split, and every range runs the q8 kernels on it.
 //
 // Threads (parallel.h): a large enough product is split into column ranges, panel-aligned (GEMV:
-// four panels, its kernel's width), several per thread so that a descheduled thread does not hold
+// its kernel's width in panels), several per thread so that a descheduled thread does not hold
 // up the others; each range runs the single-threaded path. The split does not change any result
 // (gemm.h, Determinism).
 #include "gemm.h"
@@ -250,8 +250,8 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
     q8.t = s.q8_scale.data();
   }
   const int nt = num_threads();
-  // Ranges start at multiples of `unit` columns (the GEMV kernel walks four panels at a time).
-  const int unit = M == 1 ? 4 * NR : NR;
+  // Ranges start at multiples of `unit` columns (the GEMV kernels walk several panels at a time).
+  const int unit = M > 1 ? NR : (W.storage() == Storage::kF32 ? kF32GemvPanels : 4) * NR;
   const int first_end = std::min(n1, (n0 / unit + 1) * unit);  // end of the (maybe partial) first unit
   const int units = 1 + (n1 - first_end + unit - 1) / unit;
   if (nt <= 1 || units < 2 || static_cast<double>(M) * W.K() * (n1 - n0) < kParallelMinMacs) {

@@ -242,7 +242,8 @@ void bench_tiles() {
     add("f32 1xNR", tile_gemv_f32<2, 1>);
     add("f32 1xNR ku2 (k split in 2 sums)", tile_gemv_f32<2, 2>);
     add("f32 gemv 2 panels", gemv_f32<2, 2>);
-    add("f32 gemv 4 panels (kept)", gemv_f32<2, 4>);
+    add("f32 gemv 4 panels", gemv_f32<2, 4>);
+    add("f32 gemv 6 panels (kept)", gemv_f32<2, 6>);
     add("f16w 1xNR", tile_gemv_f16<2, 1>);
     add("f16w 1xNR ku2 (k split in 2 sums)", tile_gemv_f16<2, 2>);
     add("f16w gemv 2 panels", gemv_f16<2, 2>);
@@ -372,6 +373,11 @@ void bench_stream() {
   const std::vector<float> a = random_floats(K, 7);
   std::vector<float> c(N);
   cs.push_back({"gemv 768x50257 f32 (bytes of W)", double(K) * N * 4, [&] { gemm(c.data(), N, a.data(), K, 1, W); }, {}});
+  // The f32 GEMV's panel count (ukernels.h kF32GemvPanels): the same bytes walked 4 and 8 panels at a time.
+  cs.push_back({"  its kernel over 4 panels", double(K) * N * 4,
+                [&] { detail::f32_gemv<SV, 2, 4>(1, N, K, a.data(), K, W.f32(), c.data(), N); }, {}});
+  cs.push_back({"  its kernel over 8 panels", double(K) * N * 4,
+                [&] { detail::f32_gemv<SV, 2, 8>(1, N, K, a.data(), K, W.f32(), c.data(), N); }, {}});
   run_rounds(cs, 9, 0.0);
   for (const auto& x : cs)
     std::printf("  %-34s %6.1f GB/s (best %6.1f)  %6.1f ms per 498 MB\n", x.name.c_str(), x.work / x.median() * 1e-9,

@@ -271,7 +271,7 @@ void check_ukernel(const char* name, int MR, bool f16, F32GemmFn f32fn, F16wGemm
   constexpr int NR = PackedMatrix::NR;
   const Storage st = f16 ? Storage::kF16 : Storage::kF32;
   const int kcs[] = {1, 2, 3, 7, 16, 17, 65};
-  const int ncs[] = {1, 3, NR - 1, NR, NR + 1, 2 * NR + 5, 4 * NR, 5 * NR + 3, 9 * NR - 1};
+  const int ncs[] = {1, 3, NR - 1, NR, NR + 1, 2 * NR + 5, 4 * NR, 5 * NR + 3, 9 * NR - 1, 13 * NR + 3};
   for (int kc : kcs)
     for (int nc : ncs)
       for (int mr = 1; mr <= MR; ++mr) {
@@ -329,7 +329,7 @@ TEST(Ukernels, SimdMatchesScalarTwin) {
   const GemmKernelSet& s = scalar_kernel_set();
   ASSERT_EQ(v.mr, s.mr);
   ASSERT_EQ(v.nr, s.nr);
-  const int K = 301, N = 5 * v.nr + 3, M = v.mr;
+  const int K = 301, N = (2 * kF32GemvPanels + 1) * v.nr + 3, M = v.mr;  // GEMVs: 2 groups + leftovers
   const Source src = make_source(K, N, DType::kF32, false, 77);
   const PackedMatrix W32 = PackedMatrix::pack(src.src(), nullptr, Storage::kF32);
   const PackedMatrix W16 = PackedMatrix::pack(src.src(), nullptr, Storage::kF16);
