@@ -251,7 +251,7 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   }
   const int nt = num_threads();
   // Ranges start at multiples of `unit` columns (the GEMV kernels walk several panels at a time).
-  const int unit = M > 1 ? NR : (W.storage() == Storage::kF32 ? kF32GemvPanels : 4) * NR;
+  const int unit = M > 1 ? NR : kGemvPanels * NR;
   const int first_end = std::min(n1, (n0 / unit + 1) * unit);  // end of the (maybe partial) first unit
   const int units = 1 + (n1 - first_end + unit - 1) / unit;
   if (nt <= 1 || units < 2 || static_cast<double>(M) * W.K() * (n1 - n0) < kParallelMinMacs) {

@@ -31,8 +31,8 @@ LMDBG_DEFINE_F32(f32_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_4x8__wasmsimd, simd::WasmSimd, 4, 2, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_2x8__wasmsimd, simd::WasmSimd, 2, 2, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 1)
-LMDBG_DEFINE_F32_GEMV(f32_gemv_1x48__wasmsimd, simd::WasmSimd, 2, kF32GemvPanels)
-LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x32__wasmsimd, simd::WasmSimd, 2, 4)
+LMDBG_DEFINE_F32_GEMV(f32_gemv_1x48__wasmsimd, simd::WasmSimd, 2, kGemvPanels)
+LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x48__wasmsimd, simd::WasmSimd, 2, kGemvPanels)
 LMDBG_F16W_DECODE_DECL(f16w_decode__wasmsimd) { detail::f16w_decode_panel<simd::WasmSimd>(nr, kc, w, bias, out); }
 #endif
 
@@ -135,7 +135,7 @@ constexpr GemmKernelSet kSimdSet{"wasmsimd",
                                  f16w_gemm_4x8__wasmsimd,
                                  f16w_gemm_2x8__wasmsimd,
                                  f16w_gemm_1x8__wasmsimd,
-                                 f16w_gemv_1x32__wasmsimd,
+                                 f16w_gemv_1x48__wasmsimd,
                                  f16w_decode__wasmsimd};
 #define LMDBG_WASM_ENTRIES_F32                                                                                 \
   {"f32_gemm_4x8__wasmsimd", 4, 8, f32_gemm_4x8__wasmsimd}, {"f32_gemm_2x8__wasmsimd", 2, 8, f32_gemm_2x8__wasmsimd}, \
@@ -144,7 +144,7 @@ constexpr GemmKernelSet kSimdSet{"wasmsimd",
   {"f16w_gemm_4x8__wasmsimd", 4, 8, f16w_gemm_4x8__wasmsimd},      \
       {"f16w_gemm_2x8__wasmsimd", 2, 8, f16w_gemm_2x8__wasmsimd},  \
       {"f16w_gemm_1x8__wasmsimd", 1, 8, f16w_gemm_1x8__wasmsimd},  \
-      {"f16w_gemv_1x32__wasmsimd", 1, 8, f16w_gemv_1x32__wasmsimd},
+      {"f16w_gemv_1x48__wasmsimd", 1, 8, f16w_gemv_1x48__wasmsimd},
 #define LMDBG_WASM_ENTRIES_DECODE {"f16w_decode__wasmsimd", f16w_decode__wasmsimd},
 #else
 constexpr const GemmKernelSet& kSimdSet = kScalarSet;

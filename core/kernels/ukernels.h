@@ -6,10 +6,10 @@
 // (docs/BENCHMARKS.md, "Kernels"):
 //   wasm simd128: f32 4x8 (+ 2x8, 1x8 for leftover rows), f16w 4x8, 2x8, 1x8. NR = 8.
 //                 (2x16, 3x8, 3x16 tie with 4x8; 4x16, 5x8, 6x8 are slower in V8.)
-//                 M = 1: f16w gemv 1x32 = four NR = 8 panels side by side (8 accumulators:
-//                 x1.7-1.9 over 1x8, whose 2 accumulators are add-latency bound); f32 gemv 1x48 =
-//                 six panels (12 accumulators, six weight streams: a generation step x1.09 over
-//                 four panels in Chromium; 2 panels x0.83, 8 spill).
+//                 M = 1: f32/f16w gemv 1x48 = six NR = 8 panels side by side (12 accumulators, six
+//                 weight streams; four panels were x1.7-1.9 over 1x8, whose 2 accumulators are
+//                 add-latency bound, and six make a generation step x1.05-1.2 faster than four in
+//                 Chromium; eight spill).
 //                 f16w: in the kernel for M <= 8, else decode once per panel + f32 4x8.
 //   x86 AVX2+FMA: f32 6x16 (+ 2x16, 1x16), f16w 6x16, 2x16, 1x16 (F16C decode), gemv 1x64. NR = 16.
 //   anything else: the scalar 4x8 set.
@@ -33,17 +33,17 @@ using F16wGemmFn = void (*)(size_t mr, size_t nc, size_t kc, const float* a, siz
                             const float* bias, float* c, size_t c_stride, const float* out_scale);
 using F16wDecodeFn = void (*)(size_t nr, size_t kc, const uint16_t* w, const float* bias, float* out);
 
-// Panel width of PackedMatrix on this platform, and the f16 decode group (simd.h). kF32GemvPanels:
-// panels the f32 GEMV kernel walks side by side (the f16w and q8 GEMVs walk four).
+// Panel width of PackedMatrix on this platform, and the f16 decode group (simd.h). kGemvPanels:
+// panels the GEMV kernels (f32, f16w, q8) walk side by side.
 #if defined(__wasm_simd128__)
 inline constexpr int kPanelNR = 8;
-inline constexpr int kF32GemvPanels = 6;
+inline constexpr int kGemvPanels = 6;
 #elif defined(__AVX2__) && defined(__FMA__)
 inline constexpr int kPanelNR = 16;
-inline constexpr int kF32GemvPanels = 4;
+inline constexpr int kGemvPanels = 4;
 #else
 inline constexpr int kPanelNR = 8;
-inline constexpr int kF32GemvPanels = 4;
+inline constexpr int kGemvPanels = 4;
 #endif
 
 #define LMDBG_F32_GEMM_DECL(name)                                                                             \
@@ -62,7 +62,7 @@ LMDBG_F16W_GEMM_DECL(f16w_gemm_4x8__wasmsimd);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_2x8__wasmsimd);
 LMDBG_F16W_GEMM_DECL(f16w_gemm_1x8__wasmsimd);
 LMDBG_F32_GEMM_DECL(f32_gemv_1x48__wasmsimd);   // mr = 1
-LMDBG_F16W_GEMM_DECL(f16w_gemv_1x32__wasmsimd);  // mr = 1
+LMDBG_F16W_GEMM_DECL(f16w_gemv_1x48__wasmsimd);  // mr = 1
 LMDBG_F16W_DECODE_DECL(f16w_decode__wasmsimd);
 #endif
 #if defined(__AVX2__) && defined(__FMA__)

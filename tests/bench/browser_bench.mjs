@@ -15,7 +15,8 @@
 //   base-Nt   with --baseline DIR: lmdbg.wasm / lmdbg-threads.* of another build (e.g. main's dist/wasm),
 //             with that build's package JS too when DIR is a dist/wasm beside its dist/index.js
 //             to measure a change A/B in one run
-//   D-Nt      with --dtypes D,...: lmdbg (the package's choice of build) loaded with dtype D (f16, q8)
+//   D-Nt      with --dtypes D,...: lmdbg (the package's choice of build) loaded with dtype D (f16, q8);
+//             with --baseline too, base-D-Nt: the baseline build loaded with dtype D
 // Candidates are named lmdbg-Nt, ort-Nt, lmdbg-simd-Nt, lmdbg-base-Nt, lmdbg-D-Nt. --workloads keeps only
 // the named workloads (load stands for load, trace1, trace2).
 //
@@ -94,6 +95,8 @@ async function main() {
       const pkg = MOUNTS['/basepkg/'] ? { pkg: '/basepkg/index.js' } : {};
       const wasm = own ? {} : { wasm: `/base/${t > 1 ? 'lmdbg-threads' : 'lmdbg'}.wasm` };
       pages.push({ name: `base-${t}t`, threads: t, ort: false, ...wasm, ...pkg, engines: [`lmdbg-base-${t}t`] });
+      for (const d of dtypes)
+        pages.push({ name: `base-${d}-${t}t`, threads: t, ort: false, dtype: d, ...wasm, ...pkg, engines: [`lmdbg-base-${d}-${t}t`] });
     }
     for (const d of dtypes) pages.push({ name: `${d}-${t}t`, threads: t, ort: false, dtype: d, ...plain, engines: [`lmdbg-${d}-${t}t`] });
   }
@@ -165,7 +168,7 @@ async function main() {
   const pairs = [];
   for (const t of threadList) pairs.push([`lmdbg-${t}t`, `ort-${t}t`], [`lmdbg-${t}t`, `lmdbg-simd-${t}t`], [`lmdbg-${t}t`, `lmdbg-base-${t}t`]);
   for (const t of threadList) for (const d of dtypes) {
-      pairs.push([`lmdbg-${d}-${t}t`, `lmdbg-${t}t`]);
+      pairs.push([`lmdbg-${d}-${t}t`, `lmdbg-${t}t`], [`lmdbg-${d}-${t}t`, `lmdbg-base-${d}-${t}t`]);
       if (d !== 'q8') pairs.push([`lmdbg-q8-${t}t`, `lmdbg-${d}-${t}t`]);
     }
   for (const e of ['lmdbg', 'lmdbg-simd', 'lmdbg-base', 'ort', ...dtypes.map((d) => `lmdbg-${d}`)]) pairs.push([`${e}-2t`, `${e}-1t`]);

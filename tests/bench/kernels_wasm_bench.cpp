@@ -373,7 +373,7 @@ void bench_stream() {
   const std::vector<float> a = random_floats(K, 7);
   std::vector<float> c(N);
   cs.push_back({"gemv 768x50257 f32 (bytes of W)", double(K) * N * 4, [&] { gemm(c.data(), N, a.data(), K, 1, W); }, {}});
-  // The f32 GEMV's panel count (ukernels.h kF32GemvPanels): the same bytes walked 4 and 8 panels at a time.
+  // The f32 GEMV's panel count (ukernels.h kGemvPanels): the same bytes walked 4 and 8 panels at a time.
   cs.push_back({"  its kernel over 4 panels", double(K) * N * 4,
                 [&] { detail::f32_gemv<SV, 2, 4>(1, N, K, a.data(), K, W.f32(), c.data(), N); }, {}});
   cs.push_back({"  its kernel over 8 panels", double(K) * N * 4,

@@ -329,7 +329,7 @@ TEST(Ukernels, SimdMatchesScalarTwin) {
   const GemmKernelSet& s = scalar_kernel_set();
   ASSERT_EQ(v.mr, s.mr);
   ASSERT_EQ(v.nr, s.nr);
-  const int K = 301, N = (2 * kF32GemvPanels + 1) * v.nr + 3, M = v.mr;  // GEMVs: 2 groups + leftovers
+  const int K = 301, N = (2 * kGemvPanels + 1) * v.nr + 3, M = v.mr;  // GEMVs: 2 groups + leftovers
   const Source src = make_source(K, N, DType::kF32, false, 77);
   const PackedMatrix W32 = PackedMatrix::pack(src.src(), nullptr, Storage::kF32);
   const PackedMatrix W16 = PackedMatrix::pack(src.src(), nullptr, Storage::kF16);
@@ -474,7 +474,7 @@ TEST(Gemm, F16SubnormalWeightsExact) {
 // path) and of the column range; f16 storage of f16-valued weights equals f32 storage bitwise.
 TEST(Gemm, DeterministicAcrossMAndStorage) {
   constexpr int NR = PackedMatrix::NR;
-  const int K = 77, N = 4 * NR + 3, Mmax = 15;
+  const int K = 77, N = 13 * NR + 3, Mmax = 15;  // GEMV: 2 groups of panels + leftovers
   Source s = make_source(K, N, DType::kF16, false, 21);
   for (auto& h : s.u16)  // no f16 subnormals: they would be added last in f16 storage only
     if ((h & 0x7c00) == 0) h = 0x1400 | (h & 0x83ff);
@@ -618,7 +618,7 @@ TEST(Q8, GemmWithinTheQuantizationBound) {
   constexpr int NR = PackedMatrix::NR;
   for (int M : {1, 2, 3, 4, 5, 9, 33})
     for (int K : {1, 17, 64, 129})
-      for (int N : {1, NR + 1, 4 * NR + 5, 9 * NR}) {
+      for (int N : {1, NR + 1, 4 * NR + 5, 9 * NR, 13 * NR + 3}) {  // GEMV: up to 2 groups + leftovers
         std::vector<float> w = random_floats(static_cast<size_t>(K) * N, 7 * K + N);
         std::vector<float> A = random_floats(static_cast<size_t>(M) * K, 3 * M + K, -3.f, 3.f);
         if (K > 20) A[5] = 40.f;  // one block with a large activation
@@ -655,7 +655,7 @@ TEST(Q8, GemmWithinTheQuantizationBound) {
 // Every output is one chain: bitwise the same for any M (GEMV, tiles, leftovers) and column range.
 TEST(Q8, DeterministicAcrossMAndColumns) {
   constexpr int NR = PackedMatrix::NR;
-  const int K = 77, N = 9 * NR + 3, Mmax = 13;
+  const int K = 77, N = 13 * NR + 3, Mmax = 13;
   const std::vector<float> w = random_floats(static_cast<size_t>(K) * N, 31);
   const std::vector<float> bias = random_floats(N, 32);
   const PackedMatrix W = PackedMatrix::pack({w.data(), DType::kF32, K, N}, bias.data(), Storage::kQ8);
