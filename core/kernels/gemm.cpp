@@ -1,8 +1,10 @@
 // The GEMM driver: picks kernels by storage and M, walks panels and row tiles.
 //
 // Loop order: panels outer, row tiles inner, so one panel (K x NR weights, 24 KiB for K = 768,
-// NR = 8) stays in L1/L2 while the rows of A stream from L2. M = 1 (GEMV, several panels at a time)
-// and M <= MR make a single kernel call spanning all panels: the weights are read exactly once.
+// NR = 8) stays in L1/L2 while the rows of A stream from L2. For M > MR, A is packed once per call,
+// before the split, into tiles of MR rows interleaved along k (f32_pack_a) and the ppmm kernel runs
+// all of them. M = 1 (GEMV, several panels at a time) and M <= MR make a single kernel call
+// spanning all panels: the weights are read exactly once.
 // f16 storage: small M decodes in the kernel (A pre-scaled for wasm's integer decoder, simd.h);
 // larger M (wasm: M > 8) decodes each panel once into an f32 scratch panel that all row tiles
 // reuse (decode cost / (M / MR)); x86 F16C decodes in the kernel for every M. Then the
@@ -43,7 +45,7 @@ constexpr int kF16DecodeMinM = 9;
 #endif
 
 struct Scratch {
-  std::vector<float> a, scale, panel, tmp, q8_scale;
+  std::vector<float> a, scale, panel, tmp, q8_scale, packed_a;
   std::vector<int16_t> q8_a;
 };
 thread_local Scratch t_scratch;
@@ -63,6 +65,11 @@ void row_tiles(const GemmKernelSet& ks, int M, Fn&& fn) {
   if (r == 1) fn(m, 1, ks.f32_1);
   else if (r == 2) fn(m, 2, ks.f32_2);
   else if (r > 0) fn(m, r, ks.f32_main);
+}
+
+// Whether gemm_cols packs A for ppmm: f32 panels under row tiles (f32 weights with M > MR, f16 decoded once).
+bool packs_a(const GemmKernelSet& ks, const PackedMatrix& W, int M) {
+  return (W.storage() == Storage::kF32 && M > ks.mr) || (W.storage() == Storage::kF16 && M >= kF16DecodeMinM);
 }
 
 // f16 weights decoded in the kernel, M > MR: panels outer, row tiles inner (f16w tiles).
@@ -85,7 +92,8 @@ void f16w_row_tiles(const GemmKernelSet& ks, int M, int nc, size_t K, const floa
 }
 
 // C[M, nc] = A · W[:, p0*NR .. p0*NR + nc) + bias; C at that first column. nc <= N - p0*NR.
-void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, size_t lda, int M,
+// pa: A packed when packs_a().
+void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, size_t lda, const float* pa, int M,
                 const PackedMatrix& W, int p0, int nc) {
   constexpr int NR = PackedMatrix::NR;
   const size_t K = static_cast<size_t>(W.K());
@@ -98,13 +106,7 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
     } else if (M <= ks.mr) {
       row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) { fn(mr, nc, K, A + m * lda, lda, w0, C + m * ldc, ldc); });
     } else {
-      for (int p = 0; p < np; ++p) {
-        const int ncp = std::min(NR, nc - p * NR);
-        const float* w = w0 + p * ps;
-        row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) {
-          fn(mr, ncp, K, A + m * lda, lda, w, C + m * ldc + p * NR, ldc);
-        });
-      }
+      ks.f32_ppmm(M, nc, K, pa, w0, C, ldc);
     }
     return;
   }
@@ -136,9 +138,7 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
   for (int p = 0; p < np; ++p) {
     const int ncp = std::min(NR, nc - p * NR);
     ks.f16w_decode(NR, K, w0 + p * ps, b0 + static_cast<size_t>(p) * NR, panel);
-    row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) {
-      fn(mr, ncp, K, A + m * lda, lda, panel, C + m * ldc + p * NR, ldc);
-    });
+    ks.f32_ppmm(M, ncp, K, pa, panel, C + p * NR, ldc);
   }
 }
 
@@ -187,16 +187,17 @@ void add_subnormals(float* C, size_t ldc, const float* A, size_t lda, int M, con
   }
 }
 
-// gemm_cols on one thread, arguments already checked; q8 (for q8 storage) holds A quantized.
-void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, const Q8Rows& q8, int M, const PackedMatrix& W,
-                      int n0, int n1) {
+// gemm_cols on one thread, arguments already checked; q8 (for q8 storage) holds A quantized, pa A
+// packed (packs_a()).
+void gemm_cols_serial(float* C, size_t ldc, const float* A, size_t lda, const Q8Rows& q8, const float* pa, int M,
+                      const PackedMatrix& W, int n0, int n1) {
   constexpr int NR = PackedMatrix::NR;
   const GemmKernelSet& ks = simd_kernel_set();
   const auto panels = [&](float* c, size_t ldc_, int p, int nc) {
     if (W.storage() == Storage::kQ8)
       run_panels_q8(q8_kernel_set(), c, ldc_, q8, M, W, p, nc);
     else
-      run_panels(ks, c, ldc_, A, lda, M, W, p, nc);
+      run_panels(ks, c, ldc_, A, lda, pa, M, W, p, nc);
   };
   float* const C0 = C;
   const int n0_all = n0;
@@ -249,6 +250,14 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
     q8.a = s.q8_a.data();
     q8.t = s.q8_scale.data();
   }
+  const GemmKernelSet& ks = simd_kernel_set();
+  const float* pa = nullptr;
+  if (packs_a(ks, W, M)) {  // packed once here, read by every range
+    const size_t K = static_cast<size_t>(W.K()), tiles = (M + ks.mr - 1) / ks.mr;
+    float* out = grow(t_scratch.packed_a, tiles * ks.mr * K);
+    f32_pack_a(ks.mr, M, K, A, lda, out);
+    pa = out;
+  }
   const int nt = num_threads();
   // Ranges start at multiples of `unit` columns (the GEMV kernels walk several panels at a time).
   const int unit = M > 1 ? NR : kGemvPanels * NR;
@@ -256,7 +265,7 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   const int units = 1 + (n1 - first_end + unit - 1) / unit;
   if (nt <= 1 || units < 2 || static_cast<double>(M) * W.K() * (n1 - n0) < kParallelMinMacs) {
     if (aside) aside();
-    gemm_cols_serial(C, ldc, A, lda, q8, M, W, n0, n1);
+    gemm_cols_serial(C, ldc, A, lda, q8, pa, M, W, n0, n1);
     return;
   }
   const int ranges = std::min(units, nt * (aside ? kRangesPerThreadAside : kRangesPerThread));
@@ -266,7 +275,7 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
   parallel_for(ranges, [&](int r) {
     const int c0 = col(static_cast<int>(static_cast<long long>(r) * units / ranges));
     const int c1 = col(static_cast<int>(static_cast<long long>(r + 1) * units / ranges));
-    if (c0 < c1) gemm_cols_serial(C + (c0 - n0), ldc, A, lda, q8, M, W, c0, c1);
+    if (c0 < c1) gemm_cols_serial(C + (c0 - n0), ldc, A, lda, q8, pa, M, W, c0, c1);
   }, aside);
 }
 

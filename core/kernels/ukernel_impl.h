@@ -16,6 +16,7 @@
 //   hides add latency in the 1-row kernels but changes the summation order; measured no faster
 //   for memory-bound GEMV (docs/BENCHMARKS.md), so the named kernels use KU = 1.
 #pragma once
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -111,6 +112,53 @@ void f32_gemm_tile(size_t mr, size_t nc, size_t kc, const float* a, size_t a_str
     store_tile<S, MR, NV>(acc[0], cp, nc);
     if (nc <= static_cast<size_t>(NR)) return;
     nc -= NR;
+  }
+}
+
+// f32 weights, A pre-packed (ppmm): m rows in ceil(m / MR) tiles, nc columns spanning ceil(nc / NR)
+// panels (panels outer, tiles inner: a panel stays in cache while the tiles pass). a holds the tiles
+// one after another, each [kc][MR], its rows interleaved along k, the last tile's rows past m copies
+// of its last real row (f32_pack_a); those are computed and not stored. The same sums as
+// f32_gemm_tile; what differs is the addressing: one A pointer and constant offsets per k instead of
+// MR row pointers (V8 computes each row's address every k).
+template <class S, int MR, int NV>
+void f32_ppmm(size_t m, size_t nc, size_t kc, const float* a, const float* w, float* c, size_t c_stride) {
+  using V = typename S::V;
+  constexpr int W = S::W;
+  constexpr int NR = NV * W;
+  static_assert(MR >= 1 && NV >= 1);
+  assert(m >= 1 && nc >= 1 && kc >= 1);
+  for (;;) {
+    const float* bias = w;
+    const float* at = a;
+    for (size_t t = 0; t < m; t += MR) {
+      V acc[MR][NV];
+      LMDBG_UNROLL for (int i = 0; i < MR; ++i) {
+        LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+      }
+      const float* wk = w + NR;
+      for (size_t k = 0; k < kc; ++k) {
+        V wv[NV];
+        LMDBG_UNROLL for (int v = 0; v < NV; ++v) wv[v] = S::load(wk + v * W);
+        LMDBG_UNROLL for (int i = 0; i < MR; ++i) {
+          const V av = S::load_splat(at + i);
+          LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = S::madd(acc[i][v], av, wv[v]);
+        }
+        wk += NR;
+        at += MR;
+      }
+      LMDBG_UNROLL for (int i = 0; i < MR; ++i) {
+        LMDBG_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = S::add(acc[i][v], S::load(bias + v * W));
+      }
+      const float* unused[MR];
+      float* cp[MR];
+      row_pointers<MR>(std::min<size_t>(MR, m - t), at, 0, c + t * c_stride, c_stride, unused, cp);
+      store_tile<S, MR, NV>(acc, cp, nc);
+    }
+    if (nc <= static_cast<size_t>(NR)) return;
+    nc -= NR;
+    w += (kc + 1) * NR;
+    c += NR;
   }
 }
 

@@ -13,6 +13,8 @@ namespace lmdbg::kernels {
   LMDBG_F32_GEMM_DECL(name) {                                                                      \
     detail::f32_gemm_tile<S, MR, NV, KU>(mr, nc, kc, a, a_stride, w, c, c_stride);                 \
   }
+#define LMDBG_DEFINE_F32_PPMM(name, S, MR, NV) \
+  LMDBG_F32_PPMM_DECL(name) { detail::f32_ppmm<S, MR, NV>(m, nc, kc, a, w, c, c_stride); }
 #define LMDBG_DEFINE_F32_GEMV(name, S, NV, P)                                                      \
   LMDBG_F32_GEMM_DECL(name) { detail::f32_gemv<S, NV, P>(mr, nc, kc, a, a_stride, w, c, c_stride); }
 #define LMDBG_DEFINE_F16W_GEMV(name, S, NV, P)                                                     \
@@ -34,6 +36,7 @@ LMDBG_DEFINE_F16W(f16w_gemm_1x8__wasmsimd, simd::WasmSimd, 1, 2, 1)
 LMDBG_DEFINE_F32_GEMV(f32_gemv_1x48__wasmsimd, simd::WasmSimd, 2, kGemvPanels)
 LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x48__wasmsimd, simd::WasmSimd, 2, kGemvPanels)
 LMDBG_F16W_DECODE_DECL(f16w_decode__wasmsimd) { detail::f16w_decode_panel<simd::WasmSimd>(nr, kc, w, bias, out); }
+LMDBG_DEFINE_F32_PPMM(f32_ppmm_4x8__wasmsimd, simd::WasmSimd, 4, 2)
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -54,6 +57,8 @@ LMDBG_DEFINE_F16W(f16w_gemm_2x16__scalar, simd::Scalar, 2, 16, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_1x16__scalar, simd::Scalar, 1, 16, 1)
 LMDBG_DEFINE_F32_GEMV(f32_gemv_1x64__scalar, simd::Scalar, 16, 4)
 LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x64__scalar, simd::Scalar, 16, 4)
+LMDBG_DEFINE_F32_PPMM(f32_ppmm_6x16__avx2, simd::Avx2, 6, 2)
+LMDBG_DEFINE_F32_PPMM(f32_ppmm_6x16__scalar, simd::Scalar, 6, 16)
 #else
 LMDBG_DEFINE_F32(f32_gemm_4x8__scalar, simd::Scalar, 4, 8, 1)
 LMDBG_DEFINE_F32(f32_gemm_2x8__scalar, simd::Scalar, 2, 8, 1)
@@ -63,6 +68,7 @@ LMDBG_DEFINE_F16W(f16w_gemm_2x8__scalar, simd::Scalar, 2, 8, 1)
 LMDBG_DEFINE_F16W(f16w_gemm_1x8__scalar, simd::Scalar, 1, 8, 1)
 LMDBG_DEFINE_F32_GEMV(f32_gemv_1x32__scalar, simd::Scalar, 8, 4)
 LMDBG_DEFINE_F16W_GEMV(f16w_gemv_1x32__scalar, simd::Scalar, 8, 4)
+LMDBG_DEFINE_F32_PPMM(f32_ppmm_4x8__scalar, simd::Scalar, 4, 8)
 #endif
 LMDBG_F16W_DECODE_DECL(f16w_decode__scalar) { detail::f16w_decode_panel<simd::Scalar>(nr, kc, w, bias, out); }
 
@@ -80,7 +86,8 @@ constexpr GemmKernelSet kScalarSet{"scalar",
                                    f16w_gemm_2x16__scalar,
                                    f16w_gemm_1x16__scalar,
                                    f16w_gemv_1x64__scalar,
-                                   f16w_decode__scalar};
+                                   f16w_decode__scalar,
+                                   f32_ppmm_6x16__scalar};
 constexpr GemmKernelSet kSimdSet{"avx2",
                                  6,
                                  16,
@@ -92,7 +99,8 @@ constexpr GemmKernelSet kSimdSet{"avx2",
                                  f16w_gemm_2x16__avx2,
                                  f16w_gemm_1x16__avx2,
                                  f16w_gemv_1x64__avx2,
-                                 f16w_decode__avx2};
+                                 f16w_decode__avx2,
+                                 f32_ppmm_6x16__avx2};
 constexpr F32GemmUkernel kF32[] = {
     {"f32_gemm_6x16__avx2", 6, 16, f32_gemm_6x16__avx2},     {"f32_gemm_2x16__avx2", 2, 16, f32_gemm_2x16__avx2},
     {"f32_gemm_1x16__avx2", 1, 16, f32_gemm_1x16__avx2},     {"f32_gemm_6x16__scalar", 6, 16, f32_gemm_6x16__scalar},
@@ -111,6 +119,8 @@ constexpr F16wGemmUkernel kF16w[] = {
 };
 constexpr F16wDecodeUkernel kDecode[] = {{"f16w_decode__avx2", f16w_decode__avx2},
                                          {"f16w_decode__scalar", f16w_decode__scalar}};
+constexpr F32PpmmUkernel kPpmm[] = {{"f32_ppmm_6x16__avx2", 6, 16, f32_ppmm_6x16__avx2},
+                                    {"f32_ppmm_6x16__scalar", 6, 16, f32_ppmm_6x16__scalar}};
 #else
 constexpr GemmKernelSet kScalarSet{"scalar",
                                    4,
@@ -123,7 +133,8 @@ constexpr GemmKernelSet kScalarSet{"scalar",
                                    f16w_gemm_2x8__scalar,
                                    f16w_gemm_1x8__scalar,
                                    f16w_gemv_1x32__scalar,
-                                   f16w_decode__scalar};
+                                   f16w_decode__scalar,
+                                   f32_ppmm_4x8__scalar};
 #if defined(__wasm_simd128__)
 constexpr GemmKernelSet kSimdSet{"wasmsimd",
                                  4,
@@ -136,7 +147,8 @@ constexpr GemmKernelSet kSimdSet{"wasmsimd",
                                  f16w_gemm_2x8__wasmsimd,
                                  f16w_gemm_1x8__wasmsimd,
                                  f16w_gemv_1x48__wasmsimd,
-                                 f16w_decode__wasmsimd};
+                                 f16w_decode__wasmsimd,
+                                 f32_ppmm_4x8__wasmsimd};
 #define LMDBG_WASM_ENTRIES_F32                                                                                 \
   {"f32_gemm_4x8__wasmsimd", 4, 8, f32_gemm_4x8__wasmsimd}, {"f32_gemm_2x8__wasmsimd", 2, 8, f32_gemm_2x8__wasmsimd}, \
       {"f32_gemm_1x8__wasmsimd", 1, 8, f32_gemm_1x8__wasmsimd}, {"f32_gemv_1x48__wasmsimd", 1, 8, f32_gemv_1x48__wasmsimd},
@@ -146,11 +158,13 @@ constexpr GemmKernelSet kSimdSet{"wasmsimd",
       {"f16w_gemm_1x8__wasmsimd", 1, 8, f16w_gemm_1x8__wasmsimd},  \
       {"f16w_gemv_1x48__wasmsimd", 1, 8, f16w_gemv_1x48__wasmsimd},
 #define LMDBG_WASM_ENTRIES_DECODE {"f16w_decode__wasmsimd", f16w_decode__wasmsimd},
+#define LMDBG_WASM_ENTRIES_PPMM {"f32_ppmm_4x8__wasmsimd", 4, 8, f32_ppmm_4x8__wasmsimd},
 #else
 constexpr const GemmKernelSet& kSimdSet = kScalarSet;
 #define LMDBG_WASM_ENTRIES_F32
 #define LMDBG_WASM_ENTRIES_F16W
 #define LMDBG_WASM_ENTRIES_DECODE
+#define LMDBG_WASM_ENTRIES_PPMM
 #endif
 constexpr F32GemmUkernel kF32[] = {
     LMDBG_WASM_ENTRIES_F32{"f32_gemm_4x8__scalar", 4, 8, f32_gemm_4x8__scalar},
@@ -165,6 +179,7 @@ constexpr F16wGemmUkernel kF16w[] = {
     {"f16w_gemv_1x32__scalar", 1, 8, f16w_gemv_1x32__scalar},
 };
 constexpr F16wDecodeUkernel kDecode[] = {LMDBG_WASM_ENTRIES_DECODE{"f16w_decode__scalar", f16w_decode__scalar}};
+constexpr F32PpmmUkernel kPpmm[] = {LMDBG_WASM_ENTRIES_PPMM{"f32_ppmm_4x8__scalar", 4, 8, f32_ppmm_4x8__scalar}};
 #endif
 
 }  // namespace
@@ -174,6 +189,15 @@ const GemmKernelSet& scalar_kernel_set() { return kScalarSet; }
 std::span<const F32GemmUkernel> f32_gemm_ukernels() { return kF32; }
 std::span<const F16wGemmUkernel> f16w_gemm_ukernels() { return kF16w; }
 std::span<const F16wDecodeUkernel> f16w_decode_ukernels() { return kDecode; }
+std::span<const F32PpmmUkernel> f32_ppmm_ukernels() { return kPpmm; }
+
+void f32_pack_a(int MR, size_t M, size_t K, const float* a, size_t lda, float* out) {
+  for (size_t t = 0; t < M; t += MR, out += K * MR)
+    for (int i = 0; i < MR; ++i) {
+      const float* row = a + std::min(t + i, M - 1) * lda;
+      for (size_t k = 0; k < K; ++k) out[k * MR + i] = row[k];
+    }
+}
 
 void f16w_prescale_rows(size_t M, size_t K, const float* a, size_t lda, float* out, float* out_scale) {
   if constexpr (!simd::kF16Scaled) {  // exact decoder: copy, scale 1

@@ -265,16 +265,16 @@ TEST(Pack, RejectsBadShapesAndF16Overflow) {
 
 // ---------------------------------------------------------------- microkernels
 
-// Runs one f32 or f16w kernel on [mr, nc, kc] with strided A and C (canaries in the gaps) and
-// checks every element.
-void check_ukernel(const char* name, int MR, bool f16, F32GemmFn f32fn, F16wGemmFn f16fn) {
+// Runs one f32, f16w or ppmm kernel (A packed by f32_pack_a) on [mr, nc, kc] with strided A and C
+// (canaries in the gaps) and checks every element. mr: 1..MR (ppmm: 1..2 MR + 1, several tiles).
+void check_ukernel(const char* name, int MR, bool f16, F32GemmFn f32fn, F16wGemmFn f16fn, F32PpmmFn ppfn = nullptr) {
   constexpr int NR = PackedMatrix::NR;
   const Storage st = f16 ? Storage::kF16 : Storage::kF32;
   const int kcs[] = {1, 2, 3, 7, 16, 17, 65};
   const int ncs[] = {1, 3, NR - 1, NR, NR + 1, 2 * NR + 5, 4 * NR, 5 * NR + 3, 9 * NR - 1, 13 * NR + 3};
   for (int kc : kcs)
     for (int nc : ncs)
-      for (int mr = 1; mr <= MR; ++mr) {
+      for (int mr = 1; mr <= (ppfn ? 2 * MR + 1 : MR); ++mr) {
         const Source s = make_source(kc, nc, DType::kF32, false, 31 * kc + nc);
         const std::vector<float> bias = random_floats(nc, 3 + nc);
         const PackedMatrix W = PackedMatrix::pack(s.src(), bias.data(), st);
@@ -284,16 +284,21 @@ void check_ukernel(const char* name, int MR, bool f16, F32GemmFn f32fn, F16wGemm
           return stored(s, st, k, n);
         };
         const size_t a_stride = kc + 3, c_stride = nc + 5;
-        std::vector<float> A = random_floats((MR + 1) * a_stride, 11 * mr + kc);
-        std::vector<float> C((MR + 1) * c_stride, kCanary);
-        if (!f16) {
+        const int rows = std::max(MR, mr);
+        std::vector<float> A = random_floats((rows + 1) * a_stride, 11 * mr + kc);
+        std::vector<float> C((rows + 1) * c_stride, kCanary);
+        if (ppfn) {
+          std::vector<float> packed(static_cast<size_t>((mr + MR - 1) / MR * MR) * kc);
+          f32_pack_a(MR, mr, kc, A.data(), a_stride, packed.data());
+          ppfn(mr, nc, kc, packed.data(), W.f32(), C.data(), c_stride);
+        } else if (!f16) {
           f32fn(mr, nc, kc, A.data(), a_stride, W.f32(), C.data(), c_stride);
         } else {
           std::vector<float> as(mr * kc), scale(mr);
           f16w_prescale_rows(mr, kc, A.data(), a_stride, as.data(), scale.data());
           f16fn(mr, nc, kc, as.data(), kc, W.f16(), W.f16_bias(), C.data(), c_stride, scale.data());
         }
-        for (int m = 0; m < MR + 1; ++m)
+        for (int m = 0; m < rows + 1; ++m)
           for (size_t n = 0; n < c_stride; ++n) {
             const float got = C[m * c_stride + n];
             if (m < mr && n < static_cast<size_t>(nc)) {
@@ -312,6 +317,14 @@ TEST(Ukernels, F32AllTiles) {
   for (const auto& uk : f32_gemm_ukernels()) {
     ASSERT_EQ(uk.nr, PackedMatrix::NR) << uk.name;
     check_ukernel(uk.name, uk.mr, false, uk.fn, nullptr);
+  }
+}
+
+TEST(Ukernels, F32PpmmAllTiles) {
+  ASSERT_FALSE(f32_ppmm_ukernels().empty());
+  for (const auto& uk : f32_ppmm_ukernels()) {
+    ASSERT_EQ(uk.nr, PackedMatrix::NR) << uk.name;
+    check_ukernel(uk.name, uk.mr, false, nullptr, nullptr, uk.fn);
   }
 }
 
@@ -348,6 +361,11 @@ TEST(Ukernels, SimdMatchesScalarTwin) {
   v.f32_gemv(1, N, K, A.data(), K, W32.f32(), c1.data(), N);
   s.f32_gemv(1, N, K, A.data(), K, W32.f32(), c2.data(), N);
   cmp("f32_gemv");
+  std::vector<float> packed(static_cast<size_t>(M) * K);
+  f32_pack_a(M, M, K, A.data(), K, packed.data());
+  v.f32_ppmm(M, N, K, packed.data(), W32.f32(), c1.data(), N);
+  s.f32_ppmm(M, N, K, packed.data(), W32.f32(), c2.data(), N);
+  cmp("f32_ppmm");
   f16w_prescale_rows(M, K, A.data(), K, as.data(), scale.data());
   v.f16w_main(M, N, K, as.data(), K, W16.f16(), W16.f16_bias(), c1.data(), N, scale.data());
   s.f16w_main(M, N, K, as.data(), K, W16.f16(), W16.f16_bias(), c2.data(), N, scale.data());
