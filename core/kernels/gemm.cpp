@@ -22,6 +22,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "no_init.h"
 #include "parallel.h"
 #include "q8.h"
 #include "simd.h"
@@ -45,7 +46,7 @@ constexpr int kF16DecodeMinM = 9;
 #endif
 
 struct Scratch {
-  std::vector<float> a, scale, panel, tmp, q8_scale, packed_a;
+  std::vector<float> a, scale, panel, tmp, q8_scale;
   std::vector<int16_t> q8_a;
 };
 thread_local Scratch t_scratch;
@@ -250,14 +251,16 @@ void gemm_cols(float* C, size_t ldc, const float* A, size_t lda, int M, const Pa
     q8.a = s.q8_a.data();
     q8.t = s.q8_scale.data();
   }
+  // Packed once here, read by every range. Freed at the end of the call: its size follows M, and a
+  // thread-local scratch would keep the largest product's A after the model is gone.
   const GemmKernelSet& ks = simd_kernel_set();
-  const float* pa = nullptr;
-  if (packs_a(ks, W, M)) {  // packed once here, read by every range
+  uninit_vector<float> packed;
+  if (packs_a(ks, W, M)) {
     const size_t K = static_cast<size_t>(W.K()), tiles = (M + ks.mr - 1) / ks.mr;
-    float* out = grow(t_scratch.packed_a, tiles * ks.mr * K);
-    f32_pack_a(ks.mr, M, K, A, lda, out);
-    pa = out;
+    packed.resize(tiles * ks.mr * K);
+    f32_pack_a(ks.mr, M, K, A, lda, packed.data());
   }
+  const float* pa = packed.empty() ? nullptr : packed.data();
   const int nt = num_threads();
   // Ranges start at multiples of `unit` columns (the GEMV kernels walk several panels at a time).
   const int unit = M > 1 ? NR : kGemvPanels * NR;

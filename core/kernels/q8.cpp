@@ -1,8 +1,9 @@
 // q8 quantization and the q8 GEMM microkernels (q8.h). Tile choice measured in wasm (Node 20,
-// --no-liftoff, CPU time; the figures were not recorded): 4x8 tiles and a GEMV over kGemvPanels panels, like
-// the f32 kernels (six in wasm: a q8 generation step x1.09-1.17 over four in Chromium); the k-pair loop is kept rolled (unrolled, LLVM re-associates the integer sums into a
-// tree whose ~40 live vectors V8 spills: 2-2.5x slower), and the weights are sign-extended by the
-// load (i16x8.load8x8_s, one instruction) rather than by a load and two extends.
+// --no-liftoff, CPU time; the figures were not recorded): 4x8 tiles and a GEMV over kGemvPanels
+// panels, like the f32 kernels (six in wasm: a q8 generation step x1.09-1.17 over four in Chromium);
+// the k-pair loop is kept rolled (unrolled, LLVM re-associates the integer sums into a tree whose ~40
+// live vectors V8 spills: 2-2.5x slower), and the weights are sign-extended by the load
+// (i16x8.load8x8_s, one instruction) rather than by a load and two extends.
 #include "q8.h"
 
 #include <algorithm>
