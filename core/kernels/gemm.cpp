@@ -18,6 +18,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <string>
 
@@ -107,6 +108,7 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
     } else if (M <= ks.mr) {
       row_tiles(ks, M, [&](int m, int mr, F32GemmFn fn) { fn(mr, nc, K, A + m * lda, lda, w0, C + m * ldc, ldc); });
     } else {
+      assert(pa);  // packs_a() holds for this branch
       ks.f32_ppmm(M, nc, K, pa, w0, C, ldc);
     }
     return;
@@ -135,6 +137,7 @@ void run_panels(const GemmKernelSet& ks, float* C, size_t ldc, const float* A, s
     }
     return;
   }
+  assert(pa);  // packs_a() holds for the decode-once path
   float* panel = grow(t_scratch.panel, (K + 1) * NR);
   for (int p = 0; p < np; ++p) {
     const int ncp = std::min(NR, nc - p * NR);

@@ -2,6 +2,7 @@
 #include "ukernels.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "simd.h"
@@ -191,26 +192,13 @@ std::span<const F16wGemmUkernel> f16w_gemm_ukernels() { return kF16w; }
 std::span<const F16wDecodeUkernel> f16w_decode_ukernels() { return kDecode; }
 std::span<const F32PpmmUkernel> f32_ppmm_ukernels() { return kPpmm; }
 
-namespace {
-template <int MR>
-void pack_a_tiles(size_t M, size_t K, const float* a, size_t lda, float* out) {
+void f32_pack_a(int MR, size_t M, size_t K, const float* a, size_t lda, float* out) {
+  assert(MR >= 1 && MR <= 16);
+  const float* row[16];
   for (size_t t = 0; t < M; t += MR) {
-    const float* row[MR];
     for (int i = 0; i < MR; ++i) row[i] = a + std::min(t + i, M - 1) * lda;
     for (size_t k = 0; k < K; ++k, out += MR)  // sequential writes; the tile's rows are read side by side
       for (int i = 0; i < MR; ++i) out[i] = row[i][k];
-  }
-}
-}  // namespace
-
-void f32_pack_a(int MR, size_t M, size_t K, const float* a, size_t lda, float* out) {
-  switch (MR) {
-    case 4: return pack_a_tiles<4>(M, K, a, lda, out);
-    case 6: return pack_a_tiles<6>(M, K, a, lda, out);
-    default:
-      for (size_t t = 0; t < M; t += MR)
-        for (size_t k = 0; k < K; ++k)
-          for (int i = 0; i < MR; ++i) *out++ = a[std::min(t + i, M - 1) * lda + k];
   }
 }
 
